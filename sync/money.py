@@ -16,7 +16,7 @@ class MoneyError(ValueError):
 
 def to_decimal(value: object) -> Decimal:
     """Read an amount from JSON-ish input (str, int or Decimal); floats are refused because they already lost cents."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise MoneyError(f"amount {value!r} must be a decimal string or integer, not {type(value).__name__}")
     if isinstance(value, Decimal):
         result = value

@@ -1,0 +1,198 @@
+"""`qbo-bot`: the one command line entry point."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from typing import Annotated, NoReturn
+
+import typer
+from pydantic import ValidationError
+
+from bot.config import MissingSettingsError, Settings, load_settings
+from storage.crypto import SecretsKeyError
+
+app = typer.Typer(
+    name="qbo-bot",
+    help="Sync Ontop contractor invoices into QuickBooks Online, from Slack.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema: upgrade, show the current revision.", no_args_is_help=True)
+keys_app = typer.Typer(help="Encryption keys for secrets at rest.", no_args_is_help=True)
+emulator_app = typer.Typer(help="Run a local emulator of QuickBooks Online or Ontop.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(emulator_app, name="emulator")
+
+
+class CliError(Exception):
+    """An error the user can act on: printed as one message, exit status 1."""
+
+
+def fail(message: str, status: int = 1) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(status)
+
+
+def settings_for(command: str) -> Settings:
+    settings = load_settings()
+    settings.require(command)
+    return settings
+
+
+# --- db -----------------------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+    """Create or migrate the database schema (DATABASE_URL)."""
+    from storage import migrate
+    from storage.db import create_engine
+
+    settings = load_settings()
+
+    async def run() -> str | None:
+        engine = create_engine(settings.database_url)
+        try:
+            await migrate.upgrade(engine, revision)
+            return await migrate.current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    current = asyncio.run(run())
+    typer.echo(f"database is at revision {current}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the schema revision the database is at."""
+    from storage import migrate
+    from storage.db import create_engine
+
+    settings = load_settings()
+
+    async def run() -> str | None:
+        engine = create_engine(settings.database_url)
+        try:
+            return await migrate.current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    typer.echo(asyncio.run(run()) or "empty (run `qbo-bot db upgrade`)")
+
+
+# --- keys ---------------------------------------------------------------------------------------------------
+
+
+@keys_app.command("generate")
+def keys_generate() -> None:
+    """Print a new Fernet key. Put it first in ENCRYPTION_KEYS, keep the old ones after it, then `keys rotate`."""
+    from storage.crypto import generate_key
+
+    typer.echo(generate_key())
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every stored secret under the newest key (the first in ENCRYPTION_KEYS)."""
+    from storage.crypto import SecretBox
+    from storage.db import create_engine, session_factory, transaction
+    from storage.repos import rotate_connection_secrets
+    from storage.slack_stores import rotate_installation_secrets
+
+    settings = settings_for("keys rotate")
+    assert settings.encryption_keys is not None
+    box = SecretBox(settings.encryption_keys.get_secret_value())
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url)
+        try:
+            async with transaction(session_factory(engine)) as session:
+                return await rotate_connection_secrets(session, box) + await rotate_installation_secrets(session, box)
+        finally:
+            await engine.dispose()
+
+    typer.echo(f"re-encrypted {asyncio.run(run())} stored secrets under the newest key")
+
+
+# --- the parts --------------------------------------------------------------------------------------------
+
+
+def not_built(part: str) -> NoReturn:
+    fail(f"{part} is not built yet in this version; see the README's status section.", status=3)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default HOST or 0.0.0.0)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default PORT or 3000)")] = None,
+    worker: Annotated[bool, typer.Option("--worker/--no-worker", help="Run the sync worker in this process")] = True,
+) -> None:
+    """Run the web app (Slack events, OAuth callbacks, webhooks), with the worker and scheduler by default."""
+    not_built("`qbo-bot serve`")
+
+
+@app.command()
+def worker() -> None:
+    """Run a sync worker and the daily scheduler (several may share one PostgreSQL)."""
+    not_built("`qbo-bot worker`")
+
+
+@app.command()
+def socket() -> None:
+    """Run the Slack app in Socket Mode (local development without a public URL)."""
+    not_built("`qbo-bot socket`")
+
+
+@app.command()
+def demo() -> None:
+    """Walk a whole workspace through connect → vendors → map → sync → fix → disconnect, offline."""
+    not_built("`qbo-bot demo`")
+
+
+@app.command()
+def manifest() -> None:
+    """Print the Slack app manifest (manifest.yml) with this deployment's PUBLIC_BASE_URL filled in."""
+    not_built("`qbo-bot manifest`")
+
+
+@emulator_app.command("qbo")
+def emulator_qbo(port: Annotated[int, typer.Option(help="Port to listen on")] = 8021) -> None:
+    """Run the QuickBooks Online emulator."""
+    not_built("the QBO emulator")
+
+
+@emulator_app.command("ontop")
+def emulator_ontop(port: Annotated[int, typer.Option(help="Port to listen on")] = 8022) -> None:
+    """Run the Ontop emulator."""
+    not_built("the Ontop emulator")
+
+
+def _describe_validation(error: ValidationError) -> str:
+    lines = ["some settings have invalid values:"]
+    for problem in error.errors():
+        name = "_".join(str(part) for part in problem["loc"]).upper()
+        lines.append(f"  {name}: {problem['msg']}")
+    return "\n".join(lines)
+
+
+def run_cli(entry: Callable[[], object]) -> None:
+    """Run the typer app turning configuration problems into one clear message (never a traceback)."""
+    try:
+        entry()
+    except MissingSettingsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except ValidationError as exc:
+        typer.echo(f"error: {_describe_validation(exc)}", err=True)
+        sys.exit(1)
+    except (CliError, SecretsKeyError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+def main() -> None:
+    run_cli(lambda: app(standalone_mode=True))

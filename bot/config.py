@@ -1,0 +1,141 @@
+"""Settings from the environment (and an optional .env): the only place that reads os.environ."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+QBO_ENDPOINTS = {
+    "sandbox": "https://sandbox-quickbooks.api.intuit.com",
+    "production": "https://quickbooks.api.intuit.com",
+}
+QBO_OAUTH_DEFAULT = "https://appcenter.intuit.com/connect/oauth2"
+
+# What each setting is for, shown when a command needs one that is missing (and in the README's table).
+PURPOSES: dict[str, str] = {
+    "DATABASE_URL": "where the bot keeps its data (default: SQLite file qbo-bot.sqlite3 in the working directory)",
+    "PUBLIC_BASE_URL": "the https address Slack, Intuit and Ontop use to reach this bot",
+    "ENCRYPTION_KEYS": "Fernet key(s), newest first, comma-separated, that encrypt tokens and credentials at rest"
+    " (make one with `qbo-bot keys generate`)",
+    "SLACK_SIGNING_SECRET": "verifies that requests come from Slack (app settings → Basic Information)",
+    "SLACK_CLIENT_ID": "Slack app client id, for installing into many workspaces (OAuth)",
+    "SLACK_CLIENT_SECRET": "Slack app client secret, for installing into many workspaces (OAuth)",
+    "SLACK_BOT_TOKEN": "xoxb- token for single-workspace mode (instead of OAuth install)",
+    "SLACK_APP_TOKEN": "xapp- token for Socket Mode (`qbo-bot socket`)",
+    "SLACK_API_BASE_URL": "Slack Web API base URL (default Slack's; tests and the demo point it at a fake)",
+    "QBO_CLIENT_ID": "Intuit developer app client id (Keys & credentials)",
+    "QBO_CLIENT_SECRET": "Intuit developer app client secret (Keys & credentials)",
+    "QBO_ENVIRONMENT": "sandbox or production QuickBooks companies",
+    "QBO_API_BASE_URL": "QuickBooks API base URL (default from QBO_ENVIRONMENT; point it at the emulator to test)",
+    "QBO_OAUTH_BASE_URL": "Intuit OAuth base URL (default Intuit's; point it at the emulator to test)",
+    "QBO_MINORVERSION": "QuickBooks API minor version sent with every call (default 75)",
+    "ONTOP_API_BASE_URL": "Ontop API base URL (default https://api.getontop.com)",
+    "LOG_LEVEL": "debug, info, warning or error (default info)",
+    "LOG_FORMAT": "json, console or auto (console in a terminal, json otherwise)",
+    "WORKER_CONCURRENCY": "how many connections one worker syncs at the same time (default 4)",
+}
+
+# Which settings each command cannot run without.
+REQUIRED_FOR: dict[str, tuple[str, ...]] = {
+    "serve": ("PUBLIC_BASE_URL", "ENCRYPTION_KEYS", "SLACK_SIGNING_SECRET", "QBO_CLIENT_ID", "QBO_CLIENT_SECRET"),
+    "socket": ("ENCRYPTION_KEYS", "SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "QBO_CLIENT_ID", "QBO_CLIENT_SECRET"),
+    "worker": ("ENCRYPTION_KEYS", "QBO_CLIENT_ID", "QBO_CLIENT_SECRET"),
+    "keys rotate": ("ENCRYPTION_KEYS",),
+}
+
+
+class MissingSettingsError(Exception):
+    """A command lacks settings; the message lists every missing variable and what it is for."""
+
+    def __init__(self, command: str, missing: list[str]) -> None:
+        lines = [f"`qbo-bot {command}` needs these settings (environment variables or .env):"]
+        lines += [f"  {name}: {PURPOSES.get(name, '')}" for name in missing]
+        super().__init__("\n".join(lines))
+        self.missing = missing
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./qbo-bot.sqlite3"
+    public_base_url: str | None = None
+    encryption_keys: SecretStr | None = None
+
+    slack_signing_secret: SecretStr | None = None
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    slack_bot_token: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_base_url: str = "https://slack.com/api/"
+
+    qbo_client_id: str | None = None
+    qbo_client_secret: SecretStr | None = None
+    qbo_environment: Literal["sandbox", "production"] = "sandbox"
+    qbo_api_base_url: str | None = None
+    qbo_oauth_base_url: str | None = None
+    qbo_minorversion: int = 75
+
+    ontop_api_base_url: str = "https://api.getontop.com"
+
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "console", "auto"] = "auto"
+
+    host: str = "0.0.0.0"
+    port: int = Field(default=3000, ge=1, le=65535)
+    worker_concurrency: int = Field(default=4, ge=1, le=64)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        return async_database_url(value)
+
+    @property
+    def qbo_api_url(self) -> str:
+        return (self.qbo_api_base_url or QBO_ENDPOINTS[self.qbo_environment]).rstrip("/")
+
+    @property
+    def qbo_oauth_url(self) -> str:
+        return (self.qbo_oauth_base_url or QBO_OAUTH_DEFAULT).rstrip("/")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def missing_for(self, command: str) -> list[str]:
+        """The variables `command` needs that are not set."""
+        needed = REQUIRED_FOR.get(command, ())
+        if command == "serve" and self.slack_bot_token is None:
+            # Without a bot token the app serves many workspaces, installed through OAuth.
+            needed = (*needed, "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
+        return [name for name in needed if getattr(self, name.lower()) in (None, "")]
+
+    def require(self, command: str) -> None:
+        missing = self.missing_for(command)
+        if missing:
+            raise MissingSettingsError(command, missing)
+
+
+def async_database_url(url: str) -> str:
+    """Accept the usual URL spellings and pick the async driver SQLAlchemy needs."""
+    for plain, driver in (
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+def load_settings(env_file: Path | None = None) -> Settings:
+    if env_file is not None:
+        return Settings(_env_file=env_file)
+    return Settings()

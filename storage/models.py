@@ -1,0 +1,312 @@
+"""SQLAlchemy 2 models: the data model of docs/architecture (workspaces, connections, ledger, queue, audit)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Money columns: 18 digits before the point covers COP and ARS totals; amounts are kept to the cent.
+Money = Numeric(20, 2, asdecimal=True)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on both backends (SQLite stores naive text; PostgreSQL timestamptz)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UtcDateTime(),
+        Decimal: Money,
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+    }
+
+
+class ConnectionStatus(enum.StrEnum):
+    PENDING = "pending"  # QBO authorised, Ontop not yet given
+    ACTIVE = "active"
+    NEEDS_REAUTH = "needs_reauth"
+    DISCONNECTED = "disconnected"
+
+
+class InvoiceState(enum.StrEnum):
+    PENDING = "pending"  # ledger written, create in flight or outcome unknown
+    CREATED = "created"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class RunStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+class RunTrigger(enum.StrEnum):
+    FIRST = "first"
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+    WEBHOOK = "webhook"
+    RETRY = "retry"
+
+
+class Workspace(Base):
+    __tablename__ = "workspaces"
+    __table_args__ = (UniqueConstraint("enterprise_id", "team_id", name="uq_workspaces_enterprise_team"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    enterprise_id: Mapped[str] = mapped_column(String(32), default="")
+    team_name: Mapped[str] = mapped_column(String(255), default="")
+    finance_channel_id: Mapped[str | None] = mapped_column(String(32))
+    sync_hour: Mapped[int] = mapped_column(Integer, default=7)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    admin_user_ids: Mapped[list[str]] = mapped_column(default=list)
+    admin_usergroup_id: Mapped[str | None] = mapped_column(String(32))
+    auto_create_vendors: Mapped[bool] = mapped_column(Boolean, default=True)
+    installed_by: Mapped[str | None] = mapped_column(String(32))
+    uninstalled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Connection(Base):
+    """One Slack workspace ↔ one QBO company (realm) ↔ one Ontop account."""
+
+    __tablename__ = "connections"
+    __table_args__ = (Index("ix_connections_workspace_status", "workspace_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default=ConnectionStatus.PENDING)
+    realm_id: Mapped[str] = mapped_column(String(32))
+    company_name: Mapped[str] = mapped_column(String(255), default="")
+    home_currency: Mapped[str] = mapped_column(String(3), default="USD")
+    multicurrency_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Encrypted JSON {"access_token", "refresh_token"}; token_version increases on every refresh so that a
+    # worker holding an older token knows another one already refreshed.
+    qbo_tokens_encrypted: Mapped[str | None] = mapped_column(Text)
+    token_version: Mapped[int] = mapped_column(Integer, default=0)
+    access_expires_at: Mapped[datetime | None]
+    refresh_expires_at: Mapped[datetime | None]
+    ontop_credentials_encrypted: Mapped[str | None] = mapped_column(Text)
+    ontop_webhook_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    ontop_webhook_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    watermark: Mapped[datetime | None]
+    accounts_refreshed_at: Mapped[datetime | None]
+    first_sync_enqueued: Mapped[bool] = mapped_column(Boolean, default=False)
+    connected_by: Mapped[str | None] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    disconnected_at: Mapped[datetime | None]
+
+
+class QboAccount(Base):
+    """Cached chart of accounts, so the mapping modal answers from here in milliseconds, never from QBO live."""
+
+    __tablename__ = "qbo_accounts"
+    __table_args__ = (UniqueConstraint("connection_id", "qbo_id", name="uq_qbo_accounts_connection_qbo_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
+    qbo_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(255))
+    fully_qualified_name: Mapped[str] = mapped_column(String(1024))
+    account_type: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ConceptMapping(Base):
+    __tablename__ = "concept_mappings"
+    __table_args__ = (UniqueConstraint("connection_id", "concept", name="uq_concept_mappings_connection_concept"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
+    concept: Mapped[str] = mapped_column(String(64))
+    qbo_account_id: Mapped[str] = mapped_column(String(32))
+    account_name: Mapped[str] = mapped_column(String(1024), default="")
+    mapped_by: Mapped[str | None] = mapped_column(String(32))
+    mapped_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class VendorLink(Base):
+    __tablename__ = "vendor_links"
+    __table_args__ = (UniqueConstraint("connection_id", "agreement_id", name="uq_vendor_links_connection_agreement"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
+    agreement_id: Mapped[str] = mapped_column(String(64))
+    worker_email: Mapped[str | None] = mapped_column(String(320))
+    qbo_vendor_id: Mapped[str] = mapped_column(String(32))
+    display_name: Mapped[str] = mapped_column(String(500))
+    linked_by: Mapped[str] = mapped_column(String(16))  # email, name, created, manual
+    created_by_bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SyncedInvoice(Base):
+    """The ledger: one row per Ontop invoice, written before the bill is created."""
+
+    __tablename__ = "synced_invoices"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "ontop_invoice_id", name="uq_synced_invoices_connection_invoice"),
+        Index("ix_synced_invoices_connection_state", "connection_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    ontop_invoice_id: Mapped[str] = mapped_column(String(64))
+    invoice_number: Mapped[str] = mapped_column(String(64), default="")
+    agreement_id: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default=InvoiceState.PENDING)
+    qbo_bill_id: Mapped[str | None] = mapped_column(String(32))
+    doc_number: Mapped[str | None] = mapped_column(String(21))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    attachment_id: Mapped[str | None] = mapped_column(String(32))
+    amount: Mapped[Decimal | None]
+    currency: Mapped[str | None] = mapped_column(String(3))
+    ontop_status: Mapped[str | None] = mapped_column(String(32))
+    ontop_updated_at: Mapped[datetime | None]
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    fix_action: Mapped[str | None] = mapped_column(String(32))  # map_concept, create_vendor, reconnect, retry
+    fix_value: Mapped[str | None] = mapped_column(String(255))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_run_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SyncRun(Base):
+    """The job queue and the history of runs, in one table."""
+
+    __tablename__ = "sync_runs"
+    __table_args__ = (Index("ix_sync_runs_status_not_before", "status", "not_before"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
+    trigger: Mapped[str] = mapped_column(String(16))
+    requested_by: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.QUEUED)
+    not_before: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None]
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    invoices_seen: Mapped[int] = mapped_column(Integer, default=0)
+    bills_created: Mapped[int] = mapped_column(Integer, default=0)
+    already_synced: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    vendors_created: Mapped[int] = mapped_column(Integer, default=0)
+    progress_channel: Mapped[str | None] = mapped_column(String(32))
+    progress_ts: Mapped[str | None] = mapped_column(String(32))
+    watermark_before: Mapped[datetime | None]
+    watermark_after: Mapped[datetime | None]
+    error_summary: Mapped[str | None] = mapped_column(Text)
+    scheduled_for: Mapped[str | None] = mapped_column(String(32))  # the local date a daily run stands for
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(32))  # a Slack user id, or "system"
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class QboOAuthState(Base):
+    """A QBO consent `state`: random, single-use, bound to the workspace and user, expiring."""
+
+    __tablename__ = "qbo_oauth_states"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(32))
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class WebhookDelivery(Base):
+    """Ontop webhook deliveries already accepted, so repeats are ignored."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("connection_id", "event_key", name="uq_webhook_deliveries_connection_event"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    event_key: Mapped[str] = mapped_column(String(255))
+    event_time: Mapped[datetime | None]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# slack_sdk's own installation and OAuth-state tables, in our metadata so migrations create them.
+SLACK_INSTALLATIONS_TABLE = "slack_installations"
+SLACK_BOTS_TABLE = "slack_bots"
+SLACK_OAUTH_STATES_TABLE = "slack_oauth_states"
+SQLAlchemyInstallationStore.build_installations_table(Base.metadata, SLACK_INSTALLATIONS_TABLE)
+SQLAlchemyInstallationStore.build_bots_table(Base.metadata, SLACK_BOTS_TABLE)
+SQLAlchemyOAuthStateStore.build_oauth_states_table(Base.metadata, SLACK_OAUTH_STATES_TABLE)

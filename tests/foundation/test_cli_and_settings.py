@@ -1,0 +1,115 @@
+"""The command line: usage errors exit 2, missing settings are listed in one message, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.config import PURPOSES, REQUIRED_FOR, MissingSettingsError, Settings, async_database_url
+
+SETTING_NAMES = [name for name in PURPOSES]
+
+
+def _run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from bot.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=60,
+    )
+
+
+def _clean_env(tmp_path: Path) -> dict[str, str]:
+    import os
+
+    env = {key: value for key, value in os.environ.items() if key not in SETTING_NAMES}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    return env
+
+
+def test_help_lists_every_command() -> None:
+    result = CliRunner().invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("demo", "serve", "worker", "socket", "emulator", "db", "keys", "manifest"):
+        assert command in result.output
+
+
+def test_an_unknown_command_is_a_usage_error(tmp_path: Path) -> None:
+    result = _run("frobnicate", env=_clean_env(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "No such command" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_option_is_a_usage_error(tmp_path: Path) -> None:
+    result = _run("keys", "generate", "--colour", env=_clean_env(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_settings_are_listed_together_with_their_purpose(tmp_path: Path) -> None:
+    result = _run("keys", "rotate", env=_clean_env(tmp_path), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "ENCRYPTION_KEYS" in result.stderr and "qbo-bot keys generate" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_invalid_setting_names_the_variable(tmp_path: Path) -> None:
+    env = _clean_env(tmp_path) | {"LOG_LEVEL": "loud", "ENCRYPTION_KEYS": "x"}
+    result = _run("keys", "rotate", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "LOG_LEVEL" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_keys_generate_prints_a_usable_fernet_key(tmp_path: Path) -> None:
+    from storage.crypto import SecretBox
+
+    result = _run("keys", "generate", env=_clean_env(tmp_path), cwd=tmp_path)
+    assert result.returncode == 0
+    box = SecretBox(result.stdout.strip())
+    assert box.decrypt(box.encrypt("round trip")) == "round trip"
+
+
+def test_db_upgrade_creates_the_default_sqlite_file_in_the_working_directory(tmp_path: Path) -> None:
+    result = _run("db", "upgrade", env=_clean_env(tmp_path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "qbo-bot.sqlite3").exists()
+    assert "revision" in result.stdout
+
+
+def test_serve_without_bot_token_needs_the_oauth_install_settings() -> None:
+    settings = Settings(_env_file=None)
+    with pytest.raises(MissingSettingsError) as caught:
+        settings.require("serve")
+    assert set(caught.value.missing) >= {*REQUIRED_FOR["serve"], "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"}
+
+
+def test_serve_with_a_bot_token_is_single_workspace_mode() -> None:
+    settings = Settings(_env_file=None, slack_bot_token="xoxb-1")
+    assert "SLACK_CLIENT_ID" not in settings.missing_for("serve")
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("postgres://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("sqlite:///x.db", "sqlite+aiosqlite:///x.db"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+    ],
+)
+def test_database_urls_get_an_async_driver(given: str, expected: str) -> None:
+    assert async_database_url(given) == expected
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for name in SETTING_NAMES:
+        assert f"`{name}`" in readme, name
