@@ -1,0 +1,262 @@
+"""What the Slack handlers may ask of the domain: plain data in, plain data out.
+
+Handlers parse, check permission, call one of these methods and render the result; they never touch QBO, Ontop
+or the database directly. `BotService` is implemented by `sync.service.Service`; tests of the handlers may use a
+fake with the same shape.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class TeamRef:
+    """A Slack workspace (an Enterprise Grid org-wide install sets enterprise_id)."""
+
+    team_id: str
+    enterprise_id: str | None = None
+
+
+class ServiceError(Exception):
+    """A problem the user can act on. `message` is Slack-ready (mrkdwn), free of secrets."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field  # the modal input it belongs to, for inline errors
+
+
+class NotConnectedError(ServiceError):
+    """The workspace has no QBO connection (or it is disconnected)."""
+
+
+class NeedsReauthError(ServiceError):
+    """QuickBooks refused the stored tokens: an admin must reconnect."""
+
+
+class FixKind(enum.StrEnum):
+    MAP_CONCEPT = "map_concept"
+    CREATE_VENDOR = "create_vendor"
+    RECONNECT = "reconnect"
+    RETRY = "retry"
+    CONTACT_SUPPORT = "contact_support"
+
+
+@dataclass(frozen=True)
+class Fix:
+    kind: FixKind
+    value: str  # the concept, the agreement id, or the invoice id the button acts on
+    label: str  # button text, e.g. "Map Bonus"
+
+
+@dataclass(frozen=True)
+class WorkspaceSettings:
+    team: TeamRef
+    finance_channel_id: str | None
+    sync_hour: int
+    timezone: str
+    admin_user_ids: list[str]
+    auto_create_vendors: bool
+
+
+@dataclass(frozen=True)
+class InvoiceFailure:
+    invoice_id: str
+    invoice_number: str
+    worker_name: str
+    amount: Decimal | None
+    currency: str | None
+    reason: str
+    fix: Fix | None
+
+
+class RunStatusName(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: int
+    trigger: str
+    status: RunStatusName
+    requested_by: str | None
+    queued_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    invoices_seen: int
+    bills_created: int
+    already_synced: int
+    skipped: int
+    failed: int
+    vendors_created: int
+    failures: list[InvoiceFailure] = field(default_factory=list)
+    error_summary: str | None = None
+
+
+@dataclass(frozen=True)
+class ConnectionStatusView:
+    connection_id: int
+    status: str  # pending, active, needs_reauth, disconnected
+    company_name: str
+    realm_id: str
+    home_currency: str
+    multicurrency_enabled: bool
+    ontop_connected: bool
+    mapped_concepts: int
+    unmapped_concepts: list[str]
+    vendors_linked: int
+    bills_created_total: int
+    failed_invoices: int
+    last_run: RunSummary | None
+    active_run: RunSummary | None
+    next_daily_run_at: datetime | None
+    settings: WorkspaceSettings
+
+
+class VendorMatch(enum.StrEnum):
+    LINKED = "linked"  # already linked to a QBO vendor
+    MATCH_EMAIL = "match_email"  # an existing QBO vendor has the worker's email: will be linked
+    MATCH_NAME = "match_name"  # an existing QBO vendor has the worker's name: will be linked
+    WILL_CREATE = "will_create"
+    CONFLICT = "conflict"  # needs a person: inactive vendor, name used by a customer/employee, ...
+    NOT_READY = "not_ready"  # invited worker without a name yet
+
+
+@dataclass(frozen=True)
+class VendorPreviewRow:
+    agreement_id: str
+    worker_name: str
+    email: str | None
+    country: str | None
+    currency: str | None
+    match: VendorMatch
+    qbo_vendor_name: str | None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class VendorPreview:
+    rows: list[VendorPreviewRow]
+
+    def count(self, match: VendorMatch) -> int:
+        return sum(1 for row in self.rows if row.match is match)
+
+
+@dataclass(frozen=True)
+class VendorCreateResult:
+    created: list[str]  # display names
+    linked: list[str]
+    failed: list[tuple[str, str]]  # (worker name, reason)
+
+
+@dataclass(frozen=True)
+class MappingRow:
+    concept: str
+    label: str
+    invoices_seen: int
+    account_id: str | None
+    account_name: str | None
+
+
+@dataclass(frozen=True)
+class AccountOption:
+    account_id: str
+    name: str  # fully qualified, e.g. "Contractors:Bonuses"
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    run_id: int
+    joined_existing: bool  # a run was already queued or running: this request joined it
+    status: RunStatusName
+
+
+@dataclass(frozen=True)
+class SyncPreview:
+    eligible: int
+    already_synced: int
+    blocked_unmapped: dict[str, int]  # concept -> invoices blocked
+    blocked_no_vendor: int
+    not_final: int
+
+
+@dataclass(frozen=True)
+class QboConnected:
+    team: TeamRef
+    user_id: str
+    company_name: str
+    connection_id: int
+
+
+class BotService(Protocol):
+    """The domain operations behind every Slack surface. Every method is safe to call after the ack."""
+
+    async def ensure_workspace(self, team: TeamRef, team_name: str = "") -> WorkspaceSettings: ...
+
+    async def workspace_settings(self, team: TeamRef) -> WorkspaceSettings: ...
+
+    async def update_settings(
+        self,
+        team: TeamRef,
+        user_id: str,
+        *,
+        finance_channel_id: str | None,
+        sync_hour: int,
+        timezone: str,
+        admin_user_ids: list[str],
+        auto_create_vendors: bool,
+    ) -> WorkspaceSettings: ...
+
+    async def start_qbo_connect(self, team: TeamRef, user_id: str) -> str:
+        """The Intuit consent URL, with a state bound to this workspace and user (10 minutes, single use)."""
+        ...
+
+    async def complete_qbo_connect(self, state: str, code: str, realm_id: str) -> QboConnected:
+        """The OAuth callback: raises ServiceError for a bad, expired, reused or foreign state."""
+        ...
+
+    async def save_ontop_credentials(self, team: TeamRef, user_id: str, email: str, password: str) -> None:
+        """Checks the credentials by logging in; raises ServiceError(field="email"|"password") when refused."""
+        ...
+
+    async def status(self, team: TeamRef) -> ConnectionStatusView | None: ...
+
+    async def vendor_preview(self, team: TeamRef) -> VendorPreview: ...
+
+    async def create_missing_vendors(
+        self, team: TeamRef, user_id: str, agreement_ids: list[str] | None = None
+    ) -> VendorCreateResult: ...
+
+    async def mapping_rows(self, team: TeamRef) -> list[MappingRow]: ...
+
+    async def account_options(self, team: TeamRef, search: str = "") -> list[AccountOption]:
+        """From the cached chart of accounts only (external selects must answer within 3 s)."""
+        ...
+
+    async def save_mappings(self, team: TeamRef, user_id: str, mapping: dict[str, str]) -> list[MappingRow]: ...
+
+    async def request_sync(
+        self, team: TeamRef, user_id: str | None, trigger: str = "manual", channel_id: str | None = None
+    ) -> SyncRequest: ...
+
+    async def sync_preview(self, team: TeamRef) -> SyncPreview: ...
+
+    async def retry_invoice(self, team: TeamRef, user_id: str, invoice_id: str) -> SyncRequest: ...
+
+    async def run_summary(self, team: TeamRef, run_id: int) -> RunSummary | None: ...
+
+    async def disconnect(self, team: TeamRef, user_id: str) -> None: ...
+
+    async def forget_workspace(self, team: TeamRef) -> None:
+        """app_uninstalled / tokens_revoked: disconnect everything and stop scheduling."""
+        ...
