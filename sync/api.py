@@ -39,6 +39,10 @@ class NeedsReauthError(ServiceError):
     """QuickBooks refused the stored tokens: an admin must reconnect."""
 
 
+class WebhookRejected(Exception):
+    """An unauthenticated or tampered webhook delivery; the message is for logs only."""
+
+
 class FixKind(enum.StrEnum):
     MAP_CONCEPT = "map_concept"
     CREATE_VENDOR = "create_vendor"
@@ -256,6 +260,13 @@ class BotService(Protocol):
     async def run_summary(self, team: TeamRef, run_id: int) -> RunSummary | None: ...
 
     async def disconnect(self, team: TeamRef, user_id: str) -> None: ...
+
+    async def handle_ontop_webhook(self, path_token: str, headers: dict[str, str], body: bytes) -> bool:
+        """An Ontop webhook delivery: True when accepted (a sync is scheduled soon), False for a repeat.
+
+        Raises WebhookRejected for anything unauthenticated or tampered (the web layer answers 401).
+        """
+        ...
 
     async def forget_workspace(self, team: TeamRef) -> None:
         """app_uninstalled / tokens_revoked: disconnect everything and stop scheduling."""
