@@ -119,6 +119,7 @@ class Workspace(Base):
     admin_user_ids: Mapped[list[str]] = mapped_column(default=list)
     admin_usergroup_id: Mapped[str | None] = mapped_column(String(32))
     auto_create_vendors: Mapped[bool] = mapped_column(Boolean, default=True)
+    default_account_id: Mapped[str | None] = mapped_column(String(32))  # catches unmapped concepts when set
     installed_by: Mapped[str | None] = mapped_column(String(32))
     uninstalled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -220,6 +221,10 @@ class SyncedInvoice(Base):
     doc_number: Mapped[str | None] = mapped_column(String(21))
     request_id: Mapped[str | None] = mapped_column(String(64))
     attachment_id: Mapped[str | None] = mapped_column(String(32))
+    # The bill exists but its PDF is not attached yet (a failed upload is retried by later runs).
+    attachment_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    qbo_vendor_id: Mapped[str | None] = mapped_column(String(32))
+    generation: Mapped[int] = mapped_column(Integer, default=0)  # bumped after a definite failure: new requestid
     amount: Mapped[Decimal | None]
     currency: Mapped[str | None] = mapped_column(String(3))
     ontop_status: Mapped[str | None] = mapped_column(String(32))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 13:57:49.025506
+Create Date: 2026-11-25
 """
 
 from __future__ import annotations
@@ -98,6 +98,7 @@ def upgrade() -> None:
         sa.Column("admin_user_ids", sa.JSON(), nullable=False),
         sa.Column("admin_usergroup_id", sa.String(length=32), nullable=True),
         sa.Column("auto_create_vendors", sa.Boolean(), nullable=False),
+        sa.Column("default_account_id", sa.String(length=32), nullable=True),
         sa.Column("installed_by", sa.String(length=32), nullable=True),
         sa.Column("uninstalled_at", storage.models.UtcDateTime(timezone=True), nullable=True),
         sa.Column("created_at", storage.models.UtcDateTime(timezone=True), nullable=False),
@@ -266,6 +267,9 @@ def upgrade() -> None:
         sa.Column("doc_number", sa.String(length=21), nullable=True),
         sa.Column("request_id", sa.String(length=64), nullable=True),
         sa.Column("attachment_id", sa.String(length=32), nullable=True),
+        sa.Column("attachment_pending", sa.Boolean(), nullable=False),
+        sa.Column("qbo_vendor_id", sa.String(length=32), nullable=True),
+        sa.Column("generation", sa.Integer(), nullable=False),
         sa.Column("amount", sa.Numeric(precision=20, scale=2), nullable=True),
         sa.Column("currency", sa.String(length=3), nullable=True),
         sa.Column("ontop_status", sa.String(length=32), nullable=True),
