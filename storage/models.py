@@ -119,7 +119,6 @@ class Workspace(Base):
     admin_user_ids: Mapped[list[str]] = mapped_column(default=list)
     admin_usergroup_id: Mapped[str | None] = mapped_column(String(32))
     auto_create_vendors: Mapped[bool] = mapped_column(Boolean, default=True)
-    default_account_id: Mapped[str | None] = mapped_column(String(32))  # catches unmapped concepts when set
     installed_by: Mapped[str | None] = mapped_column(String(32))
     uninstalled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -151,6 +150,7 @@ class Connection(Base):
     watermark: Mapped[datetime | None]
     accounts_refreshed_at: Mapped[datetime | None]
     first_sync_enqueued: Mapped[bool] = mapped_column(Boolean, default=False)
+    default_account_id: Mapped[str | None] = mapped_column(String(32))  # catches unmapped concepts when set
     connected_by: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
