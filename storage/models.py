@@ -216,6 +216,7 @@ class SyncedInvoice(Base):
     ontop_invoice_id: Mapped[str] = mapped_column(String(64))
     invoice_number: Mapped[str] = mapped_column(String(64), default="")
     agreement_id: Mapped[str | None] = mapped_column(String(64))
+    worker_name: Mapped[str | None] = mapped_column(String(500))
     state: Mapped[str] = mapped_column(String(16), default=InvoiceState.PENDING)
     qbo_bill_id: Mapped[str | None] = mapped_column(String(32))
     doc_number: Mapped[str | None] = mapped_column(String(21))

@@ -262,6 +262,7 @@ def upgrade() -> None:
         sa.Column("ontop_invoice_id", sa.String(length=64), nullable=False),
         sa.Column("invoice_number", sa.String(length=64), nullable=False),
         sa.Column("agreement_id", sa.String(length=64), nullable=True),
+        sa.Column("worker_name", sa.String(length=500), nullable=True),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("qbo_bill_id", sa.String(length=32), nullable=True),
         sa.Column("doc_number", sa.String(length=21), nullable=True),
