@@ -150,7 +150,8 @@ def _block(block: Mapping[str, Any]) -> list[str]:
     if kind == "section":
         lines = _text(block.get("text")).splitlines()
         for field in block.get("fields") or []:
-            lines.append("  " + " ".join(_text(field).split()))  # a field's label and value on one line
+            label, *value = [line.strip() for line in _text(field).splitlines() if line.strip()] or [""]
+            lines.append(f"  {label}: {' '.join(value)}" if value else f"  {label}")  # "*Amount*\n$5" on one line
         accessory = block.get("accessory")
         if accessory:
             rendered = _element(accessory)
