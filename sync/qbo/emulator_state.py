@@ -1,0 +1,555 @@
+"""In-memory state of the QBO emulator: companies, OAuth grants, switches, faults, rate windows and the audit log."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import threading
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from fnmatch import fnmatch
+from typing import Any
+
+DEFAULT_REALM = "9130350000000000"
+DEFAULT_CLIENT_ID = "emulator-client"
+DEFAULT_CLIENT_SECRET = "emulator-secret"  # a fixed credential of the local emulator, not a secret
+ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
+FAULT_KINDS = {"500", "503", "429", "timeout", "reset", "expire_token"}
+
+
+@dataclass
+class EmulatorSwitches:
+    """Per-test behaviour switches; defaults follow the reference's emulator checklist (§16)."""
+
+    code_ttl_seconds: int = 600
+    access_ttl_seconds: int = 3600
+    refresh_ttl_seconds: int = 8726400
+    hard_ttl_seconds: int = 5 * 365 * 86400
+    rotate_after_hours: float = 24
+    superseded_grace_seconds: int = 0
+    deny_consent: bool = False
+    names_case_insensitive: bool = True
+    duplicate_docnumber_check: bool = True
+    reject_missing_exchange_rate: bool = False
+    requestid_cache_failures: bool = False
+    requestid_answer_600: bool = False
+    rate_limits_enabled: bool = True
+    per_minute: int = 500
+    per_second: int = 10
+    batch_per_minute_app: int = 40
+    batch_per_minute_realm: int = 120
+    time_scale: float = 1.0  # multiplies every rate window: 0.01 makes a "minute" 0.6 s
+    throttle_xml: bool = False
+    retry_after: str | None = None  # a Retry-After header value on 429s (QBO sends none by default)
+
+    def update(self, values: dict[str, Any]) -> None:
+        for key, value in values.items():
+            if not hasattr(self, key):
+                raise KeyError(key)
+            setattr(self, key, value)
+
+
+@dataclass
+class OAuthClient:
+    client_id: str
+    client_secret: str
+    redirect_uris: set[str]
+
+
+@dataclass
+class AuthCode:
+    code: str
+    client_id: str
+    redirect_uri: str
+    realm_id: str
+    scopes: list[str]
+    expires_at: datetime
+    used: bool = False
+    grant_id: str | None = None
+
+
+@dataclass
+class Grant:
+    grant_id: str
+    client_id: str
+    realm_id: str
+    scopes: list[str]
+    refresh_token: str
+    refresh_issued_at: datetime
+    refresh_expires_at: datetime
+    hard_expires_at: datetime
+    revoked: bool = False
+    superseded: dict[str, datetime] = field(default_factory=dict)  # old refresh token -> when it was replaced
+
+
+@dataclass
+class AccessToken:
+    token: str
+    grant_id: str
+    expires_at: datetime
+
+
+@dataclass
+class FaultRule:
+    """Make matching API calls fail: `pattern` is an fnmatch on the path (or '*'), `kind` a FAULT_KINDS value."""
+
+    pattern: str
+    kind: str
+    remaining: int | None = 1  # None: until cleared
+    probability: float = 1.0
+    delay_seconds: float = 1.0
+
+
+@dataclass
+class AuditEntry:
+    """One write the emulator accepted."""
+
+    at: str
+    realm_id: str
+    operation: str
+    entity: str
+    entity_id: str
+    request_id: str | None
+    touched_preexisting: bool
+
+
+@dataclass
+class Company:
+    """One realm's books."""
+
+    realm_id: str
+    company_name: str
+    home_currency: str
+    multicurrency_enabled: bool
+    country: str
+    utc_offset_minutes: int = -8 * 60
+    class_tracking_per_line: bool = False
+    entities: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # "Vendor" -> Id -> object
+    files: dict[str, bytes] = field(default_factory=dict)
+    preexisting: set[tuple[str, str]] = field(default_factory=set)
+    next_id: int = 1
+    replay: dict[str, tuple[int, bytes]] = field(default_factory=dict)  # requestid -> (status, body)
+
+    @property
+    def tz(self) -> timezone:
+        return timezone(timedelta(minutes=self.utc_offset_minutes))
+
+    def new_id(self) -> str:
+        value = str(self.next_id)
+        self.next_id += 1
+        return value
+
+    def of(self, kind: str) -> dict[str, dict[str, Any]]:
+        return self.entities.setdefault(kind, {})
+
+
+_ACCOUNTS: list[tuple[str, str, str, str, bool]] = [
+    # name, AccountType, AccountSubType, Classification, active
+    ("Checking", "Bank", "Checking", "Asset", True),
+    ("Accounts Receivable (A/R)", "Accounts Receivable", "AccountsReceivable", "Asset", True),
+    ("Undeposited Funds", "Other Current Asset", "UndepositedFunds", "Asset", True),
+    ("Accounts Payable (A/P)", "Accounts Payable", "AccountsPayable", "Liability", True),
+    ("Visa Business", "Credit Card", "CreditCard", "Liability", True),
+    ("Opening Balance Equity", "Equity", "OpeningBalanceEquity", "Equity", True),
+    ("Services", "Income", "ServiceFeeIncome", "Revenue", True),
+    ("Advertising", "Expense", "AdvertisingPromotional", "Expense", True),
+    ("Contractors", "Expense", "OtherMiscellaneousServiceCost", "Expense", True),
+    ("Legal & Professional Fees", "Expense", "LegalProfessionalFees", "Expense", True),
+    ("Office Supplies & Software", "Expense", "OfficeGeneralAdministrativeExpenses", "Expense", True),
+    ("Travel", "Expense", "Travel", "Expense", True),
+    ("Meals and Entertainment", "Expense", "EntertainmentMeals", "Expense", True),
+    ("Bank Charges & Fees", "Expense", "BankCharges", "Expense", True),
+    ("Employee Benefits", "Expense", "OtherMiscellaneousServiceCost", "Expense", True),
+    ("Cost of Labor", "Cost of Goods Sold", "CostOfLaborCos", "Expense", True),
+    ("Subcontractors - COS", "Cost of Goods Sold", "OtherCostsOfServiceCos", "Expense", True),
+    ("Exchange Gain or Loss", "Other Expense", "ExchangeGainOrLoss", "Expense", True),
+    ("Old Freelancers (do not use)", "Expense", "OtherMiscellaneousServiceCost", "Expense", False),
+]
+
+
+class QboEmulatorState:
+    """Everything the QBO emulator holds, guarded by one lock (safe enough for uvicorn in a thread)."""
+
+    def __init__(self, *, switches: EmulatorSwitches | None = None, seed: int = 0) -> None:
+        self.lock = threading.RLock()
+        self.switches = switches or EmulatorSwitches()
+        self.rng = random.Random(seed)
+        self.clock_offset = timedelta(0)
+        self.clients: dict[str, OAuthClient] = {}
+        self.companies: dict[str, Company] = {}
+        self.codes: dict[str, AuthCode] = {}
+        self.grants: dict[str, Grant] = {}
+        self.access_tokens: dict[str, AccessToken] = {}
+        self.faults: list[FaultRule] = []
+        self.audit: list[AuditEntry] = []
+        self.api_requests: dict[str, deque[tuple[float, bool]]] = {}  # realm -> (monotonic time, is_batch)
+        self.request_counts: dict[str, int] = {}  # "realm" -> all API requests served or refused
+        self.throttled: int = 0
+        self.max_in_flight: dict[str, int] = {}
+        self.in_flight: dict[str, int] = {}
+
+    # ---- clock -------------------------------------------------------------------------------------------------
+    def now(self) -> datetime:
+        """The emulator's wall clock (aware, UTC), shiftable with advance_clock."""
+        return datetime.now(UTC) + self.clock_offset
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the emulator's clock forward, e.g. past a token's expiry."""
+        with self.lock:
+            self.clock_offset += timedelta(seconds=seconds)
+
+    # ---- setup -------------------------------------------------------------------------------------------------
+    def register_client(
+        self,
+        client_id: str = DEFAULT_CLIENT_ID,
+        client_secret: str = DEFAULT_CLIENT_SECRET,
+        redirect_uris: list[str] | None = None,
+    ) -> OAuthClient:
+        """Register an app; an empty redirect list accepts any http(s) redirect (handy for the demo)."""
+        with self.lock:
+            client = OAuthClient(client_id, client_secret, set(redirect_uris or []))
+            self.clients[client_id] = client
+            return client
+
+    def seed_company(
+        self,
+        realm_id: str = DEFAULT_REALM,
+        *,
+        company_name: str = "Northwind Design Studio",
+        home_currency: str = "USD",
+        multicurrency_enabled: bool = False,
+        country: str = "USA",
+        utc_offset_minutes: int = -8 * 60,
+        with_defaults: bool = True,
+    ) -> Company:
+        """Create a company with a realistic chart of accounts, terms and pre-existing names likely to collide."""
+        with self.lock:
+            company = Company(
+                realm_id,
+                company_name,
+                home_currency,
+                multicurrency_enabled,
+                country,
+                utc_offset_minutes=utc_offset_minutes,
+            )
+            self.companies[realm_id] = company
+            if with_defaults:
+                self._seed_defaults(company)
+            company.preexisting = {(kind, entity_id) for kind, rows in company.entities.items() for entity_id in rows}
+            return company
+
+    def _seed_defaults(self, company: Company) -> None:
+        stamp = self.meta(company)
+        for name, account_type, sub_type, classification, active in _ACCOUNTS:
+            self.add_entity(
+                company,
+                "Account",
+                {
+                    "Name": name,
+                    "FullyQualifiedName": name,
+                    "AccountType": account_type,
+                    "AccountSubType": sub_type,
+                    "Classification": classification,
+                    "Active": active,
+                    "SubAccount": False,
+                    "CurrentBalance": Decimal("0"),
+                    "CurrentBalanceWithSubAccounts": Decimal("0"),
+                    "CurrencyRef": self.currency_ref(company.home_currency),
+                    "MetaData": stamp,
+                },
+            )
+        contractors = self.find_by(company, "Account", "Name", "Contractors")
+        if contractors is not None:
+            self.add_entity(
+                company,
+                "Account",
+                {
+                    "Name": "Design",
+                    "FullyQualifiedName": "Contractors:Design",
+                    "AccountType": "Expense",
+                    "AccountSubType": "OtherMiscellaneousServiceCost",
+                    "Classification": "Expense",
+                    "Active": True,
+                    "SubAccount": True,
+                    "ParentRef": {"value": contractors["Id"]},
+                    "CurrentBalance": Decimal("0"),
+                    "CurrentBalanceWithSubAccounts": Decimal("0"),
+                    "CurrencyRef": self.currency_ref(company.home_currency),
+                    "MetaData": stamp,
+                },
+            )
+        for name, days in (("Due on receipt", 0), ("Net 15", 15), ("Net 30", 30)):
+            self.add_entity(company, "Term", {"Name": name, "Type": "STANDARD", "DueDays": days, "Active": True})
+        vendors = [
+            ("Acme Office Supply", "orders@acme-office.example", True),
+            ("Amazon Web Services", "billing@aws.example", True),
+            ("Lucía Fernández", "lucia.fernandez@example.com", False),  # inactive, still holds the name
+            ("Sean O'Brien", "sean.obrien@example.com", True),
+        ]
+        for display_name, email, active in vendors:
+            self.add_entity(company, "Vendor", self.name_record(company, display_name, email, active))
+        self.add_entity(company, "Customer", self.name_record(company, "Maria Silva", "maria@client.example", True))
+        self.add_entity(company, "Employee", self.name_record(company, "John Smith", "john.smith@example.com", True))
+        self.add_entity(company, "Employee", self.name_record(company, "Ana Souza", "ana.souza@example.com", False))
+
+    def name_record(self, company: Company, display_name: str, email: str | None, active: bool) -> dict[str, Any]:
+        """A Vendor/Customer/Employee body as QBO returns it."""
+        given, _, family = display_name.partition(" ")
+        record: dict[str, Any] = {
+            "DisplayName": display_name,
+            "PrintOnCheckName": display_name,
+            "GivenName": given,
+            "FamilyName": family,
+            "Active": active,
+            "Balance": Decimal("0"),
+            "CurrencyRef": self.currency_ref(company.home_currency),
+            "MetaData": self.meta(company),
+        }
+        if email:
+            record["PrimaryEmailAddr"] = {"Address": email}
+        return record
+
+    def add_entity(self, company: Company, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Store an entity with a fresh Id and the common fields."""
+        entity_id = company.new_id()
+        record = {"Id": entity_id, "SyncToken": "0", "domain": "QBO", "sparse": False, **body}
+        record.setdefault("MetaData", self.meta(company))
+        company.of(kind)[entity_id] = record
+        return record
+
+    def find_by(self, company: Company, kind: str, prop: str, value: str) -> dict[str, Any] | None:
+        for record in company.of(kind).values():
+            if record.get(prop) == value:
+                return record
+        return None
+
+    def currency_ref(self, code: str) -> dict[str, str]:
+        names = {"USD": "United States Dollar", "EUR": "Euro", "GBP": "British Pound Sterling",
+                 "CAD": "Canadian Dollar", "BRL": "Brazilian Real", "ARS": "Argentine Peso", "MXN": "Mexican Peso",
+                 "COP": "Colombian Peso", "INR": "Indian Rupee"}  # fmt: skip
+        return {"value": code, "name": names.get(code, code)}
+
+    def meta(self, company: Company) -> dict[str, str]:
+        stamp = self.local_time(company)
+        return {"CreateTime": stamp, "LastUpdatedTime": stamp}
+
+    def local_time(self, company: Company, *, millis: bool = False) -> str:
+        local = self.now().astimezone(company.tz)
+        if millis:
+            return local.isoformat(timespec="milliseconds")
+        return local.isoformat(timespec="seconds")
+
+    # ---- OAuth ---------------------------------------------------------------------------------------------------
+    def issue_code(self, client_id: str, redirect_uri: str, realm_id: str, scopes: list[str]) -> str:
+        with self.lock:
+            code = "AB117" + secrets.token_urlsafe(48)
+            expires = self.now() + timedelta(seconds=self.switches.code_ttl_seconds)
+            self.codes[code] = AuthCode(code, client_id, redirect_uri, realm_id, scopes, expires)
+            return code
+
+    def new_grant(self, client_id: str, realm_id: str, scopes: list[str]) -> Grant:
+        with self.lock:
+            now = self.now()
+            grant = Grant(
+                grant_id=secrets.token_hex(8),
+                client_id=client_id,
+                realm_id=realm_id,
+                scopes=scopes,
+                refresh_token="AB117" + secrets.token_urlsafe(36),
+                refresh_issued_at=now,
+                refresh_expires_at=now + timedelta(seconds=self.switches.refresh_ttl_seconds),
+                hard_expires_at=now + timedelta(seconds=self.switches.hard_ttl_seconds),
+            )
+            self.grants[grant.grant_id] = grant
+            return grant
+
+    def new_access_token(self, grant: Grant) -> AccessToken:
+        with self.lock:
+            token = AccessToken(
+                "eyJlbmMiOiJBMTI4Q0JDLUhTMjU2IiwiYWxnIjoiZGlyIn0.." + secrets.token_urlsafe(64),
+                grant.grant_id,
+                self.now() + timedelta(seconds=self.switches.access_ttl_seconds),
+            )
+            self.access_tokens[token.token] = token
+            return token
+
+    def issue_tokens(
+        self, realm_id: str = DEFAULT_REALM, client_id: str = DEFAULT_CLIENT_ID, scopes: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Grant tokens directly (skipping the consent screen), in the token endpoint's response shape."""
+        grant = self.new_grant(client_id, realm_id, scopes or [ACCOUNTING_SCOPE])
+        access = self.new_access_token(grant)
+        return self.token_response(grant, access, include_hard=True)
+
+    def token_response(self, grant: Grant, access: AccessToken, *, include_hard: bool) -> dict[str, Any]:
+        now = self.now()
+        body: dict[str, Any] = {
+            "token_type": "bearer",
+            "access_token": access.token,
+            "refresh_token": grant.refresh_token,
+            "expires_in": int((access.expires_at - now).total_seconds()),
+            "x_refresh_token_expires_in": int((grant.refresh_expires_at - now).total_seconds()),
+        }
+        if include_hard:
+            body["x_refresh_token_hard_expires_in"] = int((grant.hard_expires_at - now).total_seconds())
+        if "openid" in grant.scopes:
+            body["id_token"] = "eyJraWQiOiJlbXVsYXRvciJ9." + secrets.token_urlsafe(32) + ".unsigned"
+        return body
+
+    def grant_for_refresh_token(self, token: str) -> Grant | None:
+        """The live grant a refresh token belongs to (superseded tokens only within the grace period)."""
+        now = self.now()
+        for grant in self.grants.values():
+            if grant.revoked:
+                continue
+            if grant.refresh_token == token:
+                pass
+            elif token in grant.superseded:
+                grace = timedelta(seconds=self.switches.superseded_grace_seconds)
+                if now > grant.superseded[token] + grace:
+                    return None
+            else:
+                continue
+            if now >= grant.refresh_expires_at or now >= grant.hard_expires_at:
+                return None
+            return grant
+        return None
+
+    def revoke_token(self, token: str) -> bool:
+        """Kill the whole grant a refresh or access token belongs to."""
+        with self.lock:
+            access = self.access_tokens.get(token)
+            for grant in self.grants.values():
+                if (
+                    grant.refresh_token == token
+                    or token in grant.superseded
+                    or (access is not None and access.grant_id == grant.grant_id)
+                ):
+                    grant.revoked = True
+                    return True
+            return False
+
+    def expire_access_tokens(self) -> None:
+        """Expire every issued access token now (the next API call gets a 401)."""
+        with self.lock:
+            for token in self.access_tokens.values():
+                token.expires_at = self.now() - timedelta(seconds=1)
+
+    # ---- faults and rate limits ------------------------------------------------------------------------------
+    def inject(
+        self,
+        pattern: str,
+        kind: str | int,
+        count: int | None = 1,
+        *,
+        probability: float = 1.0,
+        delay_seconds: float = 1.0,
+    ) -> FaultRule:
+        """Make the next `count` API calls whose path matches `pattern` fail with `kind`.
+
+        Args:
+            pattern: fnmatch on the request path, e.g. "*/bill" or "*" for every API call.
+            kind: 500, 503, 429, "timeout" (answer after delay_seconds), "reset" (drop the connection) or
+                "expire_token" (401 as if the access token had expired).
+            count: how many matching calls fail; None for all until clear_faults().
+            probability: fail only this fraction of matching calls (seeded, deterministic).
+        """
+        kind_text = str(kind)
+        if kind_text not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; use one of {sorted(FAULT_KINDS)}")
+        rule = FaultRule(pattern, kind_text, count, probability, delay_seconds)
+        with self.lock:
+            self.faults.append(rule)
+        return rule
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self.faults.clear()
+
+    def take_fault(self, path: str) -> FaultRule | None:
+        """The fault to apply to this call, consuming one use of it."""
+        with self.lock:
+            for rule in self.faults:
+                if rule.remaining is not None and rule.remaining <= 0:
+                    continue
+                if not (rule.pattern == "*" or fnmatch(path, rule.pattern) or fnmatch(path.lower(), rule.pattern)):
+                    continue
+                if rule.probability < 1.0 and self.rng.random() >= rule.probability:
+                    continue
+                if rule.remaining is not None:
+                    rule.remaining -= 1
+                return rule
+            return None
+
+    def admit(self, realm_id: str, is_batch: bool, monotonic_now: float) -> bool:
+        """Record an API request and say whether it is within the realm's rate limits."""
+        with self.lock:
+            self.request_counts[realm_id] = self.request_counts.get(realm_id, 0) + 1
+            log = self.api_requests.setdefault(realm_id, deque())
+            switches = self.switches
+            minute = 60.0 * switches.time_scale
+            second = 1.0 * switches.time_scale
+            while log and log[0][0] <= monotonic_now - minute:
+                log.popleft()
+            if switches.rate_limits_enabled:
+                in_second = sum(1 for at, _ in log if at > monotonic_now - second)
+                batches = sum(1 for _, batch in log if batch)
+                over = (
+                    len(log) >= switches.per_minute
+                    or in_second >= switches.per_second
+                    or (is_batch and batches >= min(switches.batch_per_minute_app, switches.batch_per_minute_realm))
+                )
+                if over:
+                    self.throttled += 1
+                    return False
+            log.append((monotonic_now, is_batch))
+            return True
+
+    def enter(self, realm_id: str) -> None:
+        with self.lock:
+            self.in_flight[realm_id] = self.in_flight.get(realm_id, 0) + 1
+            self.max_in_flight[realm_id] = max(self.max_in_flight.get(realm_id, 0), self.in_flight[realm_id])
+
+    def leave(self, realm_id: str) -> None:
+        with self.lock:
+            self.in_flight[realm_id] = self.in_flight.get(realm_id, 1) - 1
+
+    # ---- audit -------------------------------------------------------------------------------------------------
+    def record_write(self, company: Company, operation: str, kind: str, entity_id: str, request_id: str | None) -> None:
+        with self.lock:
+            self.audit.append(
+                AuditEntry(
+                    at=self.local_time(company),
+                    realm_id=company.realm_id,
+                    operation=operation,
+                    entity=kind,
+                    entity_id=entity_id,
+                    request_id=request_id,
+                    touched_preexisting=(kind, entity_id) in company.preexisting,
+                )
+            )
+
+    def audit_log(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [asdict(entry) for entry in self.audit]
+
+    def entities(self, kind: str, realm_id: str = DEFAULT_REALM) -> list[dict[str, Any]]:
+        """A copy of every stored entity of a kind, inactive and deleted included."""
+        with self.lock:
+            company = self.companies[realm_id]
+            return [dict(record) for record in company.of(kind).values()]
+
+    def reset(self) -> None:
+        """Forget everything except the registered OAuth clients and switches."""
+        with self.lock:
+            self.companies.clear()
+            self.codes.clear()
+            self.grants.clear()
+            self.access_tokens.clear()
+            self.faults.clear()
+            self.audit.clear()
+            self.api_requests.clear()
+            self.request_counts.clear()
+            self.throttled = 0

@@ -1,0 +1,101 @@
+"""Per-realm client-side throttle that keeps under QBO's published limits (reference §14)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """The client's budget per realm: under QBO's 500/min, 10/s and 40 batch/min, with ≤4 requests in flight.
+
+    `time_scale` multiplies every window (0.01 makes a "minute" 0.6 s) so tests can exercise the limiter fast.
+    """
+
+    per_minute: int = 450
+    per_second: int = 8
+    max_in_flight: int = 4
+    batch_per_minute: int = 40
+    time_scale: float = 1.0
+
+    def scaled(self, time_scale: float) -> RateLimits:
+        return replace(self, time_scale=time_scale)
+
+    @property
+    def minute(self) -> float:
+        return 60.0 * self.time_scale
+
+    @property
+    def second(self) -> float:
+        return 1.0 * self.time_scale
+
+
+@dataclass
+class _RealmWindow:
+    semaphore: asyncio.Semaphore
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    sent: deque[float] = field(default_factory=deque)
+    batches: deque[float] = field(default_factory=deque)
+
+
+class RealmLimiter:
+    """Sliding-window limits and a concurrency cap per realm; `async with limiter.slot(realm):` around each call."""
+
+    def __init__(
+        self,
+        limits: RateLimits | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.limits = limits or RateLimits()
+        self._clock = clock
+        self._sleep = sleep
+        self._realms: dict[str, _RealmWindow] = {}
+
+    def _window(self, realm_id: str) -> _RealmWindow:
+        window = self._realms.get(realm_id)
+        if window is None:
+            window = _RealmWindow(asyncio.Semaphore(self.limits.max_in_flight))
+            self._realms[realm_id] = window
+        return window
+
+    @asynccontextmanager
+    async def slot(self, realm_id: str, *, batch: bool = False) -> AsyncIterator[None]:
+        """Wait until a request for this realm fits every limit, then hold an in-flight slot while it runs."""
+        window = self._window(realm_id)
+        async with window.semaphore:
+            await self._reserve(window, batch)
+            yield
+
+    async def _reserve(self, window: _RealmWindow, batch: bool) -> None:
+        limits = self.limits
+        # A small margin so the server, which timestamps on arrival, never sees more than we counted.
+        margin = 0.05 * limits.second
+        while True:
+            async with window.lock:
+                now = self._clock()
+                while window.sent and window.sent[0] <= now - limits.minute - margin:
+                    window.sent.popleft()
+                while window.batches and window.batches[0] <= now - limits.minute - margin:
+                    window.batches.popleft()
+                waits = [0.0]
+                if len(window.sent) >= limits.per_minute:
+                    waits.append(window.sent[-limits.per_minute] + limits.minute + margin - now)
+                recent = [at for at in window.sent if at > now - limits.second - margin]
+                if len(recent) >= limits.per_second:
+                    waits.append(recent[-limits.per_second] + limits.second + margin - now)
+                if batch and len(window.batches) >= limits.batch_per_minute:
+                    waits.append(window.batches[-limits.batch_per_minute] + limits.minute + margin - now)
+                wait = max(waits)
+                if wait <= 0:
+                    window.sent.append(now)
+                    if batch:
+                        window.batches.append(now)
+                    return
+            await self._sleep(wait)
