@@ -510,6 +510,16 @@ class FakeSlack:
         with self._lock:
             return self._teams[team_id].bot_user_id
 
+    def team(self, team_id: str) -> FakeTeam | None:
+        with self._lock:
+            found = self._teams.get(team_id)
+            return copy.copy(found) if found else None
+
+    def user(self, user_id: str) -> FakeUser | None:
+        with self._lock:
+            found = self._users.get(user_id)
+            return copy.copy(found) if found else None
+
     def token_is_active(self, token: str) -> bool:
         with self._lock:
             grant = self._tokens.get(token)
@@ -519,7 +529,13 @@ class FakeSlack:
 
     async def _api_endpoint(self, request: Request) -> Response:
         method = request.path_params["method"]
-        params = _parse_params(dict(request.query_params), await request.body(), request.headers.get("content-type"))
+        try:
+            params = _parse_params(
+                dict(request.query_params), await request.body(), request.headers.get("content-type")
+            )
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            self.recorder.record(RecordedCall(method, {}, request.method, self._clock(), 200, "invalid_json"))
+            return JSONResponse({"ok": False, "error": "invalid_json"})
         token = _bearer(request.headers.get("authorization")) or params.pop("token", None)
         basic = _basic(request.headers.get("authorization"))
         if basic is not None:
@@ -813,6 +829,9 @@ class FakeSlack:
     def _postable_channel(self, channel_id: Any, grant: TokenGrant | None) -> FakeChannel:
         if isinstance(channel_id, str) and channel_id in self._users:
             return self._im_with(channel_id, grant)  # posting to a user id lands in the app's DM with them
+        if isinstance(channel_id, str) and channel_id.startswith("#"):  # chat.postMessage also takes a name
+            by_name = (c.id for c in self._channels.values() if c.name == channel_id[1:] and not c.is_im)
+            channel_id = next(by_name, channel_id)
         channel = self._known_channel(channel_id, grant)
         if channel.is_archived:
             raise SlackApiFault("is_archived")
@@ -842,6 +861,8 @@ class FakeSlack:
         }
         if params.get("thread_ts"):
             message["thread_ts"] = str(params["thread_ts"])
+        if params.get("metadata"):
+            message["metadata"] = params["metadata"]
         self._messages.setdefault(channel_id, []).append(message)
         return message
 

@@ -278,14 +278,16 @@ class SlackClientSimulator:
         fake_slack: FakeSlack,
         *,
         events_path: str = "/slack/events",
-        actor: SlackActor | None = None,
         timeout_seconds: float = 10.0,
+        http: httpx.AsyncClient | None = None,
     ) -> None:
-        self.actor = actor or SlackActor(team_id=team_id, user_id=user_id)
+        self.actor = _actor_from_fake(fake_slack, team_id, user_id)
+        self._base_url = base_url
         self._secret = signing_secret
         self._fake = fake_slack
         self._events_path = events_path
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_seconds)
+        self._owns_http = http is None
+        self._http = http or httpx.AsyncClient(base_url=base_url, timeout=timeout_seconds)
 
     async def __aenter__(self) -> SlackClientSimulator:
         return self
@@ -294,43 +296,34 @@ class SlackClientSimulator:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._owns_http:
+            await self._http.aclose()
 
-    def as_user(self, user_id: str, user_name: str | None = None) -> SlackClientSimulator:
-        """A simulator sharing this one's connection that acts as another user of the same workspace."""
-        twin = SlackClientSimulator.__new__(SlackClientSimulator)
-        twin.actor = SlackActor(
-            team_id=self.actor.team_id,
-            team_domain=self.actor.team_domain,
-            user_id=user_id,
-            user_name=user_name or user_id.lower(),
-            api_app_id=self.actor.api_app_id,
-            enterprise_id=self.actor.enterprise_id,
-            enterprise_name=self.actor.enterprise_name,
-        )
-        twin._secret, twin._fake, twin._events_path, twin._http = (
+    def as_user(self, user_id: str) -> SlackClientSimulator:
+        """A simulator for another user of the same workspace, sharing this one's connection (do not close it)."""
+        return SlackClientSimulator(
+            self._base_url,
             self._secret,
+            self.actor.team_id,
+            user_id,
             self._fake,
-            self._events_path,
-            self._http,
+            events_path=self._events_path,
+            http=self._http,
         )
-        return twin
 
     async def post(self, body: bytes, content_type: str, *, timestamp: int | None = None) -> httpx.Response:
         """POST a raw body to the events URL, signed (pass an old `timestamp` to test replay protection)."""
         headers = {"Content-Type": content_type, **sign_request(self._secret, body, timestamp)}
         return await self._http.post(self._events_path, content=body, headers=headers)
 
-    async def command(
-        self, text: str = "", *, command: str = "/qbo", channel_id: str = "C0FIN", channel_name: str = "finance"
-    ) -> httpx.Response:
-        """Type `/qbo <text>` in a channel."""
+    async def command(self, text: str = "", *, command: str = "/qbo", channel_id: str = "C0FIN") -> httpx.Response:
+        """Type `/qbo <text>` in a channel (one the fake knows)."""
         body = slash_command_body(
             self.actor,
             command=command,
             text=text,
             channel_id=channel_id,
-            channel_name=channel_name,
+            channel_name=self._fake.channel_ref(channel_id)["name"],
             trigger_id=self._fake.mint_trigger_id(self.actor.user_id),
             response_url=self._fake.new_response_url(channel_id=channel_id, user_id=self.actor.user_id),
         )
@@ -419,6 +412,22 @@ class SlackClientSimulator:
         if view is None:
             raise LookupError(f"no view {view_id} in the fake Slack")
         return view
+
+
+def _actor_from_fake(fake: FakeSlack, team_id: str, user_id: str) -> SlackActor:
+    """The actor as the fake knows them (domain, user name, enterprise), so payloads match the fake's state."""
+    team = fake.team(team_id)
+    user = fake.user(user_id)
+    if team is None or user is None:
+        raise LookupError(f"the fake Slack has no team {team_id} or no user {user_id}: add them first")
+    return SlackActor(
+        team_id=team_id,
+        team_domain=team.domain,
+        user_id=user_id,
+        user_name=user.name,
+        api_app_id=fake.app_id,
+        enterprise_id=team.enterprise_id,
+    )
 
 
 def _find_element(blocks: list[dict[str, Any]], action_id: str) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
@@ -77,6 +78,25 @@ async def test_concurrent_posts_are_all_recorded_with_distinct_ts(fake: FakeSlac
     assert len(fake.calls("chat.postMessage")) == 20
     assert len({a["ts"] for a in answers}) == 20
     assert sorted(m["text"] for m in fake.messages("C0FIN")) == sorted(f"m{i}" for i in range(20))
+
+
+async def test_post_message_accepts_a_channel_name_and_answers_with_the_id(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    answer = await client.chat_postMessage(channel="#finance", text="by name")
+    assert answer["channel"] == "C0FIN"
+    assert fake.messages("C0FIN")[0]["text"] == "by name"
+
+
+async def test_malformed_json_body_is_invalid_json(fake: FakeSlack) -> None:
+    async with httpx.AsyncClient(base_url=fake.url) as http:
+        answer = await http.post(
+            "/api/chat.postMessage",
+            content=b"{not json",
+            headers={"Content-Type": "application/json", "Authorization": "Bearer xoxb-test"},
+        )
+    assert answer.json() == {"ok": False, "error": "invalid_json"}
+    assert fake.calls("chat.postMessage")[0].error == "invalid_json"
 
 
 async def test_message_without_text_or_blocks_is_no_text(client: AsyncWebClient) -> None:

@@ -69,7 +69,7 @@ def test_failure_alert_renders_header_fields_context_and_buttons() -> None:
 
 
 def test_section_accessory_and_image_block() -> None:
-    blocks = [
+    blocks: list[dict[str, Any]] = [
         {
             "type": "section",
             "text": mrkdwn("Vendor *Ana Silva*"),

@@ -318,6 +318,11 @@ async def test_app_home_opened_and_url_verification(harness: Harness) -> None:
     assert "tokens_revoked" in harness.seen.events
 
 
+def test_simulator_refuses_a_user_the_fake_does_not_know(harness: Harness) -> None:
+    with pytest.raises(LookupError, match="U0GHOST"):
+        SlackClientSimulator(harness.app_url, SECRET, "T0001", "U0GHOST", harness.fake)
+
+
 def test_state_helpers_match_slacks_shapes() -> None:
     assert plain_text_state("hi") == {"type": "plain_text_input", "value": "hi"}
     assert selected_option_state("1", "One")["selected_option"] == {"text": _plain("One"), "value": "1"}
