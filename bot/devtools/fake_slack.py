@@ -614,10 +614,11 @@ class FakeSlack:
         if hook.uses >= RESPONSE_URL_USES:
             return 404, "used_url"
         team = self._teams[self._channels[hook.channel_id].team_id] if hook.channel_id in self._channels else None
-        try:
-            _check_message_content(body, POST_TEXT_LIMIT)
-        except SlackApiFault as invalid:
-            return 400, invalid.error
+        if not body.get("delete_original"):  # a delete carries no content
+            try:
+                _check_message_content(body, POST_TEXT_LIMIT)
+            except SlackApiFault as invalid:
+                return 400, invalid.error
         hook.uses += 1
         original = self._find_message(hook.channel_id, hook.message_ts) if hook.message_ts else None
         if body.get("delete_original") and original is not None:
@@ -704,6 +705,8 @@ class FakeSlack:
     def _views_push(self, params: dict[str, Any], grant: TokenGrant | None) -> dict[str, Any]:
         trigger = self._consume_trigger(params.get("trigger_id"))
         parent = self._views.get(trigger.view_id) if trigger.view_id else None
+        if parent is not None and parent["type"] != "modal":
+            parent = None  # a click in the Home tab has no modal to push onto: the view opens a new stack
         stack = self._modal_stacks.get(parent["root_view_id"], []) if parent else []
         if len(stack) >= MODAL_STACK_LIMIT:
             raise SlackApiFault("push_limit_reached")
@@ -1006,11 +1009,11 @@ def _check_view(raw: Any, *, allowed_types: tuple[str, ...]) -> dict[str, Any]:
         )
     problems: list[str] = []
     if raw["type"] == "modal":
-        title = (raw.get("title") or {}).get("text", "")
+        title = _plain_text_of(raw.get("title"))
         if not 1 <= len(title) <= VIEW_TITLE_LIMIT:
             problems.append(f"title must be between 1 and {VIEW_TITLE_LIMIT} characters [json-pointer:/view/title]")
         for button in ("submit", "close"):
-            text = (raw.get(button) or {}).get("text", "")
+            text = _plain_text_of(raw.get(button))
             if len(text) > VIEW_TITLE_LIMIT:
                 problems.append(f"{button} must be at most {VIEW_TITLE_LIMIT} characters [json-pointer:/view/{button}]")
         if any(b.get("type") == "input" for b in raw.get("blocks") or [] if isinstance(b, dict)) and not raw.get(
@@ -1027,6 +1030,10 @@ def _check_view(raw: Any, *, allowed_types: tuple[str, ...]) -> dict[str, Any]:
         raise SlackApiFault("view_too_large")
     _check_blocks(raw.get("blocks") or [], VIEW_BLOCK_LIMIT, "invalid_arguments", "/view/blocks")
     return raw
+
+
+def _plain_text_of(obj: Any) -> str:
+    return str(obj.get("text", "")) if isinstance(obj, dict) else ""
 
 
 def _with_block_ids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -258,6 +258,13 @@ async def test_modal_stack_holds_at_most_three_views(fake: FakeSlack, client: As
     assert error.response["error"] == "push_limit_reached"
 
 
+async def test_a_title_that_is_not_a_text_object_is_invalid_arguments(fake: FakeSlack, client: AsyncWebClient) -> None:
+    error = await slack_error(
+        client.views_open(trigger_id=fake.mint_trigger_id("U0ANN"), view=modal(title="x") | {"title": "x"})
+    )
+    assert error.response["error"] == "invalid_arguments"
+
+
 async def test_views_publish_keeps_one_home_view_per_user(fake: FakeSlack, client: AsyncWebClient) -> None:
     first = await client.views_publish(user_id="U0ANN", view={"type": "home", "blocks": [section("v1")]})
     second = await client.views_publish(user_id="U0ANN", view={"type": "home", "blocks": [section("v2")]})
@@ -363,6 +370,13 @@ async def test_response_url_posts_ephemeral_in_channel_and_replaces_the_original
     texts = [m["text"] for m in fake.messages("C0FIN")]
     assert texts == ["Retry requested by @ann", "Everyone sees this"]
     assert len(fake.calls("response_url")) == 3
+
+
+async def test_response_url_can_delete_the_original_message(fake: FakeSlack, client: AsyncWebClient) -> None:
+    posted = await client.chat_postMessage(channel="C0FIN", text="Confirm disconnect?")
+    hook = AsyncWebhookClient(fake.new_response_url(channel_id="C0FIN", user_id="U0ANN", message_ts=posted["ts"]))
+    assert (await hook.send_dict({"delete_original": True})).status_code == 200
+    assert fake.message("C0FIN", posted["ts"]) is None
 
 
 async def test_response_url_works_five_times_then_is_used_up(fake: FakeSlack) -> None:
