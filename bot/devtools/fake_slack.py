@@ -229,7 +229,7 @@ class CallRecorder:
             time.sleep(0.01)
 
 
-class SlackApiFault(Exception):
+class SlackMethodError(Exception):
     """An error answer: Slack's `{"ok": false, "error": code}` plus any extra fields."""
 
     def __init__(self, error: str, **extra: Any) -> None:
@@ -295,6 +295,7 @@ class FakeSlack:
             "conversations.open": self._conversations_open,
             "users.info": self._users_info,
             "apps.uninstall": self._apps_uninstall,
+            "oauth.v2.access": self._oauth_v2_access,
         }
         self.app = Starlette(
             routes=[
@@ -555,27 +556,24 @@ class FakeSlack:
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
             return fault.status, {"ok": False, "error": fault.error}, headers
         handler = self._handlers.get(method)
-        if handler is None and method != "oauth.v2.access":
+        if handler is None:
             return 200, {"ok": False, "error": "unknown_method", "req_method": method}, {}
         try:
-            if method == "oauth.v2.access":
-                result = self._oauth_v2_access(params)
-            else:
-                grant = self._authenticate(token, method)
-                assert handler is not None
-                result = handler(params, grant)
-        except SlackApiFault as fault_answer:
-            return 200, {"ok": False, "error": fault_answer.error, **fault_answer.extra}, {}
+            # oauth.v2.access authenticates the app by its client credentials, not by a token.
+            grant = None if method == "oauth.v2.access" else self._authenticate(token, method)
+            result = handler(params, grant)
+        except SlackMethodError as refused:
+            return 200, {"ok": False, "error": refused.error, **refused.extra}, {}
         return 200, {"ok": True, **result}, {}
 
     def _authenticate(self, token: str | None, method: str) -> TokenGrant:
         if not token:
-            raise SlackApiFault("not_authed")
+            raise SlackMethodError("not_authed")
         grant = self._tokens.get(token)
         if grant is None:
-            raise SlackApiFault("invalid_auth")
+            raise SlackMethodError("invalid_auth")
         if grant.revoked:
-            raise SlackApiFault("token_revoked")
+            raise SlackMethodError("token_revoked")
         needed = SCOPE_FOR_METHOD.get(method)
         if needed is not None:
             _require_scope(grant, needed)
@@ -617,7 +615,7 @@ class FakeSlack:
         if not body.get("delete_original"):  # a delete carries no content
             try:
                 _check_message_content(body, POST_TEXT_LIMIT)
-            except SlackApiFault as invalid:
+            except SlackMethodError as invalid:
                 return 400, invalid.error
         hook.uses += 1
         original = self._find_message(hook.channel_id, hook.message_ts) if hook.message_ts else None
@@ -662,9 +660,9 @@ class FakeSlack:
         channel = self._known_channel(params.get("channel"), grant)
         message = self._find_message(channel.id, str(params.get("ts", "")))
         if message is None:
-            raise SlackApiFault("message_not_found")
+            raise SlackMethodError("message_not_found")
         if message.get("bot_id") != self._team_of(grant).bot_id:
-            raise SlackApiFault("cant_update_message")
+            raise SlackMethodError("cant_update_message")
         _check_message_content(params, UPDATE_TEXT_LIMIT)
         message["text"] = params.get("text", "")
         # Slack drops the blocks of a message updated with text only (slack.md §4).
@@ -676,7 +674,7 @@ class FakeSlack:
         channel = self._postable_channel(params.get("channel"), grant)
         user_id = str(params.get("user", ""))
         if user_id not in self._users or not _is_member(channel, self._users[user_id]):
-            raise SlackApiFault("user_not_in_channel")
+            raise SlackMethodError("user_not_in_channel")
         _check_message_content(params, POST_TEXT_LIMIT)
         ts = self._next_ts()
         blocks = _with_block_ids(params.get("blocks") or [])
@@ -689,7 +687,7 @@ class FakeSlack:
         channel = self._known_channel(params.get("channel"), grant)
         ts = str(params.get("message_ts", ""))
         if self._find_message(channel.id, ts) is None:
-            raise SlackApiFault("message_not_found")
+            raise SlackMethodError("message_not_found")
         domain = self._team_of(grant).domain
         return {
             "channel": channel.id,
@@ -709,7 +707,7 @@ class FakeSlack:
             parent = None  # a click in the Home tab has no modal to push onto: the view opens a new stack
         stack = self._modal_stacks.get(parent["root_view_id"], []) if parent else []
         if len(stack) >= MODAL_STACK_LIMIT:
-            raise SlackApiFault("push_limit_reached")
+            raise SlackMethodError("push_limit_reached")
         view = self._new_view(params.get("view"), grant, trigger.user_id, allowed_types=("modal",))
         if parent is not None:
             view["root_view_id"], view["previous_view_id"] = parent["root_view_id"], parent["id"]
@@ -723,14 +721,16 @@ class FakeSlack:
         if not view_id and params.get("external_id"):
             view_id = next((v["id"] for v in self._views.values() if v["external_id"] == params["external_id"]), None)
             if view_id is None:
-                raise SlackApiFault("not_found")
+                raise SlackMethodError("not_found")
         if not view_id:
-            raise SlackApiFault("invalid_arguments", response_metadata=_messages("view_id or external_id is required"))
+            raise SlackMethodError(
+                "invalid_arguments", response_metadata=_messages("view_id or external_id is required")
+            )
         current = self._views.get(str(view_id))
         if current is None:
-            raise SlackApiFault("not_found")
+            raise SlackMethodError("not_found")
         if params.get("hash") and params["hash"] != current["hash"]:
-            raise SlackApiFault("hash_conflict")
+            raise SlackMethodError("hash_conflict")
         wire = _check_view(params.get("view"), allowed_types=(current["type"],))
         updated = self._stored_view(wire, grant, current["id"])
         updated["root_view_id"], updated["previous_view_id"] = current["root_view_id"], current["previous_view_id"]
@@ -740,10 +740,10 @@ class FakeSlack:
     def _views_publish(self, params: dict[str, Any], grant: TokenGrant | None) -> dict[str, Any]:
         user_id = str(params.get("user_id", ""))
         if user_id not in self._users:
-            raise SlackApiFault("user_not_found")
+            raise SlackMethodError("user_not_found")
         existing_id = self._home_by_user.get(user_id)
         if params.get("hash") and existing_id and params["hash"] != self._views[existing_id]["hash"]:
-            raise SlackApiFault("hash_conflict")
+            raise SlackMethodError("hash_conflict")
         wire = _check_view(params.get("view"), allowed_types=("home",))
         view = self._stored_view(wire, grant, existing_id or self._next_id("V"))
         self._save_view(view, user_id)
@@ -758,22 +758,22 @@ class FakeSlack:
     def _conversations_join(self, params: dict[str, Any], grant: TokenGrant | None) -> dict[str, Any]:
         channel = self._known_channel(params.get("channel"), grant)
         if channel.is_private or channel.is_im:
-            raise SlackApiFault("method_not_supported_for_channel_type")
+            raise SlackMethodError("method_not_supported_for_channel_type")
         if channel.is_archived:
-            raise SlackApiFault("is_archived")
+            raise SlackMethodError("is_archived")
         channel.bot_is_member = True
         return {"channel": channel.to_wire()}
 
     def _conversations_open(self, params: dict[str, Any], grant: TokenGrant | None) -> dict[str, Any]:
         user_ids = [u for u in str(params.get("users", "")).split(",") if u]
         if len(user_ids) != 1:
-            raise SlackApiFault("invalid_arguments", response_metadata=_messages("this fake opens 1:1 DMs only"))
+            raise SlackMethodError("invalid_arguments", response_metadata=_messages("this fake opens 1:1 DMs only"))
         return {"channel": {"id": self._im_with(user_ids[0], grant).id}}
 
     def _users_info(self, params: dict[str, Any], grant: TokenGrant | None) -> dict[str, Any]:
         user = self._users.get(str(params.get("user", "")))
         if user is None or user.team_id != _grant(grant).team_id:
-            raise SlackApiFault("user_not_found")
+            raise SlackMethodError("user_not_found")
         return {"user": user.to_wire()}
 
     def _apps_uninstall(self, params: dict[str, Any], grant: TokenGrant | None) -> dict[str, Any]:
@@ -784,15 +784,15 @@ class FakeSlack:
                 other.revoked = True
         return {}
 
-    def _oauth_v2_access(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _oauth_v2_access(self, params: dict[str, Any], grant: TokenGrant | None) -> dict[str, Any]:
         self._check_client_credentials(params)
         if params.get("grant_type") == "refresh_token":
-            raise SlackApiFault("invalid_refresh_token")  # token rotation is off in our manifest
+            raise SlackMethodError("invalid_refresh_token")  # token rotation is off in our manifest
         code = self._oauth_codes.get(str(params.get("code", "")))
         if code is None or code.used:
-            raise SlackApiFault("invalid_code")
+            raise SlackMethodError("invalid_code")
         if code.redirect_uri is not None and params.get("redirect_uri") != code.redirect_uri:
-            raise SlackApiFault("bad_redirect_uri")
+            raise SlackMethodError("bad_redirect_uri")
         code.used = True
         team = self._teams[code.team_id]
         token = f"xoxb-{team.id}-{next(self._ids)}-{secrets.token_hex(12)}"
@@ -813,9 +813,9 @@ class FakeSlack:
 
     def _check_client_credentials(self, params: dict[str, Any]) -> None:
         if params.get("client_id") != self.client_id:
-            raise SlackApiFault("invalid_client_id")
+            raise SlackMethodError("invalid_client_id")
         if params.get("client_secret") != self._client_secret:
-            raise SlackApiFault("bad_client_secret")
+            raise SlackMethodError("bad_client_secret")
 
     def _team_of(self, grant: TokenGrant | None) -> FakeTeam:
         return self._teams[_grant(grant).team_id]
@@ -824,9 +824,9 @@ class FakeSlack:
         """A channel the token can see: private channels the bot is not in do not exist for it."""
         channel = self._channels.get(str(channel_id or ""))
         if channel is None or channel.team_id != _grant(grant).team_id:
-            raise SlackApiFault("channel_not_found")
+            raise SlackMethodError("channel_not_found")
         if (channel.is_private or channel.is_im) and not channel.bot_is_member:
-            raise SlackApiFault("channel_not_found")
+            raise SlackMethodError("channel_not_found")
         return channel
 
     def _postable_channel(self, channel_id: Any, grant: TokenGrant | None) -> FakeChannel:
@@ -837,15 +837,15 @@ class FakeSlack:
             channel_id = next(by_name, channel_id)
         channel = self._known_channel(channel_id, grant)
         if channel.is_archived:
-            raise SlackApiFault("is_archived")
+            raise SlackMethodError("is_archived")
         if not channel.bot_is_member and "chat:write.public" not in _grant(grant).scopes:
-            raise SlackApiFault("not_in_channel")
+            raise SlackMethodError("not_in_channel")
         return channel
 
     def _im_with(self, user_id: str, grant: TokenGrant | None) -> FakeChannel:
         user = self._users.get(user_id)
         if user is None or user.team_id != _grant(grant).team_id:
-            raise SlackApiFault("user_not_found")
+            raise SlackMethodError("user_not_found")
         channel_id = f"D{user_id[1:]}"
         if channel_id not in self._channels:
             self._channels[channel_id] = FakeChannel(channel_id, user.team_id, user_id, is_im=True, members={user_id})
@@ -875,11 +875,11 @@ class FakeSlack:
     def _consume_trigger(self, trigger_id: Any) -> _Trigger:
         trigger = self._triggers.get(str(trigger_id or ""))
         if trigger is None:
-            raise SlackApiFault("invalid_trigger_id")
+            raise SlackMethodError("invalid_trigger_id")
         if trigger.used:
-            raise SlackApiFault("exchanged_trigger_id")
+            raise SlackMethodError("exchanged_trigger_id")
         if self._clock() - trigger.issued_at > self.trigger_ttl_seconds:
-            raise SlackApiFault("expired_trigger_id")
+            raise SlackMethodError("expired_trigger_id")
         trigger.used = True
         return trigger
 
@@ -888,7 +888,7 @@ class FakeSlack:
     ) -> dict[str, Any]:
         wire = _check_view(raw, allowed_types=allowed_types)
         if wire.get("external_id") and any(v["external_id"] == wire["external_id"] for v in self._views.values()):
-            raise SlackApiFault("duplicate_external_id")
+            raise SlackMethodError("duplicate_external_id")
         view = self._stored_view(wire, grant, self._next_id("V"))
         view["root_view_id"] = view["id"]
         self._save_view(view, user_id)
@@ -937,13 +937,13 @@ class FakeSlack:
 
 def _grant(grant: TokenGrant | None) -> TokenGrant:
     if grant is None:
-        raise SlackApiFault("not_authed")
+        raise SlackMethodError("not_authed")
     return grant
 
 
 def _require_scope(grant: TokenGrant, needed: str) -> None:
     if needed not in grant.scopes:
-        raise SlackApiFault("missing_scope", needed=needed, provided=",".join(sorted(grant.scopes)))
+        raise SlackMethodError("missing_scope", needed=needed, provided=",".join(sorted(grant.scopes)))
 
 
 def _is_member(channel: FakeChannel, user: FakeUser) -> bool:
@@ -963,23 +963,23 @@ def _check_message_content(params: dict[str, Any], text_limit: int) -> None:
     text = params.get("text")
     blocks = params.get("blocks")
     if not text and not blocks and not params.get("attachments"):
-        raise SlackApiFault("no_text")
+        raise SlackMethodError("no_text")
     if text is not None and len(str(text)) > text_limit:
-        raise SlackApiFault("msg_too_long")
+        raise SlackMethodError("msg_too_long")
     if blocks:
         _check_blocks(blocks, MESSAGE_BLOCK_LIMIT, "invalid_blocks", "/blocks")
 
 
 def _check_blocks(blocks: Any, limit: int, error: str, pointer: str) -> None:
     if not isinstance(blocks, list):
-        raise SlackApiFault("invalid_blocks_format")
+        raise SlackMethodError("invalid_blocks_format")
     if len(blocks) > limit:
-        raise SlackApiFault(
+        raise SlackMethodError(
             error, response_metadata=_messages(f"no more than {limit} items allowed [json-pointer:{pointer}]")
         )
     for index, block in enumerate(blocks):
         if not isinstance(block, dict) or "type" not in block:
-            raise SlackApiFault(
+            raise SlackMethodError(
                 error, response_metadata=_messages(f"missing required field: type [json-pointer:{pointer}/{index}]")
             )
         try:
@@ -988,7 +988,7 @@ def _check_blocks(blocks: Any, limit: int, error: str, pointer: str) -> None:
                 raise SlackObjectFormationError(f"unsupported block type {block['type']!r}")
             parsed.validate_json()
         except (SlackObjectFormationError, TypeError, KeyError, AttributeError) as invalid:
-            raise SlackApiFault(
+            raise SlackMethodError(
                 error, response_metadata=_messages(f"{invalid} [json-pointer:{pointer}/{index}]")
             ) from None
 
@@ -996,15 +996,15 @@ def _check_blocks(blocks: Any, limit: int, error: str, pointer: str) -> None:
 def _check_view(raw: Any, *, allowed_types: tuple[str, ...]) -> dict[str, Any]:
     """Slack's checks on a view: type, title, sizes and blocks. Returns the view as a dict."""
     if not isinstance(raw, dict):
-        raise SlackApiFault(
+        raise SlackMethodError(
             "invalid_arguments", response_metadata=_messages("view must be an object [json-pointer:/view]")
         )
     if "type" not in raw:
-        raise SlackApiFault(
+        raise SlackMethodError(
             "invalid_arguments", response_metadata=_messages("missing required field: type [json-pointer:/view]")
         )
     if raw["type"] not in allowed_types:
-        raise SlackApiFault(
+        raise SlackMethodError(
             "invalid_arguments", response_metadata=_messages(f"view type must be one of {allowed_types}")
         )
     problems: list[str] = []
@@ -1025,9 +1025,9 @@ def _check_view(raw: Any, *, allowed_types: tuple[str, ...]) -> dict[str, Any]:
     if len(raw.get("callback_id") or "") > CALLBACK_ID_LIMIT:
         problems.append(f"callback_id must be at most {CALLBACK_ID_LIMIT} characters")
     if problems:
-        raise SlackApiFault("invalid_arguments", response_metadata=_messages(*problems))
+        raise SlackMethodError("invalid_arguments", response_metadata=_messages(*problems))
     if len(json.dumps(raw)) > VIEW_BYTES_LIMIT:
-        raise SlackApiFault("view_too_large")
+        raise SlackMethodError("view_too_large")
     _check_blocks(raw.get("blocks") or [], VIEW_BLOCK_LIMIT, "invalid_arguments", "/view/blocks")
     return raw
 
