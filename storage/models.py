@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -244,7 +245,26 @@ class SyncRun(Base):
     """The job queue and the history of runs, in one table."""
 
     __tablename__ = "sync_runs"
-    __table_args__ = (Index("ix_sync_runs_status_not_before", "status", "not_before"),)
+    __table_args__ = (
+        Index("ix_sync_runs_status_not_before", "status", "not_before"),
+        # The database itself guarantees the queue's invariants, whatever a worker or a race does:
+        # at most one queued and at most one running run per connection, and one daily run per local date.
+        Index(
+            "uq_sync_runs_one_queued_per_connection",
+            "connection_id",
+            unique=True,
+            sqlite_where=text("status = 'queued'"),
+            postgresql_where=text("status = 'queued'"),
+        ),
+        Index(
+            "uq_sync_runs_one_running_per_connection",
+            "connection_id",
+            unique=True,
+            sqlite_where=text("status = 'running'"),
+            postgresql_where=text("status = 'running'"),
+        ),
+        UniqueConstraint("connection_id", "scheduled_for", name="uq_sync_runs_connection_scheduled_for"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
