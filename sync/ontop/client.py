@@ -345,14 +345,12 @@ class OntopClient:
         try:
             response = await self._send("POST", LOGIN_PATH, content=dumps(body).encode(), authenticated=False)
         except OntopRequestError as exc:
-            if exc.status_code in (400, 403):
+            if exc.status_code in (400, 401, 403):
+                logger.warning("ontop_login_refused", status=exc.status_code)
                 raise OntopAuthError(BAD_CREDENTIALS_MESSAGE) from None
             raise
         except OntopNotFoundError:
             raise OntopAuthError("Ontop's login address was not found; check the Ontop API URL.") from None
-        if response.status_code == 401:
-            logger.warning("ontop_login_refused")
-            raise OntopAuthError(BAD_CREDENTIALS_MESSAGE)
         token = assumed.token_from_login(_json(response, LOGIN_PATH))
         if token is None:
             raise OntopAuthError("Ontop's login answer held no token; the Ontop API may have changed.")

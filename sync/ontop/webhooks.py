@@ -154,10 +154,9 @@ class InMemoryWebhookSeenStore:
 
 async def classify_delivery(event: WebhookEvent, store: WebhookSeenStore) -> DeliveryVerdict:
     """NEW the first time; DUPLICATE for a repeated event id or the same subject+order; STALE when out of order."""
-    if event.event_id:
-        if await store.remember(f"event-id:{event.event_id}", Decimal(0)) is not None:
-            return DeliveryVerdict.DUPLICATE
-    previous = await store.remember(f"{event.subject}", event.order)
+    if event.event_id and await store.remember(f"event-id:{event.event_id}", Decimal(0)) is not None:
+        return DeliveryVerdict.DUPLICATE
+    previous = await store.remember(event.subject, event.order)
     if previous is None or event.order > previous:
         return DeliveryVerdict.NEW
     return DeliveryVerdict.DUPLICATE if event.order == previous else DeliveryVerdict.STALE
