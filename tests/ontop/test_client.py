@@ -198,7 +198,7 @@ async def test_zero_decimal_and_large_amounts_stay_exact(client: OntopClient, st
             "total": "12345678901.23",
             "totalUsd": "3125487.06",
             "lines": [{"concept": "BONUS", "amount": "12345678901.23"}],
-        }  # fmt: skip
+        }
     )
     clp, cop = await client.invoice(5001), await client.invoice(5002)
     assert clp.total == Decimal("150000") and str(clp.lines[0].amount) == "150000"
