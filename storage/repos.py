@@ -375,3 +375,19 @@ async def rotate_connection_secrets(session: AsyncSession, box: SecretBox) -> in
                 setattr(connection, field, box.rotate(value))
                 rotated += 1
     return rotated
+
+
+async def pending_attachments(session: AsyncSession, connection_id: int, limit: int) -> Sequence[SyncedInvoice]:
+    """Bills whose invoice PDF is not attached yet (an upload failed earlier)."""
+    return (
+        await session.scalars(
+            select(SyncedInvoice)
+            .where(
+                SyncedInvoice.connection_id == connection_id,
+                SyncedInvoice.state == "created",
+                SyncedInvoice.attachment_pending.is_(True),
+            )
+            .order_by(SyncedInvoice.id)
+            .limit(limit)
+        )
+    ).all()

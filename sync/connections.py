@@ -1,0 +1,176 @@
+"""Per-connection clients: QBO tokens kept in the database (refreshed under a row lock), Ontop credentials."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage import repos
+from storage.crypto import SecretBox
+from storage.db import transaction
+from storage.models import ConnectionStatus
+from sync.api import NeedsReauthError, NotConnectedError
+from sync.ontop.client import OntopClient, OntopCredentials
+from sync.qbo.auth import QboOAuth, QboTokens
+from sync.qbo.client import QboClient
+from sync.qbo.errors import QboInvalidGrant
+from sync.qbo.limiter import RateLimits, RealmLimiter
+
+log = structlog.get_logger(__name__)
+
+REFRESH_EARLY = timedelta(minutes=5)
+RECONNECT_MESSAGE = "QuickBooks no longer accepts this connection. An admin needs to run `/qbo connect` again."
+
+
+@dataclass
+class QboSettings:
+    client_id: str
+    client_secret: str
+    redirect_uri: str
+    api_base_url: str
+    oauth_base_url: str | None
+    minorversion: int = 75
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+
+
+class StoredTokenSource:
+    """QBO tokens from the connection row. QBO rotates refresh tokens, so a refresh runs while holding the row
+    lock and re-reads inside it: two workers refreshing at once never lose the newer token."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], box: SecretBox, oauth: QboOAuth, connection_id: int
+    ) -> None:
+        self._sessions = sessions
+        self._box = box
+        self._oauth = oauth
+        self._connection_id = connection_id
+        self._local_lock = asyncio.Lock()  # one refresh in flight per process; the row lock covers the rest
+
+    def __repr__(self) -> str:
+        return f"StoredTokenSource(connection_id={self._connection_id})"
+
+    async def access_token(self) -> str:
+        async with self._sessions() as session:
+            connection = await repos.get_connection(session, self._connection_id)
+            tokens = repos.read_qbo_tokens(connection, self._box) if connection else None
+        if tokens is None:
+            raise NotConnectedError("QuickBooks is not connected. An admin can run `/qbo connect`.")
+        expires = tokens.access_expires_at
+        if expires is None or expires - datetime.now(UTC) > REFRESH_EARLY:
+            return tokens.access_token
+        return await self._refresh(stale_access_token=tokens.access_token)
+
+    async def refresh_after_unauthorized(self, rejected_token: str) -> str:
+        return await self._refresh(stale_access_token=rejected_token)
+
+    async def _refresh(self, stale_access_token: str) -> str:
+        async with self._local_lock:
+            try:
+                async with transaction(self._sessions) as session:
+                    connection = await repos.get_connection(session, self._connection_id, for_update=True)
+                    tokens = repos.read_qbo_tokens(connection, self._box) if connection else None
+                    if connection is None or tokens is None:
+                        raise NotConnectedError("QuickBooks is not connected. An admin can run `/qbo connect`.")
+                    fresh_enough = tokens.access_expires_at is not None and (
+                        tokens.access_expires_at - datetime.now(UTC) > REFRESH_EARLY
+                    )
+                    if tokens.access_token != stale_access_token and fresh_enough:
+                        return tokens.access_token  # another worker refreshed while we waited for the lock
+                    new = await self._oauth.refresh(tokens.refresh_token)
+                    repos.store_qbo_tokens(
+                        connection,
+                        self._box,
+                        new.access_token,
+                        new.refresh_token,
+                        new.access_expires_at,
+                        new.refresh_hard_expires_at or new.refresh_expires_at,
+                    )
+                    log.info("qbo.tokens_refreshed", connection_id=self._connection_id)
+                    return new.access_token
+            except QboInvalidGrant:
+                await mark_needs_reauth(self._sessions, self._connection_id, "refresh token rejected (invalid_grant)")
+                raise NeedsReauthError(RECONNECT_MESSAGE) from None
+
+
+async def mark_needs_reauth(sessions: async_sessionmaker[AsyncSession], connection_id: int, reason: str) -> None:
+    async with transaction(sessions) as session:
+        connection = await repos.get_connection(session, connection_id, for_update=True)
+        if connection is not None and connection.status != ConnectionStatus.DISCONNECTED:
+            connection.status = ConnectionStatus.NEEDS_REAUTH
+            connection.last_error = reason
+            repos.record_audit(session, connection.workspace_id, "system", "needs_reauth", connection.id, reason=reason)
+    log.warning("qbo.needs_reauth", connection_id=connection_id, reason=reason)
+
+
+class ClientFactory:
+    """Builds the QBO and Ontop clients of a connection; one HTTP pool and one rate limiter per process."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        box: SecretBox,
+        qbo: QboSettings,
+        ontop_base_url: str,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.box = box
+        self.qbo = qbo
+        self.ontop_base_url = ontop_base_url
+        self.http = http or httpx.AsyncClient(timeout=httpx.Timeout(connect=5, read=130, write=130, pool=10))
+        self.limiter = RealmLimiter(qbo.rate_limits)
+
+    def __repr__(self) -> str:
+        return f"ClientFactory(qbo_api={self.qbo.api_base_url!r}, ontop={self.ontop_base_url!r})"
+
+    def oauth(self) -> QboOAuth:
+        return QboOAuth(
+            self.qbo.client_id,
+            self.qbo.client_secret,
+            self.qbo.redirect_uri,
+            oauth_base_url=self.qbo.oauth_base_url,
+            http=self.http,
+        )
+
+    def qbo_client(self, connection_id: int, realm_id: str) -> QboClient:
+        tokens = StoredTokenSource(self.sessions, self.box, self.oauth(), connection_id)
+        return QboClient(
+            realm_id,
+            tokens,
+            api_base_url=self.qbo.api_base_url,
+            minorversion=self.qbo.minorversion,
+            limiter=self.limiter,
+            http=self.http,
+        )
+
+    def qbo_client_with_tokens(self, realm_id: str, tokens: QboTokens) -> QboClient:
+        """A client for a connection being made (tokens not stored yet)."""
+        from sync.qbo.client import MemoryTokenSource
+
+        return QboClient(
+            realm_id,
+            MemoryTokenSource(tokens, self.oauth()),
+            api_base_url=self.qbo.api_base_url,
+            minorversion=self.qbo.minorversion,
+            limiter=self.limiter,
+            http=self.http,
+        )
+
+    def ontop_client(self, credentials: OntopCredentials) -> OntopClient:
+        return OntopClient(self.ontop_base_url, credentials, http=self.http)
+
+    async def ontop_for_connection(self, connection_id: int) -> OntopClient:
+        async with self.sessions() as session:
+            connection = await repos.get_connection(session, connection_id)
+            stored = repos.read_ontop_credentials(connection, self.box) if connection else None
+        if not stored:
+            raise NotConnectedError("Ontop is not connected. An admin can run `/qbo connect` to add it.")
+        return self.ontop_client(OntopCredentials(email=stored["email"], password=stored["password"]))
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

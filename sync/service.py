@@ -1,0 +1,697 @@
+"""`BotService`: the domain operations behind every Slack surface (see sync/api.py for the contract)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import structlog
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage import repos
+from storage.db import transaction
+from storage.models import (
+    Connection,
+    ConnectionStatus,
+    InvoiceState,
+    RunTrigger,
+    SyncedInvoice,
+    SyncRun,
+    Workspace,
+)
+from sync import jobs, scheduler
+from sync.api import (
+    AccountOption,
+    ConnectionStatusView,
+    Fix,
+    FixKind,
+    InvoiceFailure,
+    MappingRow,
+    NeedsReauthError,
+    NotConnectedError,
+    QboConnected,
+    RunSummary,
+    ServiceError,
+    SyncPreview,
+    SyncRequest,
+    TeamRef,
+    VendorCreateResult,
+    VendorMatch,
+    VendorPreview,
+    VendorPreviewRow,
+    WebhookRejected,
+    WorkspaceSettings,
+)
+from sync.bills import Company, concept_key, waiting_reason
+from sync.connections import ClientFactory
+from sync.engine import create_vendor, load_vendor_directory, refresh_account_cache
+from sync.ontop.client import OntopCredentials
+from sync.ontop.models import Concept, OntopAuthError, OntopError
+from sync.qbo.errors import QboDuplicateName, QboError, QboInvalidGrant
+from sync.vendors import decide
+
+log = structlog.get_logger(__name__)
+
+CONCEPT_LABELS = {
+    "COMPENSATION": "Base compensation",
+    "BONUS": "Bonus",
+    "COMMISSION": "Commission",
+    "REIMBURSEMENT": "Reimbursement",
+    "FEE": "Client fees",
+    "DEDUCTION": "Deduction",
+}
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PREVIEW_LIMIT = 5000
+MAX_FAILURES_IN_SUMMARY = 50
+
+
+def _not_connected() -> NotConnectedError:
+    return NotConnectedError("QuickBooks is not connected yet. An admin can run `/qbo connect`.")
+
+
+class Service:
+    """Implements sync.api.BotService on the database, the QBO and Ontop clients and the job queue."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clients: ClientFactory,
+        *,
+        webhook_verifier: Callable[[Connection, dict[str, str], bytes], str | None] | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._clients = clients
+        self._webhook_verifier = webhook_verifier
+
+    def __repr__(self) -> str:
+        return "Service()"
+
+    # --- workspace --------------------------------------------------------------------------------------------
+
+    async def ensure_workspace(self, team: TeamRef, team_name: str = "") -> WorkspaceSettings:
+        async with transaction(self._sessions) as session:
+            workspace = await repos.get_or_create_workspace(session, team.team_id, team.enterprise_id, team_name)
+            return _settings(team, workspace)
+
+    async def workspace_settings(self, team: TeamRef) -> WorkspaceSettings:
+        return await self.ensure_workspace(team)
+
+    async def update_settings(
+        self,
+        team: TeamRef,
+        user_id: str,
+        *,
+        finance_channel_id: str | None,
+        sync_hour: int,
+        timezone: str,
+        admin_user_ids: list[str],
+        auto_create_vendors: bool,
+    ) -> WorkspaceSettings:
+        if not 0 <= sync_hour <= 23:
+            raise ServiceError("The sync hour must be between 0 and 23.", field="sync_hour")
+        if not _is_time_zone(timezone):
+            raise ServiceError(f"`{timezone}` is not a time zone name like America/Bogota.", field="timezone")
+        async with transaction(self._sessions) as session:
+            workspace = await repos.get_or_create_workspace(session, team.team_id, team.enterprise_id)
+            workspace.finance_channel_id = finance_channel_id
+            workspace.sync_hour = sync_hour
+            workspace.timezone = timezone
+            workspace.admin_user_ids = sorted(set(admin_user_ids))
+            workspace.auto_create_vendors = auto_create_vendors
+            repos.record_audit(session, workspace.id, user_id, "settings", None, sync_hour=sync_hour, timezone=timezone)
+            return _settings(team, workspace)
+
+    # --- connect ----------------------------------------------------------------------------------------------
+
+    async def start_qbo_connect(self, team: TeamRef, user_id: str) -> str:
+        async with transaction(self._sessions) as session:
+            workspace = await repos.get_or_create_workspace(session, team.team_id, team.enterprise_id)
+            state = await repos.issue_qbo_state(session, workspace.id, user_id)
+        return self._clients.oauth().authorization_url(state)
+
+    async def complete_qbo_connect(self, state: str, code: str, realm_id: str) -> QboConnected:
+        if not state or not code or not realm_id:
+            raise ServiceError("The QuickBooks answer was incomplete. Run `/qbo connect` again.")
+        async with transaction(self._sessions) as session:
+            owner = await repos.consume_qbo_state(session, state)
+            if owner is None:
+                raise ServiceError("This QuickBooks link has expired or was already used. Run `/qbo connect` again.")
+            workspace_id, user_id = owner.workspace_id, owner.user_id
+        try:
+            tokens = await self._clients.oauth().exchange_code(code)
+            company = await self._clients.qbo_client_with_tokens(realm_id, tokens).company_info()
+        except (QboInvalidGrant, QboError) as exc:
+            log.warning("qbo.connect_failed", error=type(exc).__name__)
+            raise ServiceError("QuickBooks did not accept the sign-in. Run `/qbo connect` again.") from None
+        async with transaction(self._sessions) as session:
+            workspace = await repos.get_workspace(session, workspace_id)
+            assert workspace is not None
+            connection = await repos.connection_for_realm(session, workspace_id, realm_id)
+            if connection is None:
+                connection = Connection(workspace_id=workspace_id, realm_id=realm_id, token_version=0)
+                session.add(connection)
+            connection.company_name = company.company_name
+            connection.home_currency = company.home_currency
+            connection.multicurrency_enabled = company.multicurrency_enabled
+            connection.connected_by = user_id
+            connection.last_error = None
+            repos.store_qbo_tokens(
+                connection,
+                self._clients.box,
+                tokens.access_token,
+                tokens.refresh_token,
+                tokens.access_expires_at,
+                tokens.refresh_hard_expires_at or tokens.refresh_expires_at,
+            )
+            connection.status = (
+                ConnectionStatus.ACTIVE if connection.ontop_credentials_encrypted else ConnectionStatus.PENDING
+            )
+            await session.flush()
+            repos.record_audit(
+                session, workspace_id, user_id, "connect_qbo", connection.id, company=company.company_name
+            )
+            connection_id = connection.id
+            team = TeamRef(workspace.team_id, workspace.enterprise_id or None)
+        await refresh_account_cache(self._sessions, self._clients.qbo_client(connection_id, realm_id), connection_id)
+        return QboConnected(team, user_id, company.company_name, connection_id)
+
+    async def save_ontop_credentials(self, team: TeamRef, user_id: str, email: str, password: str) -> None:
+        email = email.strip()
+        if not EMAIL.match(email):
+            raise ServiceError("Enter the email address of an Ontop admin.", field="email")
+        if not password:
+            raise ServiceError("Enter the password.", field="password")
+        connection_id = await self._connection_id(team, allow=(ConnectionStatus.PENDING, ConnectionStatus.ACTIVE))
+        client = self._clients.ontop_client(OntopCredentials(email=email, password=password))
+        try:
+            await client.check_credentials()
+        except OntopAuthError:
+            raise ServiceError(
+                "Ontop did not accept this email and password. Use the login of an Ontop admin of the company.",
+                field="password",
+            ) from None
+        except OntopError:
+            raise ServiceError("Ontop could not be reached. Try again in a minute.", field="email") from None
+        finally:
+            await client.aclose()
+        async with transaction(self._sessions) as session:
+            connection = await repos.get_connection(session, connection_id, for_update=True)
+            assert connection is not None
+            repos.store_ontop_credentials(connection, self._clients.box, {"email": email, "password": password})
+            repos.issue_webhook_token(connection)
+            connection.ontop_webhook_secret_encrypted = self._clients.box.encrypt(secrets.token_urlsafe(32))
+            connection.status = ConnectionStatus.ACTIVE
+            repos.record_audit(session, connection.workspace_id, user_id, "connect_ontop", connection.id)
+            await scheduler.enqueue_first_sync(session, connection.id, user_id)
+
+    # --- status -----------------------------------------------------------------------------------------------
+
+    async def status(self, team: TeamRef) -> ConnectionStatusView | None:
+        async with self._sessions() as session:
+            workspace = await repos.find_workspace(session, team.team_id, team.enterprise_id)
+            if workspace is None:
+                return None
+            connection = await repos.current_connection(session, workspace.id)
+            if connection is None:
+                return None
+            mappings = await repos.get_mappings(session, connection.id)
+            unmapped = await _blocked_concepts(session, connection.id)
+            links = await repos.get_vendor_links(session, connection.id)
+            created = await _count(session, connection.id, InvoiceState.CREATED)
+            failed = await _count(session, connection.id, InvoiceState.FAILED)
+            history = await jobs.run_history(session, connection.id, limit=5)
+            active = await jobs.active_run(session, connection.id)
+            last = next((run for run in history if run.status not in ("queued", "running")), None)
+            last_summary = await self._summary(session, last) if last else None
+            return ConnectionStatusView(
+                connection_id=connection.id,
+                status=connection.status,
+                company_name=connection.company_name,
+                realm_id=connection.realm_id,
+                home_currency=connection.home_currency,
+                multicurrency_enabled=connection.multicurrency_enabled,
+                ontop_connected=connection.ontop_credentials_encrypted is not None,
+                mapped_concepts=len(mappings),
+                unmapped_concepts=sorted(set(unmapped) - set(mappings)),
+                vendors_linked=len(links),
+                bills_created_total=created,
+                failed_invoices=failed,
+                last_run=last_summary,
+                active_run=jobs.run_summary(active) if active else None,
+                next_daily_run_at=scheduler.next_daily_run_at(
+                    workspace.sync_hour, workspace.timezone, datetime.now(UTC)
+                ),
+                settings=_settings(team, workspace),
+            )
+
+    # --- vendors ----------------------------------------------------------------------------------------------
+
+    async def vendor_preview(self, team: TeamRef) -> VendorPreview:
+        connection = await self._connection(team)
+        qbo = self._clients.qbo_client(connection.id, connection.realm_id)
+        try:
+            directory = await load_vendor_directory(qbo)
+            async with await self._clients.ontop_for_connection(connection.id) as ontop:
+                workers = [worker async for worker in ontop.workers()]
+        except (QboError, OntopError) as exc:
+            raise _unavailable(exc) from None
+        async with self._sessions() as session:
+            links = await repos.get_vendor_links(session, connection.id)
+        rows = []
+        for worker in workers:
+            link = links.get(str(worker.agreement_id))
+            decision = decide(worker, link.qbo_vendor_id if link else None, directory)
+            rows.append(
+                VendorPreviewRow(
+                    agreement_id=decision.agreement_id,
+                    worker_name=worker.display_name or worker.email or decision.agreement_id,
+                    email=worker.email,
+                    country=worker.country,
+                    currency=worker.currency,
+                    match=decision.match,
+                    qbo_vendor_name=(link.display_name if link else None)
+                    or (decision.vendor.display_name if decision.vendor else decision.display_name),
+                    note=decision.note,
+                )
+            )
+        order = list(VendorMatch)
+        rows.sort(key=lambda row: (order.index(row.match), row.worker_name.casefold()))
+        return VendorPreview(rows)
+
+    async def create_missing_vendors(
+        self, team: TeamRef, user_id: str, agreement_ids: list[str] | None = None
+    ) -> VendorCreateResult:
+        connection = await self._connection(team)
+        qbo = self._clients.qbo_client(connection.id, connection.realm_id)
+        try:
+            directory = await load_vendor_directory(qbo)
+            async with await self._clients.ontop_for_connection(connection.id) as ontop:
+                workers = [worker async for worker in ontop.workers()]
+        except (QboError, OntopError) as exc:
+            raise _unavailable(exc) from None
+        wanted = set(agreement_ids) if agreement_ids is not None else None
+        async with self._sessions() as session:
+            linked_ids = set(await repos.get_vendor_links(session, connection.id))
+        created: list[str] = []
+        linked: list[str] = []
+        failed: list[tuple[str, str]] = []
+        company = _company(connection)
+        for worker in workers:
+            agreement_id = str(worker.agreement_id)
+            if (wanted is not None and agreement_id not in wanted) or agreement_id in linked_ids:
+                continue
+            decision = decide(worker, None, directory)
+            name = worker.display_name or worker.email or agreement_id
+            if decision.match in (VendorMatch.MATCH_EMAIL, VendorMatch.MATCH_NAME) and decision.vendor:
+                await self._link(
+                    connection.id,
+                    agreement_id,
+                    worker.email,
+                    decision.vendor.id,
+                    decision.vendor.display_name,
+                    "email" if decision.match == VendorMatch.MATCH_EMAIL else "name",
+                )
+                linked_ids.add(agreement_id)
+                linked.append(decision.vendor.display_name)
+            elif decision.match == VendorMatch.WILL_CREATE:
+                try:
+                    vendor = await create_vendor(qbo, connection.realm_id, company, worker, decision.display_name)
+                except QboDuplicateName:
+                    failed.append((name, "the name was taken in QuickBooks meanwhile; run `/qbo vendors` again"))
+                    continue
+                except QboError as exc:
+                    failed.append((name, f"QuickBooks refused it: {exc.message}"))
+                    continue
+                directory.add(vendor)
+                await self._link(
+                    connection.id, agreement_id, worker.email, vendor.id, vendor.display_name, "created", True
+                )
+                linked_ids.add(agreement_id)
+                created.append(vendor.display_name)
+            elif wanted is not None or decision.match == VendorMatch.CONFLICT:
+                failed.append((name, decision.note or "not ready"))
+        async with transaction(self._sessions) as session:
+            repos.record_audit(
+                session,
+                connection.workspace_id,
+                user_id,
+                "create_vendors",
+                connection.id,
+                created=len(created),
+                linked=len(linked),
+                failed=len(failed),
+            )
+            if created or linked:
+                await self._enqueue_retry_if_blocked(session, connection.id, user_id, codes=("no_vendor",))
+        return VendorCreateResult(created, linked, failed)
+
+    async def _link(
+        self,
+        connection_id: int,
+        agreement_id: str,
+        email: str | None,
+        vendor_id: str,
+        name: str,
+        how: str,
+        created_by_bot: bool = False,
+    ) -> None:
+        async with transaction(self._sessions) as session:
+            await repos.add_vendor_link(
+                session,
+                connection_id,
+                agreement_id,
+                vendor_id,
+                name,
+                how,
+                worker_email=email,
+                created_by_bot=created_by_bot,
+            )
+
+    # --- mapping ----------------------------------------------------------------------------------------------
+
+    async def mapping_rows(self, team: TeamRef) -> list[MappingRow]:
+        connection = await self._connection(team)
+        async with self._sessions() as session:
+            mappings = await repos.get_mappings(session, connection.id)
+            blocked = await _blocked_concepts(session, connection.id)
+        concepts = [str(concept) for concept in Concept] + sorted(set(blocked) | set(mappings))
+        rows = []
+        for concept in dict.fromkeys(concepts):
+            mapping = mappings.get(concept)
+            rows.append(
+                MappingRow(
+                    concept=concept,
+                    label=CONCEPT_LABELS.get(concept, concept.replace("_", " ").title()),
+                    invoices_seen=blocked.get(concept, 0),
+                    account_id=mapping.qbo_account_id if mapping else None,
+                    account_name=mapping.account_name if mapping else None,
+                )
+            )
+        return rows
+
+    async def account_options(self, team: TeamRef, search: str = "") -> list[AccountOption]:
+        async with self._sessions() as session:
+            workspace = await repos.find_workspace(session, team.team_id, team.enterprise_id)
+            connection = await repos.current_connection(session, workspace.id) if workspace else None
+            if connection is None:
+                return []
+            accounts = await repos.list_accounts(session, connection.id, search.strip()[:100])
+        return [AccountOption(account.qbo_id, account.fully_qualified_name) for account in accounts[:100]]
+
+    async def save_mappings(self, team: TeamRef, user_id: str, mapping: dict[str, str]) -> list[MappingRow]:
+        connection = await self._connection(team)
+        async with transaction(self._sessions) as session:
+            accounts = {account.qbo_id: account for account in await repos.list_accounts(session, connection.id)}
+            for concept, account_id in mapping.items():
+                account = accounts.get(account_id)
+                if account is None:
+                    raise ServiceError(
+                        f"That account is not an active expense account in {connection.company_name}.",
+                        field=concept_key(concept),
+                    )
+                await repos.set_mapping(
+                    session, connection.id, concept_key(concept), account_id, account.fully_qualified_name, user_id
+                )
+            repos.record_audit(
+                session, connection.workspace_id, user_id, "map", connection.id, concepts=sorted(mapping)
+            )
+            await session.flush()
+            first = await scheduler.enqueue_first_sync(session, connection.id, user_id)
+            if first is None:
+                await self._enqueue_retry_if_blocked(session, connection.id, user_id, codes=("unmapped_concept",))
+        return await self.mapping_rows(team)
+
+    # --- sync -------------------------------------------------------------------------------------------------
+
+    async def request_sync(
+        self, team: TeamRef, user_id: str | None, trigger: str = "manual", channel_id: str | None = None
+    ) -> SyncRequest:
+        connection = await self._connection(team, require_active=True)
+        async with transaction(self._sessions) as session:
+            run, joined = await jobs.enqueue_run(session, connection.id, trigger, user_id, channel_id=channel_id)
+            repos.record_audit(
+                session, connection.workspace_id, user_id or "system", "sync", connection.id, run_id=run.id
+            )
+            return SyncRequest(run.id, joined, jobs.run_summary(run).status)
+
+    async def sync_preview(self, team: TeamRef) -> SyncPreview:
+        connection = await self._connection(team, require_active=True)
+        async with self._sessions() as session:
+            mapping = {c: m.qbo_account_id for c, m in (await repos.get_mappings(session, connection.id)).items()}
+            links = await repos.get_vendor_links(session, connection.id)
+        eligible = already = no_vendor = not_final = 0
+        blocked: dict[str, int] = {}
+        try:
+            async with await self._clients.ontop_for_connection(connection.id) as ontop:
+                seen = 0
+                async for page in ontop.invoices_changed_since(connection.watermark):
+                    async with self._sessions() as session:
+                        ledger = await repos.ledger_rows(session, connection.id, [str(i.id) for i in page])
+                    for invoice in page:
+                        seen += 1
+                        row = ledger.get(str(invoice.id))
+                        if row is not None and row.state == InvoiceState.CREATED:
+                            already += 1
+                        elif waiting_reason(invoice) is not None:
+                            not_final += 1
+                        elif str(invoice.agreement_id) not in links:
+                            no_vendor += 1
+                        else:
+                            unmapped = {concept_key(line.concept) for line in invoice.lines} - set(mapping)
+                            for concept in unmapped:
+                                blocked[concept] = blocked.get(concept, 0) + 1
+                            eligible += 0 if unmapped else 1
+                    if seen >= PREVIEW_LIMIT:
+                        break
+        except OntopError as exc:
+            raise _unavailable(exc) from None
+        return SyncPreview(eligible, already, blocked, no_vendor, not_final)
+
+    async def retry_invoice(self, team: TeamRef, user_id: str, invoice_id: str) -> SyncRequest:
+        connection = await self._connection(team, require_active=True)
+        async with self._sessions() as session:
+            rows = await repos.ledger_rows(session, connection.id, [invoice_id])
+        if invoice_id not in rows:
+            raise ServiceError("That invoice is not part of this workspace's connection.")
+        return await self.request_sync(team, user_id, RunTrigger.RETRY)
+
+    async def run_summary(self, team: TeamRef, run_id: int) -> RunSummary | None:
+        async with self._sessions() as session:
+            workspace = await repos.find_workspace(session, team.team_id, team.enterprise_id)
+            run = await jobs.get_run(session, run_id)
+            if workspace is None or run is None:
+                return None
+            connection = await repos.get_connection(session, run.connection_id)
+            if connection is None or connection.workspace_id != workspace.id:
+                return None  # never show another workspace's run
+            return await self._summary(session, run)
+
+    async def _summary(self, session: AsyncSession, run: SyncRun) -> RunSummary:
+        base = jobs.run_summary(run)
+        rows = (
+            await session.scalars(
+                select(SyncedInvoice)
+                .where(
+                    SyncedInvoice.connection_id == run.connection_id,
+                    SyncedInvoice.last_run_id == run.id,
+                    SyncedInvoice.error_code.is_not(None),
+                )
+                .order_by(SyncedInvoice.id)
+                .limit(MAX_FAILURES_IN_SUMMARY)
+            )
+        ).all()
+        failures = [
+            InvoiceFailure(
+                invoice_id=row.ontop_invoice_id,
+                invoice_number=row.invoice_number,
+                worker_name=row.worker_name or f"contract {row.agreement_id}",
+                amount=row.amount,
+                currency=row.currency,
+                reason=row.error_message or row.error_code or "failed",
+                fix=Fix(FixKind(row.fix_action), row.fix_value or "", _fix_label(row)) if row.fix_action else None,
+            )
+            for row in rows
+        ]
+        connection = await repos.get_connection(session, run.connection_id)
+        if connection is not None and connection.status == ConnectionStatus.NEEDS_REAUTH:
+            failures.insert(
+                0,
+                InvoiceFailure(
+                    "",
+                    "",
+                    connection.company_name,
+                    None,
+                    None,
+                    "QuickBooks no longer accepts this connection",
+                    Fix(FixKind.RECONNECT, str(connection.id), "Reconnect QuickBooks"),
+                ),
+            )
+        return dataclasses.replace(base, failures=failures)
+
+    # --- disconnect -------------------------------------------------------------------------------------------
+
+    async def disconnect(self, team: TeamRef, user_id: str) -> None:
+        async with self._sessions() as session:
+            workspace = await repos.find_workspace(session, team.team_id, team.enterprise_id)
+            connections = await repos.active_connections(session, workspace.id) if workspace else []
+        if not connections:
+            raise _not_connected()
+        for connection in connections:
+            await self._disconnect(connection.id, user_id)
+
+    async def _disconnect(self, connection_id: int, actor: str) -> None:
+        async with self._sessions() as session:
+            connection = await repos.get_connection(session, connection_id)
+            tokens = repos.read_qbo_tokens(connection, self._clients.box) if connection else None
+        if tokens is not None:
+            try:
+                await self._clients.oauth().revoke(tokens.refresh_token)
+            except Exception as exc:  # revoking is best effort: the tokens are deleted here either way
+                log.warning("qbo.revoke_failed", connection_id=connection_id, error=type(exc).__name__)
+        async with transaction(self._sessions) as session:
+            connection = await repos.get_connection(session, connection_id, for_update=True)
+            if connection is None:
+                return
+            await repos.forget_connection_data(session, connection)
+            await jobs.cancel_queued_runs(session, connection_id, "disconnected")
+            repos.record_audit(session, connection.workspace_id, actor, "disconnect", connection_id)
+
+    async def forget_workspace(self, team: TeamRef) -> None:
+        async with self._sessions() as session:
+            workspace = await repos.find_workspace(session, team.team_id, team.enterprise_id)
+            connections = await repos.active_connections(session, workspace.id) if workspace else []
+        for connection in connections:
+            await self._disconnect(connection.id, "system")
+        if workspace is not None:
+            async with transaction(self._sessions) as session:
+                found = await session.get(Workspace, workspace.id)
+                if found is not None:
+                    found.uninstalled_at = datetime.now(UTC)
+
+    # --- webhooks ---------------------------------------------------------------------------------------------
+
+    async def handle_ontop_webhook(self, path_token: str, headers: dict[str, str], body: bytes) -> bool:
+        from sync.ontop import webhooks
+
+        async with self._sessions() as session:
+            connection = await repos.connection_for_webhook_token(session, path_token) if path_token else None
+        if connection is None or connection.status != ConnectionStatus.ACTIVE:
+            raise WebhookRejected("unknown webhook path")
+        secret = (
+            self._clients.box.decrypt(connection.ontop_webhook_secret_encrypted)
+            if connection.ontop_webhook_secret_encrypted
+            else None
+        )
+        event = webhooks.verify_and_parse(headers, body, secret)  # raises WebhookRejected-compatible errors
+        async with transaction(self._sessions) as session:
+            fresh = await repos.remember_delivery(session, connection.id, event.dedupe_key, event.occurred_at)
+            if fresh and event.should_sync:
+                await scheduler.enqueue_webhook_run(session, connection.id)
+        return fresh
+
+    # --- helpers ----------------------------------------------------------------------------------------------
+
+    async def _connection(self, team: TeamRef, *, require_active: bool = False) -> Connection:
+        async with self._sessions() as session:
+            workspace = await repos.find_workspace(session, team.team_id, team.enterprise_id)
+            connection = await repos.current_connection(session, workspace.id) if workspace else None
+        if connection is None:
+            raise _not_connected()
+        if connection.status == ConnectionStatus.NEEDS_REAUTH:
+            raise NeedsReauthError(
+                "QuickBooks no longer accepts this connection. An admin needs to run `/qbo connect`."
+            )
+        if require_active and connection.status != ConnectionStatus.ACTIVE:
+            raise ServiceError("Ontop is not connected yet. An admin can finish with `/qbo connect`.")
+        return connection
+
+    async def _connection_id(self, team: TeamRef, *, allow: tuple[str, ...]) -> int:
+        async with self._sessions() as session:
+            workspace = await repos.find_workspace(session, team.team_id, team.enterprise_id)
+            connection = await repos.current_connection(session, workspace.id) if workspace else None
+        if connection is None:
+            raise ServiceError("Connect QuickBooks first: run `/qbo connect` and press *Connect QuickBooks*.")
+        if connection.status not in allow:
+            raise NeedsReauthError("QuickBooks needs reconnecting first: run `/qbo connect`.")
+        return connection.id
+
+    async def _enqueue_retry_if_blocked(
+        self, session: AsyncSession, connection_id: int, user_id: str, *, codes: tuple[str, ...]
+    ) -> None:
+        blocked = await session.scalar(
+            select(SyncedInvoice.id)
+            .where(
+                SyncedInvoice.connection_id == connection_id,
+                SyncedInvoice.state == InvoiceState.FAILED,
+                SyncedInvoice.error_code.in_(codes),
+            )
+            .limit(1)
+        )
+        if blocked is not None:
+            await jobs.enqueue_run(session, connection_id, RunTrigger.RETRY, user_id)
+
+
+def _is_time_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _settings(team: TeamRef, workspace: Workspace) -> WorkspaceSettings:
+    return WorkspaceSettings(
+        team=team,
+        finance_channel_id=workspace.finance_channel_id,
+        sync_hour=workspace.sync_hour,
+        timezone=workspace.timezone,
+        admin_user_ids=list(workspace.admin_user_ids or []),
+        auto_create_vendors=workspace.auto_create_vendors,
+    )
+
+
+def _company(connection: Connection) -> Company:
+    return Company(connection.realm_id, connection.home_currency, connection.multicurrency_enabled)
+
+
+async def _count(session: AsyncSession, connection_id: int, state: str) -> int:
+    value = await session.scalar(
+        select(func.count(SyncedInvoice.id)).where(
+            SyncedInvoice.connection_id == connection_id, SyncedInvoice.state == state
+        )
+    )
+    return int(value or 0)
+
+
+async def _blocked_concepts(session: AsyncSession, connection_id: int) -> dict[str, int]:
+    rows = await session.execute(
+        select(SyncedInvoice.fix_value, func.count(SyncedInvoice.id))
+        .where(
+            SyncedInvoice.connection_id == connection_id,
+            SyncedInvoice.state == InvoiceState.FAILED,
+            SyncedInvoice.fix_action == FixKind.MAP_CONCEPT,
+        )
+        .group_by(SyncedInvoice.fix_value)
+    )
+    return {str(concept): int(count) for concept, count in rows.all() if concept}
+
+
+def _fix_label(row: SyncedInvoice) -> str:
+    if row.fix_action == FixKind.MAP_CONCEPT:
+        return f"Map {(row.fix_value or '').title()}"
+    if row.fix_action == FixKind.CREATE_VENDOR:
+        return "Create supplier"
+    if row.fix_action == FixKind.RECONNECT:
+        return "Reconnect QuickBooks"
+    return "Retry"
+
+
+def _unavailable(exc: Exception) -> ServiceError:
+    where = "QuickBooks" if isinstance(exc, QboError) else "Ontop"
+    log.warning("service.unavailable", service=where, error=type(exc).__name__)
+    return ServiceError(f"{where} could not be reached just now. Try again in a minute.")

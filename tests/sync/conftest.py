@@ -1,0 +1,108 @@
+"""A whole world for engine tests: QBO and Ontop emulators on loopback, a database, the real clients."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.devtools.server import BackgroundServer
+from storage.crypto import SecretBox
+from sync.api import TeamRef
+from sync.connections import ClientFactory, QboSettings
+from sync.engine import SyncEngine
+from sync.ontop.emulator import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, OntopEmulatorState, create_ontop_emulator
+from sync.ontop.generator import CompanyGenerator
+from sync.qbo.emulator import create_qbo_emulator
+from sync.qbo.emulator_state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, QboEmulatorState
+from sync.qbo.limiter import RateLimits
+from sync.service import Service
+
+TEAM = TeamRef("T0001")
+ADMIN = "U0ADMIN"
+TIME_SCALE = 0.01  # QBO's minute becomes 0.6 s on both sides: rate limits stay real, tests stay fast
+
+
+@dataclass
+class Emulators:
+    qbo: QboEmulatorState
+    ontop: OntopEmulatorState
+    qbo_url: str
+    ontop_url: str
+
+
+@pytest.fixture
+def company() -> CompanyGenerator:
+    return CompanyGenerator(workers=12, invoices=60, months=3, seed=11)
+
+
+@pytest.fixture
+def emulators(company: CompanyGenerator) -> Iterator[Emulators]:
+    qbo_state = QboEmulatorState(seed=3)
+    qbo_state.switches.time_scale = TIME_SCALE
+    qbo_state.register_client(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+    qbo_state.seed_company()
+    ontop_state = OntopEmulatorState(generator=company)
+    with (
+        BackgroundServer(create_qbo_emulator(qbo_state)) as qbo,
+        BackgroundServer(create_ontop_emulator(ontop_state)) as ontop,
+    ):
+        yield Emulators(qbo_state, ontop_state, qbo.url, ontop.url)
+
+
+@dataclass
+class World:
+    emulators: Emulators
+    sessions: async_sessionmaker[AsyncSession]
+    clients: ClientFactory
+    service: Service
+    engine: SyncEngine
+
+    async def connect_qbo(self) -> int:
+        consent = await self.service.start_qbo_connect(TEAM, ADMIN)
+        async with httpx.AsyncClient() as http:
+            answer = await http.get(consent, follow_redirects=False)
+        query = parse_qs(urlparse(answer.headers["location"]).query)
+        connected = await self.service.complete_qbo_connect(query["state"][0], query["code"][0], query["realmId"][0])
+        return connected.connection_id
+
+    async def connect(self, *, map_all: bool = True) -> int:
+        connection_id = await self.connect_qbo()
+        await self.service.save_ontop_credentials(TEAM, ADMIN, DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD)
+        if map_all:
+            await self.map_everything()
+        return connection_id
+
+    async def map_everything(self, except_concepts: tuple[str, ...] = ()) -> None:
+        accounts = await self.service.account_options(TEAM)
+        contractors = next(option for option in accounts if "Contractors" in option.name)
+        rows = await self.service.mapping_rows(TEAM)
+        await self.service.save_mappings(
+            TEAM, ADMIN, {row.concept: contractors.account_id for row in rows if row.concept not in except_concepts}
+        )
+
+
+@pytest.fixture
+async def world(
+    emulators: Emulators, sqlite_sessions: async_sessionmaker[AsyncSession], secret_box: SecretBox
+) -> AsyncIterator[World]:
+    clients = ClientFactory(
+        sqlite_sessions,
+        secret_box,
+        QboSettings(
+            client_id=DEFAULT_CLIENT_ID,
+            client_secret=DEFAULT_CLIENT_SECRET,
+            redirect_uri="http://127.0.0.1:9/qbo/callback",
+            api_base_url=emulators.qbo_url,
+            oauth_base_url=emulators.qbo_url,
+            rate_limits=RateLimits(time_scale=TIME_SCALE),
+        ),
+        ontop_base_url=emulators.ontop_url,
+    )
+    service = Service(sqlite_sessions, clients)
+    yield World(emulators, sqlite_sessions, clients, service, SyncEngine(sqlite_sessions, clients))
+    await clients.aclose()
