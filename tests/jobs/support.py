@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -12,6 +14,17 @@ from storage.db import transaction
 from storage.models import ConceptMapping, Connection, ConnectionStatus, SyncRun
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+WAIT_LIMIT = 10.0
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], limit: float = WAIT_LIMIT) -> None:
+    """Poll until check() holds (short polls, a generous limit: never a timed assertion)."""
+    async with asyncio.timeout(limit):
+        # The state lives in the database (or another task), so there is no event to wait on: poll briefly.
+        while True:
+            if await check():
+                return
+            await asyncio.sleep(0.01)
 
 
 async def make_connection(
