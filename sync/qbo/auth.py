@@ -6,6 +6,7 @@ State generation/persistence and token storage belong to the storage layer; this
 from __future__ import annotations
 
 import base64
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -14,8 +15,12 @@ from typing import Any
 import httpx
 import structlog
 from authlib.integrations.base_client import OAuthError
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
+
+with warnings.catch_warnings():
+    # authlib 1.9 prefers the httpx2 package and warns when it falls back to httpx, which this project pins.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from sync.qbo.errors import QboAuthError, QboError, QboInvalidGrant, QboServiceError
 

@@ -210,8 +210,6 @@ class QboClient:
                     continue
                 text = response.text
                 error = error_from_response(response.status_code, text, tid, response.headers.get("retry-after"))
-                if error is not None and error.code == "3200":
-                    error.detail = error.detail.split(":")[0]  # QBO echoes part of the token here
                 self._log(method, path, response, request_id, started, [e.code for e in error.errors] if error else [])
                 if error is None:
                     return money.loads(text) if text else None

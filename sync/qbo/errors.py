@@ -167,6 +167,7 @@ def error_from_entries(
     """Build the typed error for a list of fault entries (the first decides the class; all are kept)."""
     if not entries:
         entries = [FaultEntry(str(status or ""), f"HTTP {status}")]
+    entries = [_redacted(entry) for entry in entries]
     first = entries[0]
     code = _gateway_code(first)
     cls = error_class_for(code, status, first.detail)
@@ -180,6 +181,13 @@ def error_from_entries(
         errors=entries,
         retry_after=retry_after,
     )
+
+
+def _redacted(entry: FaultEntry) -> FaultEntry:
+    # Auth faults echo part of the bearer token ("Token expired: AB0173..."): keep only the reason.
+    if _gateway_code(entry) in ("3200", "100", "120", "130") and ":" in entry.detail:
+        return FaultEntry(entry.code, entry.message, entry.detail.split(":", 1)[0], entry.element)
+    return entry
 
 
 def _gateway_code(entry: FaultEntry) -> str:

@@ -22,6 +22,8 @@ class RateLimits:
     max_in_flight: int = 4
     batch_per_minute: int = 40
     time_scale: float = 1.0
+    # Added to every window: QBO timestamps requests on arrival, so network jitter must not let it count more.
+    margin_seconds: float = 0.05
 
     def scaled(self, time_scale: float) -> RateLimits:
         return replace(self, time_scale=time_scale)
@@ -75,8 +77,7 @@ class RealmLimiter:
 
     async def _reserve(self, window: _RealmWindow, batch: bool) -> None:
         limits = self.limits
-        # A small margin so the server, which timestamps on arrival, never sees more than we counted.
-        margin = 0.05 * limits.second
+        margin = limits.margin_seconds
         while True:
             async with window.lock:
                 now = self._clock()
