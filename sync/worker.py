@@ -245,7 +245,11 @@ class Worker:
             await asyncio.gather(executing, keeper, return_exceptions=True)
             await self._release(run.id, log)
             raise
-        keeper.cancel()
+        # The keeper notices the executor is done at its next wake-up; let an in-flight heartbeat complete rather
+        # than cancelling it mid-statement, but never wait on a stuck one for longer than a lease.
+        _, stuck = await asyncio.wait({keeper}, timeout=self._lease_seconds)
+        for task in stuck:
+            task.cancel()
         await asyncio.gather(keeper, return_exceptions=True)
 
         if lease_lost.is_set():
@@ -262,15 +266,21 @@ class Worker:
             await _call_notifier(self._notifier.run_finished(run.id, ref), "run_finished", run.id)
 
     async def _keep_lease(self, run_id: int, executing: asyncio.Task[RunOutcome], lease_lost: asyncio.Event) -> None:
-        while not executing.done():
-            await asyncio.sleep(self.heartbeat_seconds)
+        loop = asyncio.get_running_loop()
+        renewed_at = loop.time()
+        while True:
+            finished, _ = await asyncio.wait({executing}, timeout=self.heartbeat_seconds)
+            if finished:
+                return
             try:
                 async with transaction(self._sessions) as session:
                     still_ours = await heartbeat(session, run_id, self.worker_id, self._lease_seconds, self._clock())
+                renewed_at = loop.time()
             except Exception as exc:
-                # A database hiccup: the lease has slack for two more tries, and no one else can take it meanwhile.
+                # A database hiccup: the lease has slack for two more tries. Once a whole lease has passed without
+                # a renewal, another worker may own the run, so this one must stop.
                 self._log.warning("heartbeat_failed", run_id=run_id, error=type(exc).__name__)
-                continue
+                still_ours = loop.time() - renewed_at < self._lease_seconds
             if not still_ours:
                 lease_lost.set()
                 executing.cancel()

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -244,3 +244,31 @@ async def test_progress_reaches_the_notifier_at_most_once_per_interval() -> None
 
 async def _is_true(value: bool) -> bool:
     return value
+
+
+class BreakableSessions:
+    """Hands out real sessions until the test 'cuts the network': then opening a session fails."""
+
+    def __init__(self, real: Sessions) -> None:
+        self._real = real
+        self.broken = False
+
+    def __call__(self) -> AsyncSession:
+        if self.broken:
+            raise ConnectionRefusedError("database unreachable")
+        return self._real()
+
+
+async def test_a_worker_that_cannot_renew_its_lease_for_a_whole_lease_stops_the_run(sessions: Sessions) -> None:
+    run_id = await _queue(sessions, await make_connection(sessions))
+    breakable = BreakableSessions(sessions)
+    executor = FakeExecutor(block_forever)
+    worker = _worker(cast(Sessions, breakable), executor, None, lease_seconds=0.3)
+    working = asyncio.create_task(worker.run_once())
+    await eventually(lambda: _is_true(bool(executor.calls)))
+
+    breakable.broken = True
+    assert await asyncio.wait_for(working, WAIT_LIMIT) == run_id
+
+    assert executor.cancelled == [run_id]  # another worker may own the run by now: this one must not go on
+    assert (await load_run(sessions, run_id)).status == "running"  # left for the takeover after expiry
