@@ -119,6 +119,9 @@ class OntopEmulatorState:
     paylists: dict[int, dict[str, Any]] = field(default_factory=dict)
     payments: dict[int, dict[str, Any]] = field(default_factory=dict)
     deliveries: list[WebhookDelivery] = field(default_factory=list)
+    # Pauses before re-delivering a webhook the receiver did not accept with a 2xx (the demo uses 1, 5, 25 s).
+    webhook_retry_delays: tuple[float, ...] = ()
+    webhook_sequence: int = 0
 
     def __post_init__(self) -> None:
         if self.now is None:
@@ -161,6 +164,7 @@ class OntopEmulatorState:
             now=self._initial_now,
             wall_clock=self.wall_clock,
             signing_key=self.signing_key,
+            webhook_retry_delays=self.webhook_retry_delays,
         )
         for item in fields(self):
             setattr(self, item.name, getattr(fresh, item.name))
@@ -420,7 +424,10 @@ class OntopEmulatorState:
     ) -> tuple[bytes, dict[str, str]]:
         """The body and headers Ontop would POST; signed (B.6) when a secret is set, unless `unsigned`."""
         body = dumps(event).encode()
-        headers = {"Content-Type": "application/json", assumed.EVENT_ID_HEADER: event_id or str(uuid.uuid4())}
+        self.webhook_sequence += 1
+        digest = hashlib.sha256(f"{self.generator.seed}:{self.webhook_sequence}".encode()).digest()
+        event_id = event_id or str(uuid.UUID(bytes=digest[:16], version=4))  # deterministic per seed and order
+        headers = {"Content-Type": "application/json", assumed.EVENT_ID_HEADER: event_id}
         key = secret if secret is not None else self.webhook_secret
         if key and not unsigned:
             moment = timestamp if timestamp is not None else int(self.wall_clock())
@@ -442,7 +449,8 @@ class OntopEmulatorState:
     ) -> list[int | None]:
         """POST one event (1 + `duplicates` times, same event id) to `url` or the configured URL; blocking.
 
-        Returns each attempt's status code (None when the receiver could not be reached).
+        A delivery that does not get a 2xx is retried after each of `webhook_retry_delays`. Returns every attempt's
+        status code (None when the receiver could not be reached).
         """
         target = url or self.webhook_url
         if not target:
@@ -453,15 +461,22 @@ class OntopEmulatorState:
         statuses: list[int | None] = []
         with httpx.Client(timeout=10.0) as http:
             for _ in range(1 + duplicates):
-                try:
-                    status: int | None = http.post(target, content=body, headers=headers).status_code
-                except httpx.HTTPError:
-                    status = None
-                statuses.append(status)
-                self.deliveries.append(
-                    WebhookDelivery(target, dict(event), status, tamper, assumed.SIGNATURE_HEADER in headers)
-                )
+                for pause in (0.0, *self.webhook_retry_delays):
+                    time.sleep(pause)
+                    try:
+                        status: int | None = http.post(target, content=body, headers=headers).status_code
+                    except httpx.HTTPError:
+                        status = None
+                    statuses.append(status)
+                    self._record_delivery(target, event, status, tamper, headers)
+                    if status is not None and 200 <= status < 300:
+                        break
         return statuses
+
+    def _record_delivery(
+        self, url: str, event: Mapping[str, Any], status: int | None, tamper: bool, headers: Mapping[str, str]
+    ) -> None:
+        self.deliveries.append(WebhookDelivery(url, dict(event), status, tamper, assumed.SIGNATURE_HEADER in headers))
 
     async def deliver_webhook_async(
         self,
@@ -481,14 +496,16 @@ class OntopEmulatorState:
         statuses: list[int | None] = []
         async with httpx.AsyncClient(timeout=10.0) as http:
             for _ in range(1 + duplicates):
-                try:
-                    status: int | None = (await http.post(target, content=body, headers=headers)).status_code
-                except httpx.HTTPError:
-                    status = None
-                statuses.append(status)
-                self.deliveries.append(
-                    WebhookDelivery(target, dict(event), status, tamper, assumed.SIGNATURE_HEADER in headers)
-                )
+                for pause in (0.0, *self.webhook_retry_delays):
+                    await asyncio.sleep(pause)
+                    try:
+                        status: int | None = (await http.post(target, content=body, headers=headers)).status_code
+                    except httpx.HTTPError:
+                        status = None
+                    statuses.append(status)
+                    self._record_delivery(target, event, status, tamper, headers)
+                    if status is not None and 200 <= status < 300:
+                        break
         return statuses
 
 
@@ -1066,5 +1083,6 @@ def run_ontop_emulator(
         admin_email=admin_email,
         admin_password=admin_password,
         documented_only=documented_only,
+        webhook_retry_delays=(1.0, 5.0, 25.0),
     )
     uvicorn.run(create_ontop_emulator(state), host=host, port=port, log_level="info")

@@ -309,3 +309,18 @@ async def test_documented_only_mode_reads_successful_payments_as_invoices(compan
     assert all(invoice.currency == "USD" and invoice.status == InvoiceStatus.PAID for invoice in invoices)
     assert invoices[0].total == successful[0]["amount"] and invoices[0].lines[0].concept is Concept.COMPENSATION
     assert len(workers) == 12 and workers[0].currency is None
+
+
+async def test_token_is_renewed_a_minute_before_it_expires(server: BackgroundServer, state: OntopEmulatorState) -> None:
+    now = [state.wall_clock()]
+    credentials = OntopCredentials(DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD)
+    async with OntopClient(server.url, credentials, backoff=FAST_BACKOFF, clock=lambda: now[0]) as client:
+        await client.invoice(5001)
+        now[0] += 900 - 61  # still more than a minute left: the cached token is used
+        await client.invoice(5001)
+        assert state.logins == 1
+        now[0] += 2  # less than a minute left: log in again before calling
+        await client.invoice(5001)
+        assert state.logins == 2
+    # Renewed ahead of time: no request was refused and repeated.
+    assert sum(1 for _, path in state.requests if path == "/contract/invoices/5001") == 3

@@ -248,3 +248,48 @@ def test_advancing_the_clock_changes_invoices_and_pushes_signed_invoice_webhooks
     invoice_events = [event for event, _ in received if event["event_type"] == "INVOICE"]
     assert {event["data"]["invoice_id"] for event in invoice_events} >= set(changed)
     assert all(signature and signature.startswith("t=") for _, signature in received)
+
+
+def test_page_totals_stay_consistent_after_an_invoice_changes(authed: httpx.Client, state: OntopEmulatorState) -> None:
+    state.touch_invoice(5003)
+    state.touch_invoice(5010, status="PAID")
+    served: list[int] = []
+    for page_number in range(100):
+        page = body(authed.get("/contract/invoices", params={"page": page_number, "size": 40}))
+        served += [row["invoiceId"] for row in page["content"]]
+        if page["last"]:
+            break
+    assert page["totalElements"] == len(served) == len(set(served)) == 240
+    assert served[-2:] == [5003, 5010]  # changed last, so sorted last
+
+
+def test_reset_restores_the_generated_company(
+    http: httpx.Client, authed: httpx.Client, state: OntopEmulatorState
+) -> None:
+    original = authed.get("/contract/invoices/5001").json()
+    state.touch_invoice(5001, status="CANCELLED")
+    http.post("/_emulator/faults", json={"status": 500, "path": "/nowhere", "times": 3})
+    assert authed.get("/contract/invoices/5001").json()["status"] == "CANCELLED"
+    assert http.post("/_emulator/reset").status_code == 200
+    assert state.faults == [] and state.invoice_overrides == {}
+    relogin = http.post("/login/login/v2", json={"email": DEFAULT_ADMIN_EMAIL, "password": DEFAULT_ADMIN_PASSWORD})
+    fresh = http.get("/contract/invoices/5001", headers={"Authorization": f"Bearer {relogin.json()['token']}"})
+    assert fresh.json() == original
+
+
+def test_fired_webhooks_arrive_in_the_requested_order_and_are_retried_until_accepted(
+    http: httpx.Client, state: OntopEmulatorState
+) -> None:
+    answers = iter([503, 200, 200])
+    received: list[str] = []
+
+    async def hook(request: Request) -> Response:
+        received.append(json.loads(await request.body())["data"]["invoice_status"])
+        return Response(status_code=next(answers))
+
+    state.webhook_retry_delays = (0.0,)
+    events = [{"event_type": "INVOICE", "data": {"invoice_id": 1, "invoice_status": s}} for s in ("PAID", "PENDING")]
+    with BackgroundServer(Starlette(routes=[Route("/hook", hook, methods=["POST"])])) as receiver:
+        fired = http.post("/_emulator/webhooks/fire", json={"url": receiver.url + "/hook", "events": events})
+    assert fired.json() == {"statuses": [503, 200, 200]}
+    assert received == ["PAID", "PAID", "PENDING"]  # out of order on purpose, the first one retried
