@@ -36,6 +36,7 @@ class QboSettings:
     oauth_base_url: str | None
     minorversion: int = 75
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    throttle_wait_seconds: float = 60.0  # Intuit: wait 60 s after a 429 without Retry-After
 
 
 class StoredTokenSource:
@@ -146,6 +147,7 @@ class ClientFactory:
             minorversion=self.qbo.minorversion,
             limiter=self.limiter,
             http=self.http,
+            throttle_wait_seconds=self.qbo.throttle_wait_seconds,
         )
 
     def qbo_client_with_tokens(self, realm_id: str, tokens: QboTokens) -> QboClient:
@@ -159,6 +161,7 @@ class ClientFactory:
             minorversion=self.qbo.minorversion,
             limiter=self.limiter,
             http=self.http,
+            throttle_wait_seconds=self.qbo.throttle_wait_seconds,
         )
 
     def ontop_client(self, credentials: OntopCredentials) -> OntopClient:

@@ -100,6 +100,7 @@ async def world(
             api_base_url=emulators.qbo_url,
             oauth_base_url=emulators.qbo_url,
             rate_limits=RateLimits(time_scale=TIME_SCALE),
+            throttle_wait_seconds=60 * TIME_SCALE,
         ),
         ontop_base_url=emulators.ontop_url,
     )

@@ -1,0 +1,225 @@
+"""The sync engine's promises, checked against the QBO and Ontop emulators over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from storage import repos
+from storage.models import ConnectionStatus, InvoiceState, SyncedInvoice
+from sync.api import FixKind
+from sync.bills import doc_number_for
+from sync.connections import ClientFactory
+from sync.engine import SyncEngine
+from sync.qbo.client import QboClient
+from sync.qbo.emulator_state import DEFAULT_REALM
+from sync.qbo.errors import QboError
+from sync.qbo.models import Bill, BillDraft
+from tests.sync.conftest import ADMIN, TEAM, World
+
+UNKNOWN_CONCEPT = "HOLIDAY_PAY"  # the generator's company uses a concept Ontop does not document
+
+
+def qbo_entities(world: World, kind: str) -> list[dict[str, Any]]:
+    company = world.emulators.qbo.companies[DEFAULT_REALM]
+    with world.emulators.qbo.lock:
+        return [dict(entity) for entity in company.of(kind).values()]
+
+
+def ontop_invoices(world: World) -> list[dict[str, Any]]:
+    ontop = world.emulators.ontop
+    return list(ontop.generator.invoice_rows(ontop.now))
+
+
+def paid_and_fully_mapped(world: World) -> list[dict[str, Any]]:
+    return [
+        row
+        for row in ontop_invoices(world)
+        if row["status"] == "PAID" and all(line["concept"] != UNKNOWN_CONCEPT for line in row["lines"])
+    ]
+
+
+def bills_by_doc_number(world: World) -> Counter[str]:
+    return Counter(str(bill.get("DocNumber")) for bill in qbo_entities(world, "Bill"))
+
+
+def expected_total(row: dict[str, Any]) -> Decimal:
+    """Home currency is USD and multicurrency is off: USD invoices as they are, others at Ontop's locked USD total."""
+    return Decimal(str(row["total"] if row["currency"] == "USD" else row["totalUsd"])).quantize(Decimal("0.01"))
+
+
+async def ledger(world: World) -> list[SyncedInvoice]:
+    async with world.sessions() as session:
+        return list((await session.scalars(select(SyncedInvoice).order_by(SyncedInvoice.id))).all())
+
+
+async def test_first_sync_creates_exactly_one_bill_per_paid_invoice_with_exact_amounts_and_its_pdf(
+    world: World,
+) -> None:
+    connection_id = await world.connect()
+
+    result = await world.engine.run(connection_id, run_id=1)
+
+    expected = paid_and_fully_mapped(world)
+    assert result.counts.bills_created == len(expected) > 20
+    bills = {bill["DocNumber"]: bill for bill in qbo_entities(world, "Bill")}
+    assert max(bills_by_doc_number(world).values()) == 1
+    for row in expected:
+        bill = bills[doc_number_for(row["invoiceNumber"])]
+        assert Decimal(str(bill["TotalAmt"])) == expected_total(row), row["invoiceNumber"]
+        assert f"ontop:{row['invoiceId']}" in bill["PrivateNote"]
+    attached = {
+        ref["EntityRef"]["value"]
+        for attachable in qbo_entities(world, "Attachable")
+        for ref in attachable["AttachableRef"]
+    }
+    with_pdf = {bills[doc_number_for(row["invoiceNumber"])]["Id"] for row in expected if row.get("pdfAvailable")}
+    assert with_pdf and with_pdf <= attached
+
+
+async def test_a_second_run_creates_nothing_new(world: World) -> None:
+    connection_id = await world.connect()
+    await world.engine.run(connection_id, run_id=1)
+    bills_before = len(qbo_entities(world, "Bill"))
+
+    again = await world.engine.run(connection_id, run_id=2)
+
+    assert again.counts.bills_created == 0
+    assert len(qbo_entities(world, "Bill")) == bills_before
+
+
+async def test_nothing_that_existed_in_quickbooks_is_modified(world: World) -> None:
+    connection_id = await world.connect()
+    await world.engine.run(connection_id, run_id=1)
+
+    audit = world.emulators.qbo.audit_log()
+    assert audit, "the sync wrote to QuickBooks"
+    assert not [entry for entry in audit if entry["touched_preexisting"]]
+    assert {entry["operation"] for entry in audit} <= {"create", "upload"}
+
+
+async def test_an_unmapped_concept_fails_only_its_invoice_and_mapping_it_lets_a_retry_finish(world: World) -> None:
+    connection_id = await world.connect()
+    blocked = [row for row in ontop_invoices(world) if any(line["concept"] == UNKNOWN_CONCEPT for line in row["lines"])]
+    assert blocked, "the generated company has an invoice with an unknown concept"
+
+    first = await world.engine.run(connection_id, run_id=1)
+
+    assert first.status == "partial"
+    failed = [row for row in await ledger(world) if row.state == InvoiceState.FAILED]
+    assert {row.fix_action for row in failed} == {FixKind.MAP_CONCEPT}
+    assert {row.fix_value for row in failed} == {UNKNOWN_CONCEPT}
+    assert UNKNOWN_CONCEPT in [row.concept for row in await world.service.mapping_rows(TEAM)]
+
+    await world.map_everything()
+    retry = await world.engine.run(connection_id, run_id=2)
+
+    assert retry.counts.failed == 0 and retry.counts.bills_created == len(blocked)
+    assert max(bills_by_doc_number(world).values()) == 1
+
+
+async def test_a_missing_supplier_is_reported_with_a_create_button_when_auto_create_is_off(world: World) -> None:
+    settings = await world.service.ensure_workspace(TEAM)
+    await world.service.update_settings(
+        TEAM,
+        ADMIN,
+        finance_channel_id=None,
+        sync_hour=settings.sync_hour,
+        timezone=settings.timezone,
+        admin_user_ids=[],
+        auto_create_vendors=False,
+    )
+    connection_id = await world.connect()
+
+    first = await world.engine.run(connection_id, run_id=1)
+
+    missing = [row for row in await ledger(world) if row.fix_action == FixKind.CREATE_VENDOR]
+    assert missing and first.counts.vendors_created == 0
+    result = await world.service.create_missing_vendors(TEAM, ADMIN, [missing[0].fix_value or ""])
+    assert len(result.created) + len(result.linked) == 1
+    second = await world.engine.run(connection_id, run_id=2)
+    assert second.counts.bills_created >= 1
+
+
+class CrashAfterBatch(QboClient):
+    """Dies right after QuickBooks accepted a batch, before the bot can write the outcome down (a kill -9)."""
+
+    async def create_bills_batch(self, items: list[tuple[str, BillDraft, str]]) -> dict[str, Bill | QboError]:
+        await super().create_bills_batch(items)
+        raise asyncio.CancelledError("worker killed")
+
+
+class CrashingFactory(ClientFactory):
+    def qbo_client(self, connection_id: int, realm_id: str) -> QboClient:
+        client = super().qbo_client(connection_id, realm_id)
+        client.__class__ = CrashAfterBatch
+        return client
+
+
+async def test_a_crash_after_quickbooks_created_the_bills_never_duplicates_them(world: World) -> None:
+    connection_id = await world.connect()
+    crashing = CrashingFactory(world.sessions, world.clients.box, world.clients.qbo, world.clients.ontop_base_url)
+    with pytest.raises(asyncio.CancelledError):
+        await SyncEngine(world.sessions, crashing).run(connection_id, run_id=1)
+    await crashing.aclose()
+    pending = [row for row in await ledger(world) if row.state == InvoiceState.PENDING]
+    assert pending, "the crash left ledger rows whose outcome is unknown"
+
+    resumed = await world.engine.run(connection_id, run_id=2)
+
+    assert resumed.counts.failed <= 1  # only the unmapped concept
+    assert max(bills_by_doc_number(world).values()) == 1
+    assert len(qbo_entities(world, "Bill")) == len(paid_and_fully_mapped(world))
+
+
+async def test_server_errors_and_throttling_are_survived_without_duplicates(world: World) -> None:
+    connection_id = await world.connect()
+    world.emulators.qbo.inject("*/batch", 500, count=2)
+    world.emulators.qbo.inject("*/upload", 503, count=2)
+    world.emulators.qbo.inject("*/query", 429, count=1)
+
+    result = await world.engine.run(connection_id, run_id=1)
+
+    assert result.counts.bills_created == len(paid_and_fully_mapped(world))
+    assert max(bills_by_doc_number(world).values()) == 1
+
+
+async def test_an_invoice_cancelled_after_its_bill_was_created_is_reported_and_the_bill_left_alone(
+    world: World,
+) -> None:
+    connection_id = await world.connect()
+    await world.engine.run(connection_id, run_id=1)
+    billed = paid_and_fully_mapped(world)[0]
+    bill_before = next(
+        bill for bill in qbo_entities(world, "Bill") if bill["DocNumber"] == doc_number_for(billed["invoiceNumber"])
+    )
+    world.emulators.ontop.touch_invoice(billed["invoiceId"], status="CANCELLED")
+
+    result = await world.engine.run(connection_id, run_id=2)
+
+    row = next(row for row in await ledger(world) if row.ontop_invoice_id == str(billed["invoiceId"]))
+    assert row.state == InvoiceState.CREATED and row.error_code == "cancelled_after_bill"
+    assert "void" in (row.error_message or "")
+    bill_after = next(bill for bill in qbo_entities(world, "Bill") if bill["Id"] == bill_before["Id"])
+    assert bill_after["SyncToken"] == bill_before["SyncToken"] == "0"
+    assert result.counts.bills_created == 0
+
+
+async def test_a_refused_refresh_token_marks_the_connection_for_reconnecting(world: World) -> None:
+    connection_id = await world.connect()
+    with world.emulators.qbo.lock:
+        for grant in world.emulators.qbo.grants.values():
+            grant.revoked = True
+        world.emulators.qbo.access_tokens.clear()
+
+    result = await world.engine.run(connection_id, run_id=1)
+
+    assert result.status == "failed" and "/qbo connect" in (result.error_summary or "")
+    async with world.sessions() as session:
+        connection = await repos.get_connection(session, connection_id)
+    assert connection is not None and connection.status == ConnectionStatus.NEEDS_REAUTH
