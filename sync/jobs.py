@@ -226,6 +226,10 @@ async def claim_next_run(
         return None
     queued.status = RunStatus.RUNNING
     queued.started_at = queued.started_at or moment
+    if queued.watermark_before is None:  # history: where this run started reading from
+        queued.watermark_before = await session.scalar(
+            select(Connection.watermark).where(Connection.id == queued.connection_id)
+        )
     _lease(queued, worker_id, lease_until)
     await session.flush()
     logger.info("run_claimed", run_id=queued.id, connection_id=queued.connection_id, worker_id=worker_id)

@@ -8,6 +8,9 @@ nothing about the queue.
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -28,6 +31,7 @@ from sync.jobs import (
     heartbeat,
     release_run,
 )
+from sync.scheduler import DEFAULT_TICK_SECONDS, DailyScheduler
 
 __all__ = [
     "ClaimedRun",
@@ -38,6 +42,8 @@ __all__ = [
     "RunOutcome",
     "ThrottledProgress",
     "Worker",
+    "default_worker_id",
+    "run_jobs",
 ]
 
 logger = structlog.get_logger(__name__)
@@ -304,3 +310,44 @@ class Worker:
             log.info("run_released_on_shutdown", released=released)
         except Exception as exc:
             log.warning("release_failed", error=type(exc).__name__)  # the lease expiry releases it instead
+
+
+def default_worker_id() -> str:
+    """host:pid:random — unique per process, readable in the run history and the logs."""
+    return f"{socket.gethostname()[:80]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+async def run_jobs(
+    sessions: async_sessionmaker[AsyncSession],
+    execute: RunExecutor,
+    notifier: RunNotifier | None,
+    stop_event: asyncio.Event,
+    *,
+    worker_id: str | None = None,
+    concurrency: int = 1,
+    lease_seconds: float = 60,
+    poll_seconds: float = 1.0,
+    with_scheduler: bool = True,
+    tick_seconds: float = DEFAULT_TICK_SECONDS,
+    shutdown_grace_seconds: float = 30.0,
+) -> None:
+    """What `qbo-bot worker` (and the embedded worker of `qbo-bot serve`) runs until stop_event is set:
+    the daily scheduler's tick plus a worker. Must be awaited inside the running event loop."""
+    scheduler = DailyScheduler(sessions, tick_seconds=tick_seconds) if with_scheduler else None
+    worker = Worker(
+        sessions,
+        execute,
+        notifier,
+        worker_id=worker_id or default_worker_id(),
+        concurrency=concurrency,
+        lease_seconds=lease_seconds,
+        poll_seconds=poll_seconds,
+        shutdown_grace_seconds=shutdown_grace_seconds,
+    )
+    if scheduler is not None:
+        scheduler.start()
+    try:
+        await worker.run_forever(stop_event)
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown()

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.db import transaction
-from storage.models import RunStatus, RunTrigger, SyncRun
+from storage.models import Connection, RunStatus, RunTrigger, SyncRun
 from sync import jobs
 from sync.jobs import RunCounts, RunOutcome
 from tests.jobs.support import T0, load_run, make_connection, runs_of
@@ -154,6 +154,19 @@ async def test_a_run_is_not_claimed_before_its_not_before(sessions: Sessions) ->
 
     assert claimed is not None and claimed.id == run_id
     assert claimed.status == RunStatus.RUNNING and claimed.attempt == 1 and claimed.lease_owner == "w1"
+
+
+async def test_a_claimed_run_records_the_watermark_it_starts_from(sessions: Sessions) -> None:
+    connection_id = await make_connection(sessions)
+    async with transaction(sessions) as session:
+        connection = await session.get(Connection, connection_id)
+        assert connection is not None
+        connection.watermark = T0 - timedelta(days=1)
+    await _enqueue(sessions, connection_id)
+
+    claimed = await _claim(sessions, "w1")
+
+    assert claimed is not None and claimed.watermark_before == T0 - timedelta(days=1)
 
 
 async def test_a_connection_never_has_two_running_runs(sessions: Sessions) -> None:

@@ -14,8 +14,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.db import transaction
 from storage.models import RunStatus, RunTrigger, SyncRun, utcnow
 from sync import jobs
-from sync.worker import ClaimedRun, ProgressReporter, RunCounts, RunOutcome, ThrottledProgress, Worker
-from tests.jobs.support import WAIT_LIMIT, eventually, load_run, make_connection
+from sync.worker import (
+    ClaimedRun,
+    ProgressReporter,
+    RunCounts,
+    RunOutcome,
+    ThrottledProgress,
+    Worker,
+    default_worker_id,
+    run_jobs,
+)
+from tests.jobs.support import WAIT_LIMIT, eventually, load_run, make_connection, runs_of
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -272,3 +281,23 @@ async def test_a_worker_that_cannot_renew_its_lease_for_a_whole_lease_stops_the_
 
     assert executor.cancelled == [run_id]  # another worker may own the run by now: this one must not go on
     assert (await load_run(sessions, run_id)).status == "running"  # left for the takeover after expiry
+
+
+async def test_run_jobs_schedules_the_daily_run_and_executes_it_until_stopped(sessions: Sessions) -> None:
+    connection_id = await make_connection(sessions, sync_hour=0, timezone="UTC")  # due from midnight every day
+    executor = FakeExecutor(succeed)
+    stop = asyncio.Event()
+    serving = asyncio.create_task(run_jobs(sessions, executor, None, stop, worker_id="embedded", poll_seconds=0.02))
+
+    async def daily_run_succeeded() -> bool:
+        runs = await runs_of(sessions, connection_id)
+        return [(run.trigger, run.status) for run in runs] == [("schedule", "succeeded")]
+
+    await eventually(daily_run_succeeded)
+    stop.set()
+    await asyncio.wait_for(serving, WAIT_LIMIT)
+    assert len(executor.calls) == 1
+
+
+def test_default_worker_ids_differ_between_workers() -> None:
+    assert default_worker_id() != default_worker_id()
