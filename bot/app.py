@@ -1,0 +1,305 @@
+"""The Bolt app: one AsyncApp for every Slack surface, single-workspace (bot token) or multi-workspace (OAuth).
+
+- Single workspace when SLACK_BOT_TOKEN is set: the token's identity comes from one auth.test, cached for the
+  life of the process; requests from any other workspace are refused.
+- Many workspaces otherwise: installations live in the encrypted SQLAlchemy store, looked up per request through
+  a TTL cache (no auth.test per request, slack.md Pitfall 8).
+- Web API calls retry on connection errors and on 429 (honouring Retry-After), after the ack.
+- The Bolt "payload" parsing trap (slack.md Pitfall 1) is neutralised by `SlackRequest`, which bot/web.py uses.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, cast
+from urllib.parse import parse_qsl
+
+import structlog
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.authorization.async_authorize import AsyncAuthorize
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.request.async_internals import build_async_context
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.oauth.installation_store.models.bot import Bot
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.config import Settings
+from handlers import register_all
+from handlers.deps import AdminChecker, Deps
+from storage.crypto import SecretBox
+from storage.slack_stores import EncryptedInstallationStore, oauth_state_store
+from sync.api import BotService, TeamRef
+
+log = structlog.get_logger(__name__)
+
+BOT_SCOPES = ("commands", "chat:write", "chat:write.public", "users:read", "channels:read", "groups:read", "im:write")
+INSTALLATION_CACHE_SECONDS = 300.0
+WEB_API_TIMEOUT_SECONDS = 10
+WEB_API_RETRIES = 2
+
+
+class NotInstalledError(Exception):
+    """No bot token for this workspace (never installed, or uninstalled)."""
+
+
+def make_web_client(settings: Settings, token: str | None = None) -> AsyncWebClient:
+    """An AsyncWebClient pointed at settings.slack_api_base_url that retries connection errors and 429s."""
+    return AsyncWebClient(
+        token=token,
+        base_url=settings.slack_api_base_url,
+        timeout=WEB_API_TIMEOUT_SECONDS,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=WEB_API_RETRIES),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=WEB_API_RETRIES),
+        ],
+    )
+
+
+# --- the payload trap ---------------------------------------------------------------------------------------
+
+
+def parse_slack_body(raw_body: str, content_type: str | None) -> dict[str, Any]:
+    """Slack's request bodies, read correctly: JSON events; form posts where only a real `payload` field is JSON.
+
+    Bolt 1.30's parse_body returns {} for any form body merely containing the text "payload" (a command like
+    `/qbo sync payload`, a channel named payload-alerts), which then 404s as an unhandled request.
+    """
+    if not raw_body:
+        return {}
+    if (content_type or "").startswith("application/json") or raw_body.lstrip().startswith("{"):
+        loaded = json.loads(raw_body)
+        return loaded if isinstance(loaded, dict) else {}
+    fields = dict(parse_qsl(raw_body, keep_blank_values=True))
+    payload = fields.get("payload")
+    if payload is not None and "command" not in fields:
+        loaded = json.loads(payload)
+        return loaded if isinstance(loaded, dict) else {}
+    return fields
+
+
+class SlackRequest(AsyncBoltRequest):
+    """An AsyncBoltRequest whose body is parsed by `parse_slack_body` (copies, e.g. for lazy listeners, too)."""
+
+    def __init__(self, *, body: str | dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(body=body, **kwargs)
+        if isinstance(body, str) and self.mode == "http":
+            self.body = parse_slack_body(self.raw_body, self.content_type)
+            self.context = build_async_context(AsyncBoltContext(kwargs.get("context") or {}), self.body)
+
+    def to_copyable(self) -> SlackRequest:
+        body: str | dict[str, Any] = self.raw_body if self.mode == "http" else self.body
+        return SlackRequest(
+            body=body, query=self.query, headers=self.headers, context=self.context.to_copyable(), mode=self.mode
+        )
+
+
+# --- authorization ------------------------------------------------------------------------------------------
+
+
+class SingleTokenAuthorize(AsyncAuthorize):
+    """One workspace, one bot token: auth.test once, then the cached identity for every request."""
+
+    def __init__(self, settings: Settings, token: str) -> None:
+        super().__init__()
+        self._settings = settings
+        self._token = token
+        self._identity: dict[str, Any] | None = None
+
+    async def identity(self) -> dict[str, Any]:
+        if self._identity is None:
+            response = await make_web_client(self._settings, self._token).auth_test()
+            self._identity = dict(response.data) if isinstance(response.data, dict) else {}
+        return self._identity
+
+    async def __call__(
+        self,
+        *,
+        context: AsyncBoltContext,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None,
+        actor_enterprise_id: str | None = None,
+        actor_team_id: str | None = None,
+        actor_user_id: str | None = None,
+    ) -> AuthorizeResult | None:
+        try:
+            identity = await self.identity()
+        except SlackApiError as error:
+            log.error("bot_token_rejected", error=error.response.get("error"))
+            return None
+        if team_id and identity.get("team_id") and team_id != identity["team_id"]:
+            log.warning("request_from_other_workspace", team_id=team_id)
+            return None
+        return AuthorizeResult(
+            enterprise_id=identity.get("enterprise_id") or enterprise_id,
+            team_id=identity.get("team_id") or team_id,
+            bot_token=self._token,
+            bot_id=identity.get("bot_id"),
+            bot_user_id=identity.get("user_id"),
+            user_id=user_id,
+        )
+
+
+class InstallationAuthorize(AsyncAuthorize):
+    """Many workspaces: the bot from the encrypted installation store, cached per workspace for a few minutes."""
+
+    def __init__(
+        self,
+        store: EncryptedInstallationStore,
+        *,
+        ttl_seconds: float = INSTALLATION_CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self._store = store
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._bots: dict[tuple[str | None, str | None], tuple[float, Bot | None]] = {}
+
+    async def find_bot(self, enterprise_id: str | None, team_id: str | None, *, org_wide: bool = False) -> Bot | None:
+        key = (enterprise_id, None if org_wide else team_id)
+        cached = self._bots.get(key)
+        now = self._clock()
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        bot = await self._store.async_find_bot(
+            enterprise_id=enterprise_id, team_id=None if org_wide else team_id, is_enterprise_install=org_wide
+        )
+        self._bots[key] = (now + self._ttl, bot)
+        return bot
+
+    def forget(self, team: TeamRef) -> None:
+        self._bots.pop((team.enterprise_id, team.team_id), None)
+        self._bots.pop((team.enterprise_id, None), None)
+
+    async def __call__(
+        self,
+        *,
+        context: AsyncBoltContext,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None,
+        actor_enterprise_id: str | None = None,
+        actor_team_id: str | None = None,
+        actor_user_id: str | None = None,
+    ) -> AuthorizeResult | None:
+        bot = await self.find_bot(enterprise_id, team_id, org_wide=bool(context.is_enterprise_install))
+        if bot is None:
+            return None
+        return AuthorizeResult(
+            enterprise_id=bot.enterprise_id,
+            team_id=bot.team_id,
+            bot_token=bot.bot_token,
+            bot_id=bot.bot_id,
+            bot_user_id=bot.bot_user_id,
+            bot_scopes=bot.bot_scopes,
+            user_id=user_id,
+        )
+
+
+class SlackInstallation:
+    """How this process finds a workspace's bot token, for listeners (authorize) and the worker (client_for)."""
+
+    def __init__(self, settings: Settings, engine: AsyncEngine, box: SecretBox | None) -> None:
+        self.settings = settings
+        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+        self._token = token or None
+        self.store: EncryptedInstallationStore | None = None
+        if settings.slack_client_id and box is not None:
+            self.store = EncryptedInstallationStore(settings.slack_client_id, engine, box)
+        self.engine = engine
+        self.authorize: AsyncAuthorize
+        if self._token is not None:
+            self.authorize = SingleTokenAuthorize(settings, self._token)
+        elif self.store is not None:
+            self.authorize = InstallationAuthorize(self.store)
+        else:
+            raise ValueError("set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and ENCRYPTION_KEYS (OAuth)")
+
+    @property
+    def multi_workspace(self) -> bool:
+        return self._token is None
+
+    async def client_for(self, team: TeamRef) -> AsyncWebClient:
+        """An AsyncWebClient with the workspace's bot token (raises NotInstalledError)."""
+        if self._token is not None:
+            return make_web_client(self.settings, self._token)
+        assert isinstance(self.authorize, InstallationAuthorize)
+        bot = await self.authorize.find_bot(team.enterprise_id, team.team_id)
+        if bot is None or not bot.bot_token:
+            raise NotInstalledError(f"the app is not installed in workspace {team.team_id}")
+        return make_web_client(self.settings, bot.bot_token)
+
+    async def forget(self, team: TeamRef) -> None:
+        """Delete the workspace's installation rows (uninstall / revoked) and drop it from the cache."""
+        if isinstance(self.authorize, InstallationAuthorize):
+            self.authorize.forget(team)
+        if self.store is not None:
+            await self.store.async_delete_all(enterprise_id=team.enterprise_id, team_id=team.team_id)
+
+    def oauth_settings(self) -> AsyncOAuthSettings | None:
+        """Install flow settings on our encrypted stores (never Bolt's default file stores: replicas share none)."""
+        client_secret = self.settings.slack_client_secret
+        if self.store is None or not self.settings.slack_client_id or client_secret is None:
+            return None
+        base = (self.settings.public_base_url or "").rstrip("/")
+        return AsyncOAuthSettings(
+            client_id=self.settings.slack_client_id,
+            client_secret=client_secret.get_secret_value(),
+            scopes=list(BOT_SCOPES),
+            user_scopes=[],
+            redirect_uri=f"{base}/slack/oauth_redirect" if base else None,
+            installation_store=self.store,
+            installation_store_bot_only=True,
+            state_store=oauth_state_store(self.engine),
+            logger=logging.getLogger("slack_bolt.oauth"),
+        )
+
+
+def create_bolt_app(
+    settings: Settings,
+    service: BotService,
+    engine: AsyncEngine,
+    box: SecretBox | None,
+    *,
+    installation: SlackInstallation | None = None,
+    admin_cache_seconds: float = 300.0,
+    socket_mode: bool = False,
+) -> AsyncApp:
+    """A fresh AsyncApp with every listener registered (nothing is global: tests build one per test).
+
+    Args:
+        socket_mode: requests arrive over the Socket Mode websocket, which carries no signature to verify.
+    """
+    installation = installation or SlackInstallation(settings, engine, box)
+    signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    app = AsyncApp(
+        signing_secret=signing_secret,
+        client=make_web_client(settings, token),
+        authorize=cast(Any, installation.authorize),  # an AsyncAuthorize instance is accepted with oauth_settings
+        oauth_settings=installation.oauth_settings(),
+        installation_store_bot_only=True,
+        request_verification_enabled=not socket_mode,
+        logger=logging.getLogger("slack_bolt"),
+        # Answer unknown workspaces politely (Bolt's default text is about reinstalling).
+        user_facing_authorize_error_message="This app is not installed in this workspace. Ask an admin to install it.",
+    )
+    deps = Deps(
+        service=service,
+        admins=AdminChecker(service, ttl_seconds=admin_cache_seconds),
+        forget_installation=installation.forget,
+    )
+    register_all(app, deps)
+    return app

@@ -1,0 +1,151 @@
+"""What happens after the ack, shared by /qbo, App Home buttons and fix buttons: open a modal, queue a sync.
+
+Modals follow slack.md §5: open a light "Loading…" view with the trigger_id at once (it expires in 3 s), then
+check permission, call the service, and `views.update` with the real view or a polite refusal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from slack_sdk.web.async_client import AsyncWebClient
+
+from handlers import blocks
+from handlers.deps import Deps
+from handlers.views.common import loading_view, modal, result_view
+from handlers.views.connect import connect_view
+from handlers.views.disconnect import disconnect_view
+from handlers.views.mapping import mapping_view
+from handlers.views.settings import settings_view
+from handlers.views.vendors import vendors_view
+from sync.api import NotConnectedError, ServiceError, TeamRef
+
+log = structlog.get_logger(__name__)
+
+ViewBuilder = Callable[[], Awaitable[dict[str, Any]]]
+
+
+class ModalSession:
+    """A modal opened with a loading view; `show` replaces its content (views.update guarded by hash)."""
+
+    def __init__(self, client: AsyncWebClient, view_id: str, view_hash: str | None) -> None:
+        self.client = client
+        self.view_id = view_id
+        self.view_hash = view_hash
+
+    async def show(self, view: dict[str, Any]) -> None:
+        response = await self.client.views_update(view_id=self.view_id, hash=self.view_hash, view=view)
+        self.view_hash = (response.get("view") or {}).get("hash")
+
+
+async def open_loading(client: AsyncWebClient, trigger_id: str, title: str, text: str = "Loading…") -> ModalSession:
+    response = await client.views_open(trigger_id=trigger_id, view=loading_view(title, text))
+    view = response.get("view") or {}
+    return ModalSession(client, str(view.get("id")), view.get("hash"))
+
+
+def refusal_view(title: str, action: str) -> dict[str, Any]:
+    return result_view(title, f":lock: {blocks.refusal_message(action).text}")
+
+
+def problem_view(title: str, error: ServiceError) -> dict[str, Any]:
+    return result_view(title, f":warning: {error.message}")
+
+
+async def show_modal(
+    deps: Deps,
+    client: AsyncWebClient,
+    *,
+    trigger_id: str,
+    team: TeamRef,
+    user_id: str,
+    title: str,
+    action: str,
+    build: ViewBuilder,
+    admin_only: bool = True,
+    prepare: Callable[[], Awaitable[object]] | None = None,
+) -> ModalSession:
+    """Open the loading view now, then the real one (or a refusal / the service's message).
+
+    Args:
+        prepare: work that must precede the check but may be slow (e.g. creating the workspace row).
+    """
+    session = await open_loading(client, trigger_id, title)
+    if prepare is not None:
+        await prepare()
+    if admin_only and not await deps.admins.is_admin(client, team, user_id):
+        log.info("refused_non_admin", team_id=team.team_id, user_id=user_id, action=action)
+        await session.show(refusal_view(title, action))
+        return session
+    try:
+        view = await build()
+    except ServiceError as error:
+        view = problem_view(title, error)
+    await session.show(view)
+    return session
+
+
+# --- the modals, as builders over the service -------------------------------------------------------------
+
+
+def connect_builder(deps: Deps, team: TeamRef, user_id: str) -> ViewBuilder:
+    async def build() -> dict[str, Any]:
+        consent_url = await deps.service.start_qbo_connect(team, user_id)
+        view = connect_view(consent_url)
+        # Not a secret and never trusted for authorization: only re-rendered if the Ontop login is refused.
+        view["private_metadata"] = json.dumps({"consent_url": consent_url})[:3000]
+        return view
+
+    return build
+
+
+def vendors_builder(deps: Deps, team: TeamRef, page: int = 0) -> ViewBuilder:
+    async def build() -> dict[str, Any]:
+        return vendors_view(await deps.service.vendor_preview(team), page)
+
+    return build
+
+
+def mapping_builder(deps: Deps, team: TeamRef, focus: str | None = None) -> ViewBuilder:
+    async def build() -> dict[str, Any]:
+        return mapping_view(await deps.service.mapping_rows(team), focus=focus)
+
+    return build
+
+
+def settings_builder(deps: Deps, team: TeamRef) -> ViewBuilder:
+    async def build() -> dict[str, Any]:
+        return settings_view(await deps.service.workspace_settings(team))
+
+    return build
+
+
+def disconnect_builder(deps: Deps, team: TeamRef) -> ViewBuilder:
+    async def build() -> dict[str, Any]:
+        status = await deps.service.status(team)
+        if status is None or status.status == "disconnected":
+            raise NotConnectedError("QuickBooks is not connected, so there is nothing to disconnect.")
+        return disconnect_view(status.company_name)
+
+    return build
+
+
+def status_builder(deps: Deps, team: TeamRef) -> ViewBuilder:
+    async def build() -> dict[str, Any]:
+        message = blocks.status_message(await deps.service.status(team))
+        return modal("Status", message.blocks, callback_id="status-view", close="Done")
+
+    return build
+
+
+def sync_builder(deps: Deps, team: TeamRef, user_id: str, channel_id: str | None = None) -> ViewBuilder:
+    """For surfaces without a response_url (App Home): the queued-sync answer shown in a modal."""
+
+    async def build() -> dict[str, Any]:
+        request = await deps.service.request_sync(team, user_id, "manual", channel_id)
+        return result_view("Sync", blocks.sync_queued_message(request).text)
+
+    return build

@@ -1,0 +1,28 @@
+"""App Home: the dashboard, published each time a user opens the Home tab."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from handlers import blocks
+from handlers.deps import Deps, team_of
+from sync.api import ServiceError
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    async def publish_home(event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
+        if event.get("tab") != "home":
+            return  # the Messages tab: nothing to publish
+        team = team_of(context)
+        settings = await deps.service.ensure_workspace(team)
+        try:
+            status = await deps.service.status(team)
+        except ServiceError:
+            status = None
+        await client.views_publish(user_id=str(event.get("user")), view=blocks.home_view(status, settings))
+
+    app.event("app_home_opened")(publish_home)

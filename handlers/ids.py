@@ -1,0 +1,72 @@
+"""Block Kit ids (callback, block and action ids) the app sends and routes on: one place, kebab-case values."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CommandIds(StrEnum):
+    COMMAND = "/qbo"
+
+
+class ConnectIds(StrEnum):
+    CALLBACK = "connect-submit"
+    QBO_BUTTON = "connect-qbo-consent"
+    EMAIL_BLOCK = "connect-ontop-email"
+    EMAIL = "connect-ontop-email-input"
+    PASSWORD_BLOCK = "connect-ontop-password"
+    PASSWORD = "connect-ontop-password-input"
+
+
+class VendorIds(StrEnum):
+    CALLBACK = "vendors-submit"
+    PAGE = "vendors-page"
+
+
+class MappingIds(StrEnum):
+    CALLBACK = "mapping-submit"
+    ACCOUNT = "mapping-account"
+    BLOCK_PREFIX = "concept:"
+
+
+class SettingsIds(StrEnum):
+    CALLBACK = "settings-submit"
+    CHANNEL_BLOCK = "settings-channel"
+    CHANNEL = "settings-channel-input"
+    HOUR_BLOCK = "settings-hour"
+    HOUR = "settings-hour-input"
+    TIMEZONE_BLOCK = "settings-timezone"
+    TIMEZONE = "settings-timezone-input"
+    ADMINS_BLOCK = "settings-admins"
+    ADMINS = "settings-admins-input"
+    AUTO_CREATE_BLOCK = "settings-auto-create"
+    AUTO_CREATE = "settings-auto-create-input"
+    AUTO_CREATE_ON = "on"
+
+
+class DisconnectIds(StrEnum):
+    CALLBACK = "disconnect-submit"
+
+
+class HomeIds(StrEnum):
+    CONNECT = "home-connect"
+    SYNC = "home-sync"
+    MAP = "home-map"
+    VENDORS = "home-vendors"
+    SETTINGS = "home-settings"
+    DISCONNECT = "home-disconnect"
+
+
+class FixIds(StrEnum):
+    """Buttons under a run summary, one per way of fixing a failed invoice."""
+
+    MAP = "fix-map-concept"
+    CREATE_VENDOR = "fix-create-vendor"
+    RECONNECT = "fix-reconnect"
+    RETRY = "fix-retry"
+
+
+class MiscIds(StrEnum):
+    URL_BUTTON = "open-link"  # url buttons still send block_actions: acked and ignored
+    RESULT = "result-view"
+    LOADING = "loading-view"

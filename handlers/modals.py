@@ -1,0 +1,212 @@
+"""Modal submissions and the buttons inside modals.
+
+Checks that need no I/O answer in the ack (`response_action="errors"`, inline under the field). Anything slower
+acks with a "Saving…" view (`response_action="update"`), then calls the service and `views.update`s the result,
+or the form again with the service's message under the field it concerns.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import structlog
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.logs import bind_context
+from handlers import blocks, flows
+from handlers.deps import Deps, team_of
+from handlers.ids import ConnectIds, DisconnectIds, MappingIds, MiscIds, SettingsIds, VendorIds
+from handlers.notify import announce
+from handlers.views.common import flatten_state, loading_view, result_view
+from handlers.views.connect import connect_view, validate_credentials_form
+from handlers.views.mapping import concept_block_id, mapping_view, read_mapping
+from handlers.views.settings import read_settings, settings_saved_text
+from handlers.views.vendors import vendors_result_lines, vendors_view
+from sync.api import ServiceError, TeamRef
+
+log = structlog.get_logger(__name__)
+
+CREDENTIAL_FIELDS = {"email": ConnectIds.EMAIL_BLOCK.value, "password": ConnectIds.PASSWORD_BLOCK.value}
+
+
+def _user_id(body: dict[str, Any]) -> str:
+    return str((body.get("user") or {}).get("id") or "")
+
+
+def _metadata(view: dict[str, Any]) -> dict[str, Any]:
+    try:
+        loaded = json.loads(view.get("private_metadata") or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+class Submission:
+    """A submitted modal after its "working" ack: the view can now only change through views.update."""
+
+    def __init__(self, deps: Deps, client: AsyncWebClient, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        self.deps = deps
+        self.client = client
+        self.team: TeamRef = team_of(context)
+        self.user_id = _user_id(body)
+        self.view_id = str((body.get("view") or {}).get("id"))
+        bind_context(team_id=self.team.team_id, user_id=self.user_id)
+
+    async def show(self, view: dict[str, Any]) -> None:
+        await self.client.views_update(view_id=self.view_id, view=view)
+
+    async def allowed(self, title: str, action: str) -> bool:
+        """Re-checked on submit: a crafted submission must not bypass the check done when the modal opened."""
+        if await self.deps.admins.is_admin(self.client, self.team, self.user_id):
+            return True
+        await self.show(flows.refusal_view(title, action))
+        return False
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    async def save_ontop_credentials(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        state = flatten_state(view)
+        email = state.get(ConnectIds.EMAIL_BLOCK)
+        password = state.get(ConnectIds.PASSWORD_BLOCK)
+        problems = validate_credentials_form(email, password)
+        if problems:
+            await ack(response_action="errors", errors=problems)
+            return
+        await ack(response_action="update", view=loading_view("Connect", "Checking the Ontop login…"))
+        submission = Submission(deps, client, body, context)
+        if not await submission.allowed("Connect", "connect Ontop"):
+            return
+        try:
+            await deps.service.save_ontop_credentials(submission.team, submission.user_id, str(email), str(password))
+        except ServiceError as error:
+            field = CREDENTIAL_FIELDS.get(error.field or "", ConnectIds.EMAIL_BLOCK.value)
+            consent_url = str(_metadata(view).get("consent_url") or "")
+            if not consent_url:
+                consent_url = await deps.service.start_qbo_connect(submission.team, submission.user_id)
+            retry = connect_view(consent_url, email=str(email), errors={field: error.message})
+            retry["private_metadata"] = view.get("private_metadata") or ""
+            await submission.show(retry)
+            return
+        await submission.show(result_view("Connect", ":white_check_mark: Ontop connected. I logged in successfully."))
+        settings = await deps.service.workspace_settings(submission.team)
+        await announce(client, settings, blocks.ontop_connected_message(submission.user_id), submission.user_id)
+
+    async def save_mapping(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        mapping, problems = read_mapping(flatten_state(view))
+        if problems:
+            await ack(response_action="errors", errors=problems)
+            return
+        await ack(response_action="update", view=loading_view("Map accounts", "Saving the mapping…"))
+        submission = Submission(deps, client, body, context)
+        if not await submission.allowed("Map accounts", "change the account mapping"):
+            return
+        try:
+            rows = await deps.service.save_mappings(submission.team, submission.user_id, mapping)
+        except ServiceError as error:
+            if error.field is None:
+                await submission.show(flows.problem_view("Map accounts", error))
+                return
+            rows = await deps.service.mapping_rows(submission.team)
+            await submission.show(mapping_view(rows, errors={concept_block_id(error.field): error.message}))
+            return
+        mapped = sum(1 for row in rows if row.account_id)
+        details = [f"{row.label} → {row.account_name or row.account_id}" for row in rows if row.account_id]
+        text = f":white_check_mark: Saved. {mapped} of {len(rows)} concepts are mapped."
+        await submission.show(result_view("Map accounts", text, details=[blocks.bullet_list(details, limit=1900)]))
+
+    async def save_settings(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        form, problems = read_settings(flatten_state(view))
+        if form is None:
+            await ack(response_action="errors", errors=problems)
+            return
+        await ack(response_action="update", view=loading_view("Settings", "Saving…"))
+        submission = Submission(deps, client, body, context)
+        if not await submission.allowed("Settings", "change the settings"):
+            return
+        try:
+            saved = await deps.service.update_settings(
+                submission.team,
+                submission.user_id,
+                finance_channel_id=form.finance_channel_id,
+                sync_hour=form.sync_hour,
+                timezone=form.timezone,
+                admin_user_ids=form.admin_user_ids,
+                auto_create_vendors=form.auto_create_vendors,
+            )
+        except ServiceError as error:
+            await submission.show(flows.problem_view("Settings", error))
+            return
+        await submission.show(result_view("Settings", f":white_check_mark: {settings_saved_text(saved)}"))
+
+    async def create_vendors(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        await ack(response_action="update", view=loading_view("Suppliers", "Creating and linking suppliers…"))
+        submission = Submission(deps, client, body, context)
+        if not await submission.allowed("Suppliers", "create or link suppliers"):
+            return
+        try:
+            result = await deps.service.create_missing_vendors(submission.team, submission.user_id)
+        except ServiceError as error:
+            await submission.show(flows.problem_view("Suppliers", error))
+            return
+        headline, details = vendors_result_lines(result)
+        icon = ":white_check_mark:" if not result.failed else ":warning:"
+        await submission.show(result_view("Suppliers", f"{icon} {headline}", details=details))
+
+    async def disconnect(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        await ack(response_action="update", view=loading_view("Disconnect", "Disconnecting…"))
+        submission = Submission(deps, client, body, context)
+        if not await submission.allowed("Disconnect", "disconnect QuickBooks"):
+            return
+        try:
+            await deps.service.disconnect(submission.team, submission.user_id)
+        except ServiceError as error:
+            await submission.show(flows.problem_view("Disconnect", error))
+            return
+        text = "QuickBooks disconnected. The mapping is deleted; the sync history is kept."
+        await submission.show(result_view("Disconnect", f":white_check_mark: {text}"))
+        settings = await deps.service.workspace_settings(submission.team)
+        message = blocks.info_message(f":electric_plug: {text} (by <@{submission.user_id}>)")
+        await announce(client, settings, message, submission.user_id)
+
+    async def turn_vendor_page(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        await ack()
+        team = team_of(context)
+        view = body.get("view") or {}
+        try:
+            page = int(action.get("value") or 0)
+        except ValueError:
+            page = 0
+        preview = await deps.service.vendor_preview(team)
+        await client.views_update(view_id=view.get("id"), hash=view.get("hash"), view=vendors_view(preview, page))
+
+    async def acknowledge_link(ack: AsyncAck) -> None:
+        await ack()  # a url button opens the link in the browser; Slack still sends block_actions
+
+    async def ignore_loading_submit(ack: AsyncAck) -> None:
+        await ack()
+
+    app.view(ConnectIds.CALLBACK.value)(save_ontop_credentials)
+    app.view(MappingIds.CALLBACK.value)(save_mapping)
+    app.view(SettingsIds.CALLBACK.value)(save_settings)
+    app.view(VendorIds.CALLBACK.value)(create_vendors)
+    app.view(DisconnectIds.CALLBACK.value)(disconnect)
+    app.view(re.compile(f"^({MiscIds.LOADING.value}|{MiscIds.RESULT.value}|status-view)$"))(ignore_loading_submit)
+    app.action(re.compile(f"^{VendorIds.PAGE.value}-"))(turn_vendor_page)
+    app.action(ConnectIds.QBO_BUTTON.value)(acknowledge_link)

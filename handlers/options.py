@@ -1,0 +1,34 @@
+"""External select options: QuickBooks accounts for the mapping modal, from the service's cache."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import structlog
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+
+from handlers.deps import Deps, team_of
+from handlers.ids import MappingIds
+from handlers.views.mapping import account_options
+
+log = structlog.get_logger(__name__)
+
+# Options are answered in the ack itself (3 s): give up early with an empty list rather than time out.
+OPTIONS_BUDGET_SECONDS = 2.0
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    async def suggest_accounts(ack: AsyncAck, payload: dict[str, Any], context: AsyncBoltContext) -> None:
+        team = team_of(context)
+        search = str(payload.get("value") or "")
+        try:
+            accounts = await asyncio.wait_for(deps.service.account_options(team, search), OPTIONS_BUDGET_SECONDS)
+        except TimeoutError:
+            log.warning("account_options_slow", team_id=team.team_id)
+            accounts = []
+        await ack(options=account_options(accounts))
+
+    app.options(MappingIds.ACCOUNT.value)(suggest_accounts)

@@ -1,0 +1,20 @@
+"""The disconnect confirmation modal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.blocks import section
+from handlers.ids import DisconnectIds
+from handlers.views.common import modal
+
+
+def disconnect_view(company_name: str | None) -> dict[str, Any]:
+    company = f"*{company_name}*" if company_name else "QuickBooks"
+    text = (
+        f":warning: Disconnect {company}?\n"
+        "• QuickBooks access is revoked and scheduled syncs stop\n"
+        "• the account mapping is deleted\n"
+        "• the sync history is kept; nothing in QuickBooks is changed or deleted"
+    )
+    return modal("Disconnect", [section(text)], callback_id=DisconnectIds.CALLBACK, submit="Disconnect")

@@ -1,0 +1,106 @@
+"""The Slack app served for real on loopback: fake Slack Web API, FakeService, signed requests over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.app import create_bolt_app
+from bot.config import Settings
+from bot.devtools.fake_slack import FakeSlack
+from bot.devtools.server import BackgroundServer
+from bot.devtools.signing import SlackClientSimulator
+from bot.web import create_web_app
+from handlers.notify import SlackNotifier
+from storage.crypto import SecretBox, generate_key
+from storage.db import create_engine
+from sync.api import TeamRef
+from tests.slack.fakes import FakeService
+
+SIGNING_SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-test"
+TEAM = TeamRef("T0001")
+
+
+def single_workspace_settings(fake: FakeSlack, database_url: str) -> Settings:
+    """Settings for one workspace (bot token), every value explicit so the environment cannot leak in."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_bot_token=BOT_TOKEN,
+        slack_client_id=None,
+        slack_client_secret=None,
+        slack_api_base_url=fake.api_url,
+        public_base_url="https://bot.example.test",
+    )
+
+
+@dataclass
+class RunningApp:
+    url: str
+    fake: FakeSlack
+    service: FakeService
+    notifier: SlackNotifier
+    settings: Settings
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    with FakeSlack() as running:
+        yield running
+
+
+@pytest.fixture
+def service() -> FakeService:
+    return FakeService()
+
+
+@pytest.fixture
+def database_path(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'slack.sqlite3'}"
+
+
+@pytest.fixture
+def box() -> SecretBox:
+    return SecretBox(generate_key())
+
+
+def serve(
+    settings: Settings, service: FakeService, engine: AsyncEngine, box: SecretBox
+) -> tuple[BackgroundServer, SlackNotifier]:
+    from bot.app import SlackInstallation
+
+    installation = SlackInstallation(settings, engine, box)
+    bolt_app = create_bolt_app(settings, service, engine, box, installation=installation)
+    notifier = SlackNotifier(installation.client_for, service)
+    web = create_web_app(settings, bolt_app, service, engine, notifier=notifier)
+    return BackgroundServer(web), notifier
+
+
+@pytest.fixture
+def app(fake: FakeSlack, service: FakeService, database_path: str, box: SecretBox) -> Iterator[RunningApp]:
+    settings = single_workspace_settings(fake, database_path)
+    # The engine is only touched from the server's event loop (readyz); created here, used there.
+    engine = create_engine(settings.database_url)
+    server, notifier = serve(settings, service, engine, box)
+    with server:
+        yield RunningApp(server.url, fake, service, notifier, settings)
+
+
+@pytest.fixture
+async def slack(app: RunningApp) -> AsyncIterator[SlackClientSimulator]:
+    """Slack's side, as admin Ann of workspace T0001."""
+    async with SlackClientSimulator(app.url, SIGNING_SECRET, "T0001", "U0ANN", app.fake) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def connected(service: FakeService) -> FakeService:
+    """Workspace T0001 has QuickBooks and Ontop connected, finance channel #finance."""
+    service.connect("T0001")
+    return service

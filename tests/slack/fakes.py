@@ -1,0 +1,411 @@
+"""An in-memory BotService for the Slack tests: records every call, scoped by team, with a few knobs.
+
+Fakes over mocks: it behaves like the service (states are single use, mappings persist, credentials are
+checked) so tests assert what happened rather than which mock was called.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sync.api import (
+    AccountOption,
+    ConnectionStatusView,
+    Fix,
+    FixKind,
+    InvoiceFailure,
+    MappingRow,
+    NotConnectedError,
+    QboConnected,
+    RunStatusName,
+    RunSummary,
+    ServiceError,
+    SyncPreview,
+    SyncRequest,
+    TeamRef,
+    VendorCreateResult,
+    VendorMatch,
+    VendorPreview,
+    VendorPreviewRow,
+    WebhookRejected,
+    WorkspaceSettings,
+)
+
+ONTOP_EMAIL = "finance@acme.test"
+ONTOP_PASSWORD = "correct horse"
+WEBHOOK_TOKEN = "hook-token-123"
+
+CONCEPTS = [("base_compensation", "Base compensation"), ("bonus", "Bonus"), ("reimbursement", "Reimbursement")]
+ACCOUNTS = [
+    AccountOption("60100", "Contractors"),
+    AccountOption("60110", "Contractors:Bonuses"),
+    AccountOption("60200", "Software"),
+    AccountOption("60300", "Travel reimbursements"),
+]
+
+
+@dataclass
+class Call:
+    method: str
+    team_id: str | None
+    args: dict[str, Any]
+
+
+@dataclass
+class TeamState:
+    settings: WorkspaceSettings
+    connected_company: str | None = None
+    ontop_email: str | None = None
+    mapping: dict[str, str] = field(default_factory=dict)
+    vendor_rows: list[VendorPreviewRow] = field(default_factory=list)
+    last_run: RunSummary | None = None
+    forgotten: bool = False
+
+
+def sample_failures() -> list[InvoiceFailure]:
+    return [
+        InvoiceFailure(
+            "inv-1",
+            "ONT-1001",
+            "Ana Gómez",
+            Decimal("1250.00"),
+            "USD",
+            "Concept Bonus is not mapped",
+            Fix(FixKind.MAP_CONCEPT, "bonus", "Map Bonus"),
+        ),
+        InvoiceFailure(
+            "inv-2",
+            "ONT-1002",
+            "Ben Li",
+            Decimal("980.50"),
+            "USD",
+            "Worker is not a supplier in QuickBooks",
+            Fix(FixKind.CREATE_VENDOR, "agr-2", "Create supplier Ben Li"),
+        ),
+        InvoiceFailure(
+            "inv-3",
+            "ONT-1003",
+            "Caro Díaz",
+            Decimal("77.10"),
+            "USD",
+            "QuickBooks timed out",
+            Fix(FixKind.RETRY, "inv-3", "Retry"),
+        ),
+    ]
+
+
+def sample_run(run_id: int = 7, *, failures: list[InvoiceFailure] | None = None) -> RunSummary:
+    failures = sample_failures() if failures is None else failures
+    started = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+    return RunSummary(
+        run_id=run_id,
+        trigger="manual",
+        status=RunStatusName.PARTIAL if failures else RunStatusName.SUCCEEDED,
+        requested_by="U0ANN",
+        queued_at=started,
+        started_at=started,
+        finished_at=datetime(2026, 11, 25, 14, 1, 5, tzinfo=UTC),
+        invoices_seen=10 + len(failures),
+        bills_created=10,
+        already_synced=0,
+        skipped=0,
+        failed=len(failures),
+        vendors_created=1,
+        failures=failures,
+    )
+
+
+class FakeService:
+    """The BotService shape, in memory. Thread-safe: the app calls it from the server's thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: list[Call] = []
+        self._teams: dict[str, TeamState] = {}
+        self._states: dict[str, tuple[TeamRef, str]] = {}
+        self._run_ids = itertools.count(100)
+        self._queued: dict[str, SyncRequest] = {}
+        self._seen_deliveries: set[bytes] = set()
+        # Methods that wait until the test sets the event (to prove the ack came first).
+        self.gates: dict[str, threading.Event] = {}
+        # Methods that raise this error (e.g. a refused save).
+        self.failures: dict[str, ServiceError] = {}
+
+    # --- test helpers ---------------------------------------------------------------------------------------
+
+    def calls(self, method: str | None = None, *, team_id: str | None = None) -> list[Call]:
+        with self._lock:
+            return [
+                c
+                for c in self._calls
+                if (method is None or c.method == method) and (team_id is None or c.team_id == team_id)
+            ]
+
+    def wait_for_call(self, method: str, count: int = 1, timeout_seconds: float = 3.0) -> list[Call]:
+        """Poll until the app made `count` calls to `method` (work done after the ack)."""
+        event = threading.Event()
+        deadline = timeout_seconds
+        while deadline > 0:
+            found = self.calls(method)
+            if len(found) >= count:
+                return found
+            event.wait(0.01)
+            deadline -= 0.01
+        raise TimeoutError(f"expected {count} call(s) to {method}, got {len(self.calls(method))}")
+
+    def team(self, team_id: str) -> TeamState:
+        with self._lock:
+            return self._team(TeamRef(team_id))
+
+    def connect(self, team_id: str, company: str = "Acme Books LLC", *, finance_channel: str | None = "C0FIN") -> None:
+        """Seed a connected workspace with concepts, a partial mapping and vendors."""
+        with self._lock:
+            state = self._team(TeamRef(team_id))
+            state.connected_company = company
+            state.ontop_email = ONTOP_EMAIL
+            state.mapping = {"base_compensation": "60100"}
+            state.settings = replace(state.settings, finance_channel_id=finance_channel)
+            state.vendor_rows = [
+                VendorPreviewRow("agr-1", "Ana Gómez", "ana@example.com", "CO", "USD", VendorMatch.LINKED, "Ana Gómez"),
+                VendorPreviewRow("agr-2", "Ben Li", "ben@example.com", "MX", "USD", VendorMatch.WILL_CREATE, None),
+                VendorPreviewRow(
+                    "agr-3", "Caro Díaz", "caro@example.com", "AR", "USD", VendorMatch.MATCH_EMAIL, "C. Díaz"
+                ),
+            ]
+            state.last_run = sample_run()
+
+    def issue_state(self, team_id: str, user_id: str) -> str:
+        state = f"state-{team_id}-{user_id}-{len(self._states)}"
+        with self._lock:
+            self._states[state] = (TeamRef(team_id), user_id)
+        return state
+
+    # --- internals ------------------------------------------------------------------------------------------
+
+    def _team(self, team: TeamRef) -> TeamState:
+        if team.team_id not in self._teams:
+            self._teams[team.team_id] = TeamState(WorkspaceSettings(team, None, 6, "America/Bogota", [], False))
+        return self._teams[team.team_id]
+
+    async def _enter(self, method: str, team: TeamRef | None, **args: Any) -> None:
+        with self._lock:
+            self._calls.append(Call(method, team.team_id if team else None, args))
+        gate = self.gates.get(method)
+        if gate is not None:
+            await asyncio.to_thread(gate.wait, 5.0)
+        error = self.failures.get(method)
+        if error is not None:
+            raise error
+
+    def _connected(self, team: TeamRef) -> TeamState:
+        state = self._team(team)
+        if state.connected_company is None:
+            raise NotConnectedError("QuickBooks is not connected yet. Run `/qbo connect`.")
+        return state
+
+    # --- BotService -----------------------------------------------------------------------------------------
+
+    async def ensure_workspace(self, team: TeamRef, team_name: str = "") -> WorkspaceSettings:
+        await self._enter("ensure_workspace", team, team_name=team_name)
+        with self._lock:
+            return self._team(team).settings
+
+    async def workspace_settings(self, team: TeamRef) -> WorkspaceSettings:
+        await self._enter("workspace_settings", team)
+        with self._lock:
+            return self._team(team).settings
+
+    async def update_settings(
+        self,
+        team: TeamRef,
+        user_id: str,
+        *,
+        finance_channel_id: str | None,
+        sync_hour: int,
+        timezone: str,
+        admin_user_ids: list[str],
+        auto_create_vendors: bool,
+    ) -> WorkspaceSettings:
+        await self._enter(
+            "update_settings",
+            team,
+            user_id=user_id,
+            finance_channel_id=finance_channel_id,
+            sync_hour=sync_hour,
+            timezone=timezone,
+            admin_user_ids=admin_user_ids,
+            auto_create_vendors=auto_create_vendors,
+        )
+        with self._lock:
+            state = self._team(team)
+            state.settings = WorkspaceSettings(
+                team, finance_channel_id, sync_hour, timezone, admin_user_ids, auto_create_vendors
+            )
+            return state.settings
+
+    async def start_qbo_connect(self, team: TeamRef, user_id: str) -> str:
+        await self._enter("start_qbo_connect", team, user_id=user_id)
+        state = self.issue_state(team.team_id, user_id)
+        return f"https://appcenter.intuit.test/connect/oauth2?client_id=abc&state={state}"
+
+    async def complete_qbo_connect(self, state: str, code: str, realm_id: str) -> QboConnected:
+        await self._enter("complete_qbo_connect", None, state=state, code=code, realm_id=realm_id)
+        with self._lock:
+            bound = self._states.pop(state, None)
+            if bound is None:
+                raise ServiceError("This QuickBooks link has expired or was already used. Run `/qbo connect` again.")
+            team, user_id = bound
+            team_state = self._team(team)
+            team_state.connected_company = "Acme Books LLC"
+            return QboConnected(team, user_id, "Acme Books LLC", 1)
+
+    async def save_ontop_credentials(self, team: TeamRef, user_id: str, email: str, password: str) -> None:
+        await self._enter("save_ontop_credentials", team, user_id=user_id, email=email)  # never record the password
+        if (email, password) != (ONTOP_EMAIL, ONTOP_PASSWORD):
+            raise ServiceError("Ontop refused this email and password.", field="password")
+        with self._lock:
+            self._team(team).ontop_email = email
+
+    async def status(self, team: TeamRef) -> ConnectionStatusView | None:
+        await self._enter("status", team)
+        with self._lock:
+            state = self._team(team)
+            if state.connected_company is None:
+                return None
+            unmapped = [label for concept, label in CONCEPTS if concept not in state.mapping]
+            return ConnectionStatusView(
+                connection_id=1,
+                status="active",
+                company_name=state.connected_company,
+                realm_id="9130",
+                home_currency="USD",
+                multicurrency_enabled=False,
+                ontop_connected=state.ontop_email is not None,
+                mapped_concepts=len(state.mapping),
+                unmapped_concepts=unmapped,
+                vendors_linked=1,
+                bills_created_total=42,
+                failed_invoices=len(state.last_run.failures) if state.last_run else 0,
+                last_run=state.last_run,
+                active_run=None,
+                next_daily_run_at=datetime(2026, 11, 26, 11, 0, tzinfo=UTC),
+                settings=state.settings,
+            )
+
+    async def vendor_preview(self, team: TeamRef) -> VendorPreview:
+        await self._enter("vendor_preview", team)
+        with self._lock:
+            return VendorPreview(list(self._connected(team).vendor_rows))
+
+    async def create_missing_vendors(
+        self, team: TeamRef, user_id: str, agreement_ids: list[str] | None = None
+    ) -> VendorCreateResult:
+        await self._enter("create_missing_vendors", team, user_id=user_id, agreement_ids=agreement_ids)
+        with self._lock:
+            state = self._connected(team)
+            created: list[str] = []
+            linked: list[str] = []
+            rows = []
+            for row in state.vendor_rows:
+                wanted = agreement_ids is None or row.agreement_id in agreement_ids
+                if wanted and row.match is VendorMatch.WILL_CREATE:
+                    created.append(row.worker_name)
+                    row = replace(row, match=VendorMatch.LINKED, qbo_vendor_name=row.worker_name)
+                elif wanted and row.match in (VendorMatch.MATCH_EMAIL, VendorMatch.MATCH_NAME):
+                    linked.append(row.worker_name)
+                    row = replace(row, match=VendorMatch.LINKED)
+                rows.append(row)
+            state.vendor_rows = rows
+            return VendorCreateResult(created, linked, [])
+
+    async def mapping_rows(self, team: TeamRef) -> list[MappingRow]:
+        await self._enter("mapping_rows", team)
+        with self._lock:
+            return self._rows(self._connected(team))
+
+    def _rows(self, state: TeamState) -> list[MappingRow]:
+        names = {a.account_id: a.name for a in ACCOUNTS}
+        return [
+            MappingRow(concept, label, 3, state.mapping.get(concept), names.get(state.mapping.get(concept, "")))
+            for concept, label in CONCEPTS
+        ]
+
+    async def account_options(self, team: TeamRef, search: str = "") -> list[AccountOption]:
+        await self._enter("account_options", team, search=search)
+        with self._lock:
+            self._connected(team)
+        return [a for a in ACCOUNTS if search.lower() in a.name.lower()]
+
+    async def save_mappings(self, team: TeamRef, user_id: str, mapping: dict[str, str]) -> list[MappingRow]:
+        await self._enter("save_mappings", team, user_id=user_id, mapping=dict(mapping))
+        known = {a.account_id for a in ACCOUNTS}
+        for concept, account_id in mapping.items():
+            if account_id not in known:
+                raise ServiceError("That account is not an expense account in QuickBooks.", field=concept)
+        with self._lock:
+            state = self._connected(team)
+            state.mapping.update(mapping)
+            return self._rows(state)
+
+    async def request_sync(
+        self, team: TeamRef, user_id: str | None, trigger: str = "manual", channel_id: str | None = None
+    ) -> SyncRequest:
+        await self._enter("request_sync", team, user_id=user_id, trigger=trigger, channel_id=channel_id)
+        with self._lock:
+            self._connected(team)
+            existing = self._queued.get(team.team_id)
+            if existing is not None:
+                return SyncRequest(existing.run_id, True, existing.status)
+            request = SyncRequest(next(self._run_ids), False, RunStatusName.QUEUED)
+            self._queued[team.team_id] = request
+            return request
+
+    async def sync_preview(self, team: TeamRef) -> SyncPreview:
+        await self._enter("sync_preview", team)
+        with self._lock:
+            self._connected(team)
+        return SyncPreview(
+            eligible=5, already_synced=40, blocked_unmapped={"bonus": 2}, blocked_no_vendor=1, not_final=3
+        )
+
+    async def retry_invoice(self, team: TeamRef, user_id: str, invoice_id: str) -> SyncRequest:
+        await self._enter("retry_invoice", team, user_id=user_id, invoice_id=invoice_id)
+        with self._lock:
+            self._connected(team)
+        return SyncRequest(next(self._run_ids), False, RunStatusName.QUEUED)
+
+    async def run_summary(self, team: TeamRef, run_id: int) -> RunSummary | None:
+        await self._enter("run_summary", team, run_id=run_id)
+        with self._lock:
+            run = self._team(team).last_run
+        return run if run is not None and run.run_id == run_id else None
+
+    async def disconnect(self, team: TeamRef, user_id: str) -> None:
+        await self._enter("disconnect", team, user_id=user_id)
+        with self._lock:
+            state = self._connected(team)
+            state.connected_company = None
+            state.mapping.clear()
+
+    async def handle_ontop_webhook(self, path_token: str, headers: dict[str, str], body: bytes) -> bool:
+        await self._enter("handle_ontop_webhook", None, path_token=path_token)
+        if path_token != WEBHOOK_TOKEN or headers.get("x-ontop-signature") != "valid":
+            raise WebhookRejected("bad token or signature")
+        with self._lock:
+            if body in self._seen_deliveries:
+                return False
+            self._seen_deliveries.add(body)
+            return True
+
+    async def forget_workspace(self, team: TeamRef) -> None:
+        await self._enter("forget_workspace", team)
+        with self._lock:
+            state = self._team(team)
+            state.forgotten = True
+            state.connected_company = None
