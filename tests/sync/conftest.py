@@ -86,13 +86,10 @@ class World:
         )
 
 
-@pytest.fixture
-async def world(
-    emulators: Emulators, sqlite_sessions: async_sessionmaker[AsyncSession], secret_box: SecretBox
-) -> AsyncIterator[World]:
+def build_world(emulators: Emulators, sessions: async_sessionmaker[AsyncSession], box: SecretBox) -> World:
     clients = ClientFactory(
-        sqlite_sessions,
-        secret_box,
+        sessions,
+        box,
         QboSettings(
             client_id=DEFAULT_CLIENT_ID,
             client_secret=DEFAULT_CLIENT_SECRET,
@@ -104,6 +101,13 @@ async def world(
         ),
         ontop_base_url=emulators.ontop_url,
     )
-    service = Service(sqlite_sessions, clients)
-    yield World(emulators, sqlite_sessions, clients, service, SyncEngine(sqlite_sessions, clients))
-    await clients.aclose()
+    return World(emulators, sessions, clients, Service(sessions, clients), SyncEngine(sessions, clients))
+
+
+@pytest.fixture
+async def world(
+    emulators: Emulators, sqlite_sessions: async_sessionmaker[AsyncSession], secret_box: SecretBox
+) -> AsyncIterator[World]:
+    built = build_world(emulators, sqlite_sessions, secret_box)
+    yield built
+    await built.clients.aclose()
