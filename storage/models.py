@@ -326,6 +326,8 @@ class WebhookDelivery(Base):
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
     event_key: Mapped[str] = mapped_column(String(255))
     event_time: Mapped[datetime | None]
+    # The newest "order" seen for the key (a payment's time, an invoice status rank): older deliveries are stale.
+    order_value: Mapped[Decimal | None] = mapped_column(Numeric(30, 6))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -344,20 +345,29 @@ async def consume_qbo_state(session: AsyncSession, state: str, now: datetime | N
 # --- webhook deliveries -----------------------------------------------------------------------------------
 
 
-async def remember_delivery(
-    session: AsyncSession, connection_id: int, event_key: str, event_time: datetime | None
-) -> bool:
-    """True the first time an event is seen for a connection; False for a repeat."""
-    seen = await session.scalar(
-        select(WebhookDelivery.id).where(
-            WebhookDelivery.connection_id == connection_id, WebhookDelivery.event_key == event_key
+class DeliveryOrderStore:
+    """Ontop webhook deliveries already seen for one connection: the newest order per key (sync.ontop.webhooks
+    WebhookSeenStore). The row is locked while compared, so concurrent deliveries of one event see each other."""
+
+    def __init__(self, session: AsyncSession, connection_id: int) -> None:
+        self._session = session
+        self._connection_id = connection_id
+
+    async def remember(self, key: str, order: Decimal) -> Decimal | None:
+        row = await self._session.scalar(
+            select(WebhookDelivery)
+            .where(WebhookDelivery.connection_id == self._connection_id, WebhookDelivery.event_key == key[:255])
+            .with_for_update()
         )
-    )
-    if seen is not None:
-        return False
-    session.add(WebhookDelivery(connection_id=connection_id, event_key=event_key, event_time=event_time))
-    await session.flush()
-    return True
+        if row is None:
+            self._session.add(
+                WebhookDelivery(connection_id=self._connection_id, event_key=key[:255], order_value=order)
+            )
+            await self._session.flush()
+            return None
+        previous = row.order_value if row.order_value is not None else Decimal(0)
+        row.order_value = max(previous, order)
+        return previous
 
 
 # --- key rotation -----------------------------------------------------------------------------------------

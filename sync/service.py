@@ -50,6 +50,7 @@ from sync.api import (
 from sync.bills import Company, concept_key, waiting_reason
 from sync.connections import ClientFactory
 from sync.engine import create_vendor, load_vendor_directory, refresh_account_cache
+from sync.ontop import webhooks
 from sync.ontop.client import OntopCredentials
 from sync.ontop.models import Concept, OntopAuthError, OntopError
 from sync.qbo.errors import QboDuplicateName, QboError, QboInvalidGrant
@@ -576,23 +577,35 @@ class Service:
     # --- webhooks ---------------------------------------------------------------------------------------------
 
     async def handle_ontop_webhook(self, path_token: str, headers: dict[str, str], body: bytes) -> bool:
-        from sync.ontop import webhooks
-
         async with self._sessions() as session:
             connection = await repos.connection_for_webhook_token(session, path_token) if path_token else None
         if connection is None or connection.status != ConnectionStatus.ACTIVE:
-            raise WebhookRejected("unknown webhook path")
+            raise WebhookRejected("unknown webhook address")
         secret = (
             self._clients.box.decrypt(connection.ontop_webhook_secret_encrypted)
             if connection.ontop_webhook_secret_encrypted
             else None
         )
-        event = webhooks.verify_and_parse(headers, body, secret)  # raises WebhookRejected-compatible errors
         async with transaction(self._sessions) as session:
-            fresh = await repos.remember_delivery(session, connection.id, event.dedupe_key, event.occurred_at)
-            if fresh and event.should_sync:
-                await scheduler.enqueue_webhook_run(session, connection.id)
-        return fresh
+            outcome = await webhooks.receive_webhook(
+                connection_id=connection.id,
+                path_token=path_token,
+                expected_path_token=path_token,  # the path was matched by its hash above
+                body=body,
+                headers=headers,
+                secret=secret,
+                store=repos.DeliveryOrderStore(session, connection.id),
+            )
+            if outcome.status_code == 401:
+                raise WebhookRejected(outcome.reason)
+            if outcome.status_code != 200:
+                raise ServiceError(outcome.reason)
+            if isinstance(outcome.decision, webhooks.SyncSoon):
+                await scheduler.enqueue_webhook_run(
+                    session, connection.id, debounce_seconds=outcome.decision.delay_seconds
+                )
+                return True
+        return False
 
     # --- helpers ----------------------------------------------------------------------------------------------
 

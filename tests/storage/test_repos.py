@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy.exc import IntegrityError
@@ -66,12 +67,17 @@ async def test_the_ledger_holds_one_row_per_invoice(sessions: async_sessionmaker
             session.add(SyncedInvoice(connection_id=connection_id, ontop_invoice_id="inv-1"))
 
 
-async def test_webhook_deliveries_are_remembered_once(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_webhook_deliveries_remember_the_newest_order_per_key(sessions: async_sessionmaker[AsyncSession]) -> None:
     _, connection_id = await _workspace_and_connection(sessions)
     async with transaction(sessions) as session:
-        assert await repos.remember_delivery(session, connection_id, "payment:42", None) is True
+        store = repos.DeliveryOrderStore(session, connection_id)
+        assert await store.remember("INVOICE:42", Decimal(2)) is None
     async with transaction(sessions) as session:
-        assert await repos.remember_delivery(session, connection_id, "payment:42", None) is False
+        store = repos.DeliveryOrderStore(session, connection_id)
+        assert await store.remember("INVOICE:42", Decimal(1)) == Decimal(2)  # an older delivery: stale
+        assert await store.remember("INVOICE:42", Decimal(3)) == Decimal(2)
+    async with transaction(sessions) as session:
+        assert await repos.DeliveryOrderStore(session, connection_id).remember("INVOICE:42", Decimal(3)) == Decimal(3)
 
 
 async def test_disconnect_forgets_secrets_and_mapping_but_keeps_the_ledger(
