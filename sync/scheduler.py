@@ -105,9 +105,18 @@ async def enqueue_due_daily_runs(sessions: async_sessionmaker[AsyncSession], now
     Each connection gets its own transaction, so one failing connection never stops the others.
     """
     async with transaction(sessions) as session:
-        schedules = await list_daily_schedules(session)
+        due = due_daily_runs(await list_daily_schedules(session), now_utc)
+        if due:
+            # Most ticks find every due run already queued: skip those without taking a lock per connection.
+            # (A run queued after this read is still caught by the locked check inside enqueue_run.)
+            dates = {local_date.isoformat() for _, local_date in due}
+            rows = await session.execute(
+                select(SyncRun.connection_id, SyncRun.scheduled_for).where(SyncRun.scheduled_for.in_(dates))
+            )
+            already = {(row[0], row[1]) for row in rows}
+            due = [(cid, local_date) for cid, local_date in due if (cid, local_date.isoformat()) not in already]
     created: list[int] = []
-    for connection_id, local_date in due_daily_runs(schedules, now_utc):
+    for connection_id, local_date in due:
         try:
             async with transaction(sessions) as session:
                 run, joined = await enqueue_run(

@@ -128,6 +128,17 @@ async def test_a_daily_run_stands_once_for_its_date_even_after_it_finished(sessi
     assert next_day_id != run_id and next_joined is False
 
 
+async def test_concurrent_daily_requests_for_one_date_make_a_single_run(sessions: Sessions) -> None:
+    connection_id = await make_connection(sessions)
+
+    results = await asyncio.gather(
+        *(_enqueue(sessions, connection_id, RunTrigger.SCHEDULE, scheduled_for="2026-01-05") for _ in range(4))
+    )
+
+    assert len({run_id for run_id, _ in results}) == 1
+    assert [run.scheduled_for for run in await runs_of(sessions, connection_id)] == ["2026-01-05"]
+
+
 async def test_a_daily_request_that_joins_a_manual_run_marks_it_as_that_days_run(sessions: Sessions) -> None:
     connection_id = await make_connection(sessions)
     run_id, _ = await _enqueue(sessions, connection_id, RunTrigger.MANUAL)
