@@ -161,8 +161,8 @@ async def test_other_4xx_are_not_retried(client: OntopClient, state: OntopEmulat
 
 
 async def test_a_reply_slower_than_the_timeout_is_retried(server: BackgroundServer, state: OntopEmulatorState) -> None:
-    state.faults.append(Fault(status=None, path="/contract/invoices/5001", delay_seconds=0.5))
-    fast_timeout = httpx.Timeout(0.2)
+    state.faults.append(Fault(status=None, path="/contract/invoices/5001", delay_seconds=1.0))
+    fast_timeout = httpx.Timeout(0.4)
     credentials = OntopCredentials(DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD)
     async with OntopClient(server.url, credentials, backoff=FAST_BACKOFF, timeout=fast_timeout) as client:
         invoice = await client.invoice(5001)

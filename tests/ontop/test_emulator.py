@@ -200,6 +200,11 @@ def test_invoice_date_filters_and_pdf(authed: httpx.Client, state: OntopEmulator
     pdf = authed.get(f"/contract/invoices/{paid['invoiceId']}/pdf")
     assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF-")
     assert pdf.headers["content-disposition"] == f'attachment; filename="{paid["invoiceNumber"]}.pdf"'
+    # A valid file: every xref offset points at its object, startxref at the table.
+    offsets = [int(offset) for offset in re.findall(rb"(\d{10}) 00000 n", pdf.content)]
+    assert [pdf.content[offset:].split(b" ", 1)[0] for offset in offsets] == [b"1", b"2", b"3", b"4", b"5"]
+    start = int(re.findall(rb"startxref\n(\d+)", pdf.content)[0])
+    assert pdf.content[start:].startswith(b"xref") and pdf.content.endswith(b"%%EOF\n")
 
 
 def test_documented_only_mode_answers_404_on_the_assumed_surface(state: OntopEmulatorState) -> None:
