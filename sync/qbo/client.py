@@ -9,13 +9,15 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any, Protocol, cast
 
 import httpx
 import structlog
 
 from sync import money
+from sync.money import to_decimal
 from sync.qbo.auth import QboOAuth, QboTokens
 from sync.qbo.errors import (
     QboAuthError,
@@ -331,6 +333,21 @@ class QboClient:
         rows = await self.query("SELECT * FROM Account WHERE Classification = 'Expense' AND Active = true")
         return [account for account in map(Account.from_wire, rows) if account.is_expense and account.active]
 
+    async def accounts_payable(self) -> list[Account]:
+        """Active Accounts Payable accounts (send one as the Bill's APAccountRef)."""
+        rows = await self.query("SELECT * FROM Account WHERE AccountType = 'Accounts Payable' AND Active = true")
+        return [Account.from_wire(row) for row in rows]
+
+    async def exchange_rate(self, currency: str, as_of: date) -> Decimal:
+        """Home-currency units per one unit of `currency` on a date (QBO's own rate table)."""
+        body = await self._request(
+            "GET",
+            "exchangerate",
+            params={"sourcecurrencycode": currency, "asofdate": as_of.isoformat()},
+            content_type=None,
+        )
+        return to_decimal((body.get("ExchangeRate") or {})["Rate"])
+
     # ---- vendors ----------------------------------------------------------------------------------------------------
     async def find_vendors_by_email(self, email: str) -> list[Vendor]:
         """Vendors (inactive included) whose primary email matches, case-insensitively."""
@@ -356,6 +373,11 @@ class QboClient:
             if rows:
                 return kind
         return None
+
+    async def get_vendor(self, vendor_id: str) -> Vendor:
+        """Read one vendor by Id (QboNotFound when it does not exist)."""
+        body = await self._get(f"vendor/{vendor_id}")
+        return Vendor.from_wire(body["Vendor"])
 
     async def create_vendor(self, vendor: NewVendor, request_id: str) -> Vendor:
         """Create a vendor; QboDuplicateName (6240) when any Vendor/Customer/Employee holds the name."""

@@ -14,7 +14,8 @@ import hmac
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -51,7 +52,9 @@ __all__ = ["QboEmulatorState", "create_qbo_emulator", "run_qbo_emulator"]
 
 JSON_TYPE = "application/json;charset=UTF-8"
 ENTITY_KINDS = {"vendor": "Vendor", "customer": "Customer", "employee": "Employee", "bill": "Bill",
-                "account": "Account", "attachable": "Attachable", "term": "Term"}  # fmt: skip
+                "account": "Account", "attachable": "Attachable", "term": "Term", "class": "Class",
+                "department": "Department"}  # fmt: skip
+CDC_MAX_OBJECTS = 1000
 WRITABLE_KINDS = {"Vendor", "Customer", "Employee", "Bill", "Attachable"}
 ALLOWED_FILE_TYPES = {"ai", "csv", "doc", "docx", "eps", "gif", "jpeg", "jpg", "ods", "pdf", "png", "rtf", "tif",
                       "txt", "xls", "xlsx", "xml"}  # fmt: skip
@@ -231,6 +234,8 @@ class _Emulator:
             Route(f"{api}/batch", self.api(self.batch, write=True), methods=["POST"]),
             Route(f"{api}/upload", self.api(self.upload, write=True), methods=["POST"]),
             Route(f"{api}/download/{{entity_id}}", self.api(self.download), methods=["GET"]),
+            Route(f"{api}/cdc", self.api(self.cdc), methods=["GET"]),
+            Route(f"{api}/exchangerate", self.api(self.exchange_rate), methods=["GET"]),
             Route(f"{api}/{{entity}}", self.api(self.write_entity, write=True), methods=["POST"]),
             Route(f"{api}/{{entity}}/{{entity_id}}", self.api(self.read), methods=["GET"]),
             Route("/_emulator/seed", self.control_seed, methods=["POST"]),
@@ -371,6 +376,7 @@ class _Emulator:
             rejection, company = self._authenticate(request, realm_id)
             if rejection is not None or company is None:
                 return rejection or forbidden("company not found")
+            await request.body()  # read (and cache) the body before taking the state lock
             request_id = request.query_params.get("requestid") if write else None
             limit = 36 if request.url.path.endswith("/batch") else 50
             if request_id is not None and len(request_id) > limit:
@@ -503,6 +509,50 @@ class _Emulator:
             raise EmulatedFault("4001", "Invalid query", f"QueryValidationError: Invalid entity {parsed.entity}")
         rows = [row for row in company.of(kind).values() if row.get("status") != "Deleted"]
         return run_query(parsed, rows)
+
+    async def cdc(self, request: Request, company: Company) -> dict[str, Any]:
+        """Change data capture: updates, deactivations and Deleted stubs since `changedSince` (≤30 days back)."""
+        entities = [name.strip() for name in request.query_params.get("entities", "").split(",") if name.strip()]
+        since_text = request.query_params.get("changedSince", "")
+        if not entities:
+            raise required("entities")
+        try:
+            since = datetime.fromisoformat(since_text)
+        except ValueError as exc:
+            raise required("changedSince") from exc
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=company.tz)
+        if self.state.now() - since > timedelta(days=30):
+            raise EmulatedFault("4001", "Invalid query", "QueryValidationError: changedSince is more than 30 days ago")
+        responses: list[dict[str, Any]] = []
+        budget = CDC_MAX_OBJECTS
+        for name in entities:
+            kind = ENTITY_KINDS.get(name.lower())
+            if kind is None:
+                raise EmulatedFault("4001", "Invalid query", f"QueryValidationError: CDC not supported for {name}")
+            changed = [record for record in company.of(kind).values() if _last_updated(record) >= since][:budget]
+            budget -= len(changed)
+            if changed:
+                responses.append({kind: changed, "startPosition": 1, "maxResults": len(changed)})
+        return {"CDCResponse": [{"QueryResponse": responses or [{}]}]}
+
+    async def exchange_rate(self, request: Request, company: Company) -> dict[str, Any]:
+        source = request.query_params.get("sourcecurrencycode", "").upper()
+        as_of = request.query_params.get("asofdate") or self.state.now().astimezone(company.tz).date().isoformat()
+        if source == company.home_currency:
+            rate = Decimal("1")
+        elif source in self.state.exchange_rates:
+            rate = self.state.exchange_rates[source]
+        else:
+            raise EmulatedFault("610", "Object Not Found", f"Object Not Found : no exchange rate for {source}")
+        return {
+            "ExchangeRate": {
+                "SourceCurrencyCode": source,
+                "TargetCurrencyCode": company.home_currency,
+                "Rate": rate,
+                "AsOfDate": as_of,
+            }
+        }
 
     async def read(self, request: Request, company: Company) -> dict[str, Any]:
         kind = self._kind(request.path_params["entity"])
@@ -743,6 +793,11 @@ class _Emulator:
     async def control_reset(self, request: Request) -> Response:
         self.state.reset()
         return JSONResponse({"reset": True})
+
+
+def _last_updated(record: dict[str, Any]) -> datetime:
+    stamp = (record.get("MetaData") or {}).get("LastUpdatedTime")
+    return datetime.fromisoformat(stamp) if stamp else datetime.min.replace(tzinfo=UTC)
 
 
 def _redirect(uri: str, params: dict[str, str]) -> Response:

@@ -189,6 +189,12 @@ class QboEmulatorState:
         self.throttled: int = 0
         self.max_in_flight: dict[str, int] = {}
         self.in_flight: dict[str, int] = {}
+        # Units of the home currency per unit of each foreign currency (GET /exchangerate).
+        self.exchange_rates: dict[str, Decimal] = {
+            code: Decimal(rate)
+            for code, rate in {"EUR": "1.0842", "GBP": "1.2710", "CAD": "0.7315", "BRL": "0.2010",
+                               "MXN": "0.0580", "ARS": "0.0011", "COP": "0.00025", "INR": "0.0120"}.items()
+        }  # fmt: skip
 
     # ---- clock -------------------------------------------------------------------------------------------------
     def now(self) -> datetime:

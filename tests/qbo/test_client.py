@@ -277,13 +277,13 @@ async def test_second_401_after_refresh_raises_auth_error(client: QboClient, emu
 
 
 async def test_dead_refresh_token_raises_invalid_grant(
-    client: QboClient, emulator: Emulator, token_source: MemoryTokenSource
+    client: QboClient, emulator: Emulator, token_source: MemoryTokenSource, oauth: QboOAuth
 ) -> None:
     emulator.state.revoke_token(token_source.tokens.refresh_token)
-    with pytest.raises((QboInvalidGrant, QboAuthError)):
-        await client.company_info()
     with pytest.raises(QboInvalidGrant):
-        await token_source._oauth.refresh(token_source.tokens.refresh_token)
+        await client.company_info()  # 401, then the refresh itself is refused: needs reauth, no loop
+    with pytest.raises(QboInvalidGrant):
+        await oauth.refresh(token_source.tokens.refresh_token)
 
 
 async def test_token_for_another_realm_is_forbidden(emulator: Emulator, oauth: QboOAuth) -> None:
@@ -376,3 +376,19 @@ async def test_validation_errors_are_not_retried(client: QboClient, sleeps: Reco
         await client.create_bill(draft("1", "1", "V-1", "1.00"), "val-1")
     assert not caught.value.is_transient
     assert sleeps.pauses == []
+
+
+async def test_accounts_payable_and_exchange_rate_lookups(client: QboClient) -> None:
+    payables = await client.accounts_payable()
+    assert [account.name for account in payables] == ["Accounts Payable (A/P)"]
+    assert await client.exchange_rate("EUR", date(2026, 1, 5)) == Decimal("1.0842")
+
+
+async def test_bill_with_explicit_ap_account_reads_back_by_id(client: QboClient, emulator: Emulator) -> None:
+    vendor_id = await new_vendor(client)
+    payable = (await client.accounts_payable())[0].id
+    created = await client.create_bill(
+        draft(vendor_id, contractors_account(emulator), "AP-1", "12.34", ap_account_id=payable), "ap-1"
+    )
+    assert await client.get_bill(created.id) == created
+    assert (await client.get_vendor(vendor_id)).id == vendor_id

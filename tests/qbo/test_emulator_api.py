@@ -538,3 +538,75 @@ async def test_control_endpoints_drive_the_emulator_over_http(api: Api) -> None:
     assert api.state.companies == {}
     await api.http.post(f"{base}/seed", json={"realm_id": REALM, "multicurrency_enabled": True})
     assert api.state.companies[REALM].multicurrency_enabled
+
+
+# ---- more switches, CDC, reference data (items 7, 14, 20-22, 25) -----------------------------------------------------
+
+
+async def test_token_without_accounting_scope_is_403(emulator: Emulator, http: httpx.AsyncClient) -> None:
+    token = emulator.state.issue_tokens(REALM, scopes=["openid"])["access_token"]
+    response = await http.get(emulator.api("preferences"), headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 403 and response.json()["fault"]["error"][0]["code"] == "3100"
+
+
+async def test_non_ap_account_as_ap_account_ref_is_rejected(api: Api) -> None:
+    vendor = await api.create_vendor("AP Vendor")
+    body = bill_body(
+        vendor["Id"], api.account_id("Contractors"), "1", APAccountRef={"value": api.account_id("Checking")}
+    )
+    assert fault(await api.post("bill", body))["element"] == "APAccountRef"
+
+
+async def test_cache_failures_switch_replays_a_fault(api: Api) -> None:
+    api.state.switches.requestid_cache_failures = True
+    first = await api.post("vendor", {"DisplayName": "Maria Silva"}, requestid="rid-cached-fail")
+    api.state.companies[REALM].of("Customer").clear()
+    second = await api.post("vendor", {"DisplayName": "Maria Silva"}, requestid="rid-cached-fail")
+    assert (second.status_code, second.content) == (400, first.content)
+
+
+async def test_fault_probability_fails_only_a_fraction(api: Api) -> None:
+    api.state.inject("*/preferences", 503, count=None, probability=0.5)
+    statuses = [(await api.get("preferences")).status_code for _ in range(40)]
+    assert 0 < statuses.count(503) < 40
+    assert set(statuses) == {200, 503}
+
+
+async def test_cdc_returns_updates_deactivations_and_deleted_stubs(api: Api) -> None:
+    api.state.advance_clock(2)  # past the seed's timestamps
+    since = api.state.now().astimezone(api.state.companies[REALM].tz).isoformat(timespec="seconds")
+    vendor = await api.create_vendor("CDC Vendor")
+    await api.post("vendor", {"Id": vendor["Id"], "SyncToken": "0", "sparse": True, "Active": False})
+    other = await api.create_vendor("CDC Bill Vendor")
+    created = (await api.post("bill", bill_body(other["Id"], api.account_id("Contractors"), "1"))).json()["Bill"]
+    await api.post("bill", {"Id": created["Id"], "SyncToken": "0"}, operation="delete")
+    body = money.loads((await api.get("cdc", entities="Vendor,Bill", changedSince=since)).text)
+    groups = body["CDCResponse"][0]["QueryResponse"]
+    vendors = next(group["Vendor"] for group in groups if "Vendor" in group)
+    bills = next(group["Bill"] for group in groups if "Bill" in group)
+    assert {(v["DisplayName"], v["Active"]) for v in vendors} == {("CDC Vendor", False), ("CDC Bill Vendor", True)}
+    assert [b["status"] for b in bills] == ["Deleted"]
+
+
+async def test_cdc_without_changes_and_too_far_back(api: Api) -> None:
+    api.state.advance_clock(10)
+    recent = api.state.now().isoformat(timespec="seconds")
+    empty = money.loads((await api.get("cdc", entities="Bill", changedSince=recent)).text)
+    assert empty["CDCResponse"] == [{"QueryResponse": [{}]}]
+    assert fault(await api.get("cdc", entities="Bill", changedSince="2020-01-01T00:00:00-08:00"))["code"] == "4001"
+
+
+async def test_exchange_rate_lookup(api: Api) -> None:
+    body = money.loads((await api.get("exchangerate", sourcecurrencycode="EUR", asofdate="2026-01-05")).text)
+    assert body["ExchangeRate"] == {
+        "SourceCurrencyCode": "EUR",
+        "TargetCurrencyCode": "USD",
+        "Rate": Decimal("1.0842"),
+        "AsOfDate": "2026-01-05",
+    }
+
+
+async def test_seeded_reference_data_includes_inactive_records(api: Api) -> None:
+    assert len(await api.rows("select * from Term")) == 3
+    everyone = await api.rows("select * from Employee where Active IN (true, false)")
+    assert {(e["DisplayName"], e["Active"]) for e in everyone} == {("John Smith", True), ("Ana Souza", False)}
