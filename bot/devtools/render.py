@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.devtools.fake_slack import RecordedCall
 
 RULE = "─" * 40
 
@@ -212,3 +215,28 @@ def render_message(message: Mapping[str, Any]) -> str:
     if blocks:
         return render_blocks(blocks)
     return render_mrkdwn(str(message.get("text", "")))
+
+
+_MESSAGE_METHODS = ("chat.postMessage", "chat.postEphemeral", "chat.update", "response_url")
+_VIEW_METHODS = ("views.open", "views.push", "views.update", "views.publish")
+
+
+def render_call(call: RecordedCall) -> str | None:
+    """What a Slack user would see from one call the app made to the fake (None for calls that show nothing).
+
+    For the demo transcript: render the calls recorded since the previous step.
+    """
+    if call.method not in _MESSAGE_METHODS + _VIEW_METHODS:
+        return None
+    params = call.params
+    where = params.get("channel") or params.get("user_id") or params.get("view_id") or params.get("response_id")
+    where = where or "new modal"  # views.open / views.push name no target: the user sees a modal appear
+    if params.get("user") and call.method == "chat.postEphemeral":
+        where = f"{where}, only {params['user']}"
+    heading = f"── {call.method} → {where}"
+    if call.error is not None:
+        return f"{heading}: refused ({call.error})"
+    if call.method in _VIEW_METHODS:
+        view = params.get("view")
+        return f"{heading}\n{render_view(view if isinstance(view, Mapping) else {})}"
+    return f"{heading}\n{render_message(params)}"

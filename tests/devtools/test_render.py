@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.devtools.render import render_blocks, render_message, render_mrkdwn, render_view
+from bot.devtools.fake_slack import RecordedCall
+from bot.devtools.render import render_blocks, render_call, render_message, render_mrkdwn, render_view
 
 
 def plain(text: str) -> dict[str, str]:
@@ -163,3 +164,17 @@ def test_message_uses_blocks_when_present_and_text_otherwise() -> None:
 
 def test_unknown_block_types_are_named_not_dropped() -> None:
     assert render_blocks([{"type": "video", "title": plain("x")}]) == "[video block]"
+
+
+def test_recorded_calls_render_as_a_transcript() -> None:
+    def call(method: str, params: dict[str, Any], error: str | None = None) -> RecordedCall:
+        return RecordedCall(method, params, "POST", 0.0, 200, error)
+
+    posted = call("chat.postMessage", {"channel": "C0FIN", "text": "Sync done", "blocks": FAILURE_ALERT[:1]})
+    assert render_call(posted) == "── chat.postMessage → C0FIN\nQuickBooks sync failed\n══════════════════════"
+    opened = call("views.open", {"trigger_id": "1.2.3", "view": {"type": "modal", "title": plain("Map accounts")}})
+    assert (render_call(opened) or "").startswith("── views.open → new modal\n┌")
+    assert "│ Map accounts" in (render_call(opened) or "")
+    refused = call("chat.postMessage", {"channel": "G0PAY", "text": "x"}, error="channel_not_found")
+    assert render_call(refused) == "── chat.postMessage → G0PAY: refused (channel_not_found)"
+    assert render_call(call("users.info", {"user": "U0ANN"})) is None
