@@ -1,0 +1,282 @@
+"""Modals over real HTTP: opened with the command's trigger_id, filled, validated inline, saved."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.devtools.signing import plain_text_state, selected_option_state
+from handlers.ids import ConnectIds, DisconnectIds, MappingIds, SettingsIds, VendorIds
+from tests.slack.conftest import RunningApp
+from tests.slack.fakes import ONTOP_EMAIL, ONTOP_PASSWORD, FakeService
+
+
+def wait_view(app: RunningApp, callback_id: str, *, updates: int = 1) -> dict[str, Any]:
+    """The modal with `callback_id`, once the app replaced the loading view with it."""
+    app.fake.recorder.wait_for("views.update", updates)
+    view = app.fake.last_view(callback_id)
+    assert view is not None, (
+        f"no view {callback_id}; views: {[c.params.get('view', {}).get('callback_id') for c in app.fake.calls('views.update')]}"
+    )
+    return view
+
+
+def texts(view: dict[str, Any]) -> str:
+    return json.dumps(view["blocks"], ensure_ascii=False)
+
+
+async def open_modal(app: RunningApp, slack, text: str, callback_id: str) -> dict[str, Any]:
+    response = await slack.command(text)
+    assert response.status_code == 200
+    return wait_view(app, callback_id)
+
+
+# --- map --------------------------------------------------------------------------------------------------
+
+
+async def test_map_opens_with_the_commands_trigger_id_then_shows_one_picker_per_concept(
+    app: RunningApp, connected: FakeService, slack
+) -> None:
+    view = await open_modal(app, slack, "map", MappingIds.CALLBACK)
+    [opened] = app.fake.calls("views.open")
+    assert opened.error is None  # the trigger_id was fresh and used once
+    inputs = [b for b in view["blocks"] if b["type"] == "input"]
+    assert [b["block_id"] for b in inputs] == ["concept:bonus", "concept:reimbursement", "concept:base_compensation"]
+    current = inputs[-1]["element"]["initial_option"]
+    assert current == {"text": {"type": "plain_text", "text": "Contractors"}, "value": "60100"}
+    assert all(b["element"]["type"] == "external_select" for b in inputs)
+
+
+async def test_account_options_are_searched_in_the_cache_and_answered_in_the_ack(
+    app: RunningApp, connected: FakeService, slack
+) -> None:
+    view = await open_modal(app, slack, "map", MappingIds.CALLBACK)
+    response = await slack.suggest(view["id"], "concept:bonus", MappingIds.ACCOUNT, "bon")
+    assert response.status_code == 200
+    assert response.json() == {
+        "options": [{"text": {"type": "plain_text", "text": "Contractors:Bonuses"}, "value": "60110"}]
+    }
+    [call] = connected.calls("account_options")
+    assert call.team_id == "T0001" and call.args == {"search": "bon"}
+
+
+async def test_mapping_submit_saves_and_shows_the_result(app: RunningApp, connected: FakeService, slack) -> None:
+    view = await open_modal(app, slack, "map", MappingIds.CALLBACK)
+    values = {
+        "concept:bonus": {MappingIds.ACCOUNT: selected_option_state("60110", "Contractors:Bonuses")},
+        "concept:reimbursement": {MappingIds.ACCOUNT: selected_option_state("60300", "Travel reimbursements")},
+        "concept:base_compensation": {MappingIds.ACCOUNT: selected_option_state("60100", "Contractors")},
+    }
+    response = await slack.submit_view(view["id"], values)
+    assert response.status_code == 200
+    assert response.json()["response_action"] == "update"  # "Saving…" at once
+    result = wait_view(app, "result-view", updates=2)
+    assert "3 of 3 concepts are mapped" in texts(result)
+    [call] = connected.calls("save_mappings")
+    assert call.team_id == "T0001"
+    assert call.args["mapping"] == {"bonus": "60110", "reimbursement": "60300", "base_compensation": "60100"}
+
+
+async def test_mapping_submit_without_a_pick_gets_inline_errors_and_saves_nothing(
+    app: RunningApp, connected: FakeService, slack
+) -> None:
+    view = await open_modal(app, slack, "map", MappingIds.CALLBACK)
+    values = {
+        "concept:bonus": {MappingIds.ACCOUNT: {"type": "external_select", "selected_option": None}},
+        "concept:base_compensation": {MappingIds.ACCOUNT: selected_option_state("60100", "Contractors")},
+    }
+    response = await slack.submit_view(view["id"], values)
+    assert response.json() == {"response_action": "errors", "errors": {"concept:bonus": "Pick an expense account"}}
+    assert connected.calls("save_mappings") == []
+
+
+async def test_mapping_refused_by_the_service_shows_the_message_under_that_concept(
+    app: RunningApp, connected: FakeService, slack
+) -> None:
+    view = await open_modal(app, slack, "map", MappingIds.CALLBACK)
+    values = {"concept:bonus": {MappingIds.ACCOUNT: selected_option_state("99999", "Sales")}}
+    await slack.submit_view(view["id"], values)
+    again = wait_view(app, MappingIds.CALLBACK, updates=2)
+    blocks = again["blocks"]
+    index = next(i for i, b in enumerate(blocks) if b.get("block_id") == "concept:bonus")
+    assert "not an expense account" in json.dumps(blocks[index + 1])
+
+
+async def test_map_for_a_non_admin_shows_a_polite_refusal(app: RunningApp, connected: FakeService, slack) -> None:
+    await slack.as_user("U0BOB").command("map")
+    view = wait_view(app, "result-view")
+    assert "only workspace admins" in texts(view)
+    assert connected.calls("mapping_rows") == []
+
+
+async def test_map_when_not_connected_says_so_in_the_modal(app: RunningApp, slack) -> None:
+    view = await open_modal(app, slack, "map", "result-view")
+    assert "/qbo connect" in texts(view)
+
+
+# --- connect ----------------------------------------------------------------------------------------------
+
+
+async def test_connect_shows_the_consent_link_bound_to_workspace_and_user(
+    app: RunningApp, service: FakeService, slack
+) -> None:
+    view = await open_modal(app, slack, "connect", ConnectIds.CALLBACK)
+    button = next(b["accessory"] for b in view["blocks"] if b.get("accessory", {}).get("url"))
+    assert button["url"].startswith("https://appcenter.intuit.test/connect/oauth2")
+    [call] = service.calls("start_qbo_connect")
+    assert call.team_id == "T0001" and call.args == {"user_id": "U0ANN"}
+
+
+async def test_connect_form_checks_empty_fields_inline(app: RunningApp, service: FakeService, slack) -> None:
+    view = await open_modal(app, slack, "connect", ConnectIds.CALLBACK)
+    values = {
+        ConnectIds.EMAIL_BLOCK: {ConnectIds.EMAIL: plain_text_state("not-an-email")},
+        ConnectIds.PASSWORD_BLOCK: {ConnectIds.PASSWORD: plain_text_state(None)},
+    }
+    response = await slack.submit_view(view["id"], values)
+    assert response.json() == {
+        "response_action": "errors",
+        "errors": {
+            ConnectIds.EMAIL_BLOCK: "Enter the Ontop user's email address",
+            ConnectIds.PASSWORD_BLOCK: "Enter the Ontop password",
+        },
+    }
+    assert service.calls("save_ontop_credentials") == []
+
+
+async def test_refused_ontop_login_is_shown_under_the_password_then_success_is_announced(
+    app: RunningApp, connected: FakeService, slack
+) -> None:
+    view = await open_modal(app, slack, "connect", ConnectIds.CALLBACK)
+    wrong = {
+        ConnectIds.EMAIL_BLOCK: {ConnectIds.EMAIL: plain_text_state(ONTOP_EMAIL)},
+        ConnectIds.PASSWORD_BLOCK: {ConnectIds.PASSWORD: plain_text_state("nope")},
+    }
+    await slack.submit_view(view["id"], wrong)
+    retry = wait_view(app, ConnectIds.CALLBACK, updates=2)
+    index = next(i for i, b in enumerate(retry["blocks"]) if b.get("block_id") == ConnectIds.PASSWORD_BLOCK)
+    assert "Ontop refused" in json.dumps(retry["blocks"][index + 1])
+    assert "nope" not in json.dumps(retry)  # the password is never echoed back
+    right = {
+        ConnectIds.EMAIL_BLOCK: {ConnectIds.EMAIL: plain_text_state(ONTOP_EMAIL)},
+        ConnectIds.PASSWORD_BLOCK: {ConnectIds.PASSWORD: plain_text_state(ONTOP_PASSWORD)},
+    }
+    await slack.submit_view(retry["id"], right)
+    done = wait_view(app, "result-view", updates=3)
+    assert "Ontop connected" in texts(done)
+    app.fake.recorder.wait_for("chat.postMessage")
+    [announcement] = app.fake.messages("C0FIN")
+    assert "Ontop account connected by <@U0ANN>" in announcement["text"]
+
+
+# --- vendors ----------------------------------------------------------------------------------------------
+
+
+async def test_vendors_lists_matches_and_the_confirm_creates_the_missing(
+    app: RunningApp, connected: FakeService, slack
+) -> None:
+    view = await open_modal(app, slack, "vendors", VendorIds.CALLBACK)
+    body = texts(view)
+    assert "Ana Gómez" in body and "linked" in body
+    assert "Ben Li" in body and "will create" in body
+    assert "will link (same email)" in body
+    assert view["submit"]["text"] == "Create 1, link 1"
+    response = await slack.submit_view(view["id"], {})
+    assert response.json()["response_action"] == "update"
+    result = wait_view(app, "result-view", updates=2)
+    assert "Created 1 supplier(s), linked 1, 0 failed." in texts(result)
+    [call] = connected.calls("create_missing_vendors")
+    assert call.team_id == "T0001" and call.args["agreement_ids"] is None
+
+
+async def test_vendors_are_paged_within_block_limits(app: RunningApp, connected: FakeService, slack) -> None:
+    from sync.api import VendorMatch, VendorPreviewRow
+
+    state = connected.team("T0001")
+    state.vendor_rows = [
+        VendorPreviewRow(f"agr-{n}", f"Worker {n:03d}", None, "CO", "USD", VendorMatch.LINKED, f"Worker {n:03d}")
+        for n in range(95)
+    ]
+    view = await open_modal(app, slack, "vendors", VendorIds.CALLBACK)
+    assert len(view["blocks"]) <= 100
+    assert "Worker 000" in texts(view) and "Worker 040" not in texts(view)
+    await slack.click_view_element(view["id"], f"{VendorIds.PAGE}-next")
+    app.fake.recorder.wait_for("views.update", 2)
+    page_two = app.fake.view(view["id"])
+    assert page_two is not None
+    assert "Worker 040" in texts(page_two) and "Page 2 of 3" in texts(page_two)
+
+
+# --- settings ---------------------------------------------------------------------------------------------
+
+
+def settings_values(timezone: str) -> dict[str, Any]:
+    return {
+        SettingsIds.CHANNEL_BLOCK: {
+            SettingsIds.CHANNEL: {"type": "conversations_select", "selected_conversation": "C0FIN"}
+        },
+        SettingsIds.HOUR_BLOCK: {SettingsIds.HOUR: selected_option_state("7", "07:00", element_type="static_select")},
+        SettingsIds.TIMEZONE_BLOCK: {SettingsIds.TIMEZONE: plain_text_state(timezone)},
+        SettingsIds.ADMINS_BLOCK: {SettingsIds.ADMINS: {"type": "multi_users_select", "selected_users": ["U0BOB"]}},
+        SettingsIds.AUTO_CREATE_BLOCK: {
+            SettingsIds.AUTO_CREATE: {
+                "type": "checkboxes",
+                "selected_options": [{"text": {"type": "plain_text", "text": "Create"}, "value": "on"}],
+            }
+        },
+    }
+
+
+async def test_settings_are_saved_for_this_workspace(app: RunningApp, connected: FakeService, slack) -> None:
+    view = await open_modal(app, slack, "settings", SettingsIds.CALLBACK)
+    await slack.submit_view(view["id"], settings_values("Europe/Madrid"))
+    result = wait_view(app, "result-view", updates=2)
+    assert "07:00 Europe/Madrid" in texts(result)
+    [call] = connected.calls("update_settings")
+    assert call.team_id == "T0001"
+    assert call.args == {
+        "user_id": "U0ANN",
+        "finance_channel_id": "C0FIN",
+        "sync_hour": 7,
+        "timezone": "Europe/Madrid",
+        "admin_user_ids": ["U0BOB"],
+        "auto_create_vendors": True,
+    }
+
+
+async def test_unknown_time_zone_is_an_inline_error(app: RunningApp, connected: FakeService, slack) -> None:
+    view = await open_modal(app, slack, "settings", SettingsIds.CALLBACK)
+    response = await slack.submit_view(view["id"], settings_values("Mars/Olympus"))
+    assert response.json() == {
+        "response_action": "errors",
+        "errors": {SettingsIds.TIMEZONE_BLOCK: "Use an IANA time zone name, like America/Bogota"},
+    }
+    assert connected.calls("update_settings") == []
+
+
+# --- disconnect -------------------------------------------------------------------------------------------
+
+
+async def test_disconnect_asks_first_then_disconnects_and_announces(
+    app: RunningApp, connected: FakeService, slack
+) -> None:
+    view = await open_modal(app, slack, "disconnect", DisconnectIds.CALLBACK)
+    assert "Acme Books LLC" in texts(view)
+    assert connected.calls("disconnect") == []
+    await slack.submit_view(view["id"], {})
+    result = wait_view(app, "result-view", updates=2)
+    assert "QuickBooks disconnected" in texts(result)
+    [call] = connected.calls("disconnect")
+    assert call.team_id == "T0001"
+    app.fake.recorder.wait_for("chat.postMessage")
+    assert "disconnected" in app.fake.messages("C0FIN")[0]["text"]
+
+
+async def test_crafted_submission_by_a_non_admin_changes_nothing(
+    app: RunningApp, connected: FakeService, slack
+) -> None:
+    view = await open_modal(app, slack, "disconnect", DisconnectIds.CALLBACK)
+    await slack.as_user("U0BOB").submit_view(view["id"], {})
+    refused = wait_view(app, "result-view", updates=2)
+    assert "only workspace admins" in texts(refused)
+    assert connected.calls("disconnect") == []
