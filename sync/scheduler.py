@@ -77,6 +77,10 @@ def due_daily_runs(schedules: Iterable[DailySchedule], now_utc: datetime) -> lis
         raise ValueError("now_utc must be timezone-aware")
     due: list[tuple[int, date]] = []
     for schedule in schedules:
+        if not 0 <= schedule.sync_hour <= 23:
+            # One bad row must not stop every other team's daily run.
+            logger.warning("invalid_sync_hour_skipped", connection_id=schedule.connection_id, hour=schedule.sync_hour)
+            continue
         zone = zone_or_utc(schedule.timezone)
         today = now_utc.astimezone(zone).date()
         if now_utc >= daily_due_at(today, schedule.sync_hour, zone):

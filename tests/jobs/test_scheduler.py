@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.db import create_engine, session_factory, transaction
@@ -114,6 +116,36 @@ def test_new_york_dst_days_neither_skip_nor_double_a_morning_hour() -> None:
     }
 
 
+DST_TRANSITIONS = [
+    ("Europe/Madrid", date(2026, 3, 29)),
+    ("Europe/Madrid", date(2026, 10, 25)),
+    ("America/New_York", date(2026, 3, 8)),
+    ("America/New_York", date(2026, 11, 1)),
+    ("America/Santiago", date(2026, 4, 5)),  # southern hemisphere, transition at midnight
+    ("America/Santiago", date(2026, 9, 6)),
+    ("Australia/Lord_Howe", date(2026, 10, 4)),  # a 30-minute shift
+]
+
+
+@settings(max_examples=40, deadline=None)
+@given(transition=st.sampled_from(DST_TRANSITIONS), sync_hour=st.integers(min_value=0, max_value=23))
+def test_around_any_dst_change_every_day_fires_once_about_a_day_apart(
+    transition: tuple[str, date], sync_hour: int
+) -> None:
+    timezone, day = transition
+    start = datetime.combine(day - timedelta(days=2), datetime.min.time(), tzinfo=UTC)
+    fired: dict[date, datetime] = {}
+    for moment in minutes(start, start + timedelta(days=5), step=10):
+        for _, local_date in due_daily_runs([DailySchedule(1, sync_hour, timezone)], moment):
+            fired.setdefault(local_date, moment)
+
+    dates = sorted(fired)
+    assert dates == [dates[0] + timedelta(days=offset) for offset in range(len(dates))]  # no day skipped
+    assert len(dates) >= 4
+    gaps = [later - earlier for earlier, later in zip(list(fired.values())[1:], list(fired.values())[2:], strict=False)]
+    assert all(timedelta(hours=22, minutes=50) <= gap <= timedelta(hours=25, minutes=10) for gap in gaps)
+
+
 def test_a_half_hour_gap_runs_at_the_end_of_the_gap() -> None:
     # Lord Howe Island springs forward by 30 minutes: 2026-10-04 02:00 (+10:30) becomes 02:30 (+11:00).
     zone = ZoneInfo("Australia/Lord_Howe")
@@ -126,6 +158,11 @@ def test_a_half_hour_gap_runs_at_the_end_of_the_gap() -> None:
 def test_an_unknown_time_zone_falls_back_to_utc() -> None:
     assert due_daily_runs([DailySchedule(1, 7, "Mars/Olympus_Mons")], utc(2026, 1, 5, 7)) == [(1, date(2026, 1, 5))]
     assert due_daily_runs([DailySchedule(1, 7, "Mars/Olympus_Mons")], utc(2026, 1, 5, 6, 59)) == []
+
+
+def test_an_invalid_sync_hour_skips_only_that_connection() -> None:
+    schedules = [DailySchedule(1, 24, "UTC"), DailySchedule(2, 7, "UTC")]
+    assert due_daily_runs(schedules, utc(2026, 1, 5, 8)) == [(2, date(2026, 1, 5))]
 
 
 def test_next_daily_run_is_today_before_the_hour_and_tomorrow_after_it() -> None:
