@@ -6,28 +6,21 @@ OAuth (`/connect/oauth2`, `/oauth2/v1/tokens/bearer`, `/v2/oauth2/tokens/revoke`
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import binascii
 import email.policy
-import hmac
-import secrets
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.parser import BytesParser
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sync import money
+from sync.qbo.emulator_control import ControlRoutes
 from sync.qbo.emulator_entities import (
     NAME_KINDS,
     EmulatedFault,
@@ -38,7 +31,9 @@ from sync.qbo.emulator_entities import (
     required,
     update_entity,
 )
-from sync.qbo.emulator_query import QueryError, parse_query, run_query
+from sync.qbo.emulator_gateway import JSON_TYPE, Gateway, forbidden, json_bytes, unauthorized
+from sync.qbo.emulator_oauth import OAuthRoutes
+from sync.qbo.emulator_query import ENTITY_KINDS, QueryError, parse_query, run_query
 from sync.qbo.emulator_state import (
     ACCOUNTING_SCOPE,
     DEFAULT_CLIENT_ID,
@@ -50,152 +45,12 @@ from sync.qbo.emulator_state import (
 
 __all__ = ["QboEmulatorState", "create_qbo_emulator", "run_qbo_emulator"]
 
-JSON_TYPE = "application/json;charset=UTF-8"
-ENTITY_KINDS = {"vendor": "Vendor", "customer": "Customer", "employee": "Employee", "bill": "Bill",
-                "account": "Account", "attachable": "Attachable", "term": "Term", "class": "Class",
-                "department": "Department"}  # fmt: skip
 CDC_MAX_OBJECTS = 1000
 WRITABLE_KINDS = {"Vendor", "Customer", "Employee", "Bill", "Attachable"}
 ALLOWED_FILE_TYPES = {"ai", "csv", "doc", "docx", "eps", "gif", "jpeg", "jpg", "ods", "pdf", "png", "rtf", "tif",
                       "txt", "xls", "xlsx", "xml"}  # fmt: skip
 ATTACHABLE_ENTITY_TYPES = {"Bill", "Vendor", "Invoice", "Purchase", "JournalEntry", "Customer", "Estimate"}
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
-THROTTLE_DETAIL = "The request limit was reached.  Try again later"
-
-
-def new_intuit_tid() -> str:
-    """A transaction id shaped like Intuit's: 1-<8 hex>-<24 hex>."""
-    return f"1-{secrets.token_hex(4)}-{secrets.token_hex(12)}"
-
-
-def gateway_fault(status: int, code: str, name: str, detail: str, fault_type: str) -> dict[str, Any]:
-    """The lower-case gateway envelope of §13.2 (401, 403, 429); `time` is epoch milliseconds."""
-    return {
-        "warnings": None,
-        "intuitObject": None,
-        "fault": {
-            "error": [
-                {
-                    "message": f"message={name}; errorCode={int(code):06d}; statusCode={status}",
-                    "detail": detail,
-                    "code": code,
-                    "element": None,
-                }
-            ],
-            "type": fault_type,
-        },
-        "report": None,
-        "queryResponse": None,
-        "batchItemResponse": [],
-        "attachableResponse": [],
-        "syncErrorResponse": None,
-        "requestId": None,
-        "time": int(time.time() * 1000),
-        "status": None,
-        "cdcresponse": [],
-    }
-
-
-def json_bytes(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(money.dumps(body).encode(), status_code=status, media_type=JSON_TYPE, headers=headers)
-
-
-def unauthorized(detail: str) -> Response:
-    return json_bytes(
-        401,
-        gateway_fault(401, "3200", "AuthenticationFailed", detail, "AUTHENTICATION"),
-        {"WWW-Authenticate": 'Bearer realm="Intuit", error="invalid_token"'},
-    )
-
-
-def forbidden(detail: str) -> Response:
-    return json_bytes(403, gateway_fault(403, "3100", "ApplicationAuthorizationFailed", detail, "SERVICE"))
-
-
-def throttled(state: QboEmulatorState) -> Response:
-    headers = {"Retry-After": state.switches.retry_after} if state.switches.retry_after is not None else {}
-    if state.switches.throttle_xml:
-        xml = (
-            f'<IntuitResponse time="{time.strftime("%Y-%m-%dT%H:%M:%S")}.000-08:00" '
-            'xmlns="http://schema.intuit.com/finance/v3"><Fault type="SERVICE"><Error code="3001">'
-            "<Message>message=ThrottleExceeded; errorCode=003001; statusCode=429</Message>"
-            f"<Detail>{THROTTLE_DETAIL}</Detail></Error></Fault></IntuitResponse>"
-        )
-        return Response(xml, status_code=429, media_type="application/xml", headers=headers)
-    return json_bytes(429, gateway_fault(429, "3001", "ThrottleExceeded", THROTTLE_DETAIL, "SERVICE"), headers)
-
-
-def system_fault(state: QboEmulatorState, company: Company | None) -> Response:
-    fault = EmulatedFault(
-        "10000",
-        "An application error has occurred while processing your request",
-        "System Failure Error: An unexpected error occurred while accessing or saving your data. "
-        "Please wait a few minutes and try again. If the problem persists, contact customer support.",
-        "SystemFailureError",
-        status=500,
-        fault_type="SystemFault",
-    )
-    return json_bytes(500, {"Fault": fault.fault(), "time": _envelope_time(state, company)})
-
-
-def _envelope_time(state: QboEmulatorState, company: Company | None) -> str:
-    if company is None:
-        return state.now().isoformat(timespec="milliseconds")
-    return state.local_time(company, millis=True)
-
-
-class _Gateway:
-    """Outer ASGI layer: intuit_tid on every response, per-realm rate limits, and injected faults."""
-
-    def __init__(self, app: ASGIApp, state: QboEmulatorState) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        tid = new_intuit_tid().encode()
-
-        async def send_with_tid(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), (b"intuit_tid", tid)]}
-            await send(message)
-
-        path: str = scope["path"]
-        if not path.startswith("/v3/company/"):
-            await self.app(scope, receive, send_with_tid)
-            return
-        realm_id = path.split("/")[3]
-        if not self.state.admit(realm_id, path.rstrip("/").endswith("/batch"), time.monotonic()):
-            await throttled(self.state)(scope, receive, send_with_tid)
-            return
-        rule = self.state.take_fault(path)
-        if rule is not None:
-            if rule.kind == "reset":
-                # Start a response then abandon it: the client sees the connection close mid-message.
-                await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"4096")]})
-                await send({"type": "http.response.body", "body": b"{", "more_body": True})
-                return
-            if rule.kind == "timeout":
-                await asyncio.sleep(rule.delay_seconds)
-            else:
-                await self._fault_response(rule.kind)(scope, receive, send_with_tid)
-                return
-        self.state.enter(realm_id)
-        try:
-            await self.app(scope, receive, send_with_tid)
-        finally:
-            self.state.leave(realm_id)
-
-    def _fault_response(self, kind: str) -> Response:
-        if kind == "429":
-            return throttled(self.state)
-        if kind == "503":
-            return PlainTextResponse("Service Unavailable", status_code=503)
-        if kind == "expire_token":
-            return unauthorized("Token expired: eyJlbmMiOiJBMTI4...")
-        return system_fault(self.state, None)
 
 
 def create_qbo_emulator(state: QboEmulatorState | None = None) -> Starlette:
@@ -207,7 +62,7 @@ def create_qbo_emulator(state: QboEmulatorState | None = None) -> Starlette:
     emulator = _Emulator(state)
     app = Starlette(routes=emulator.routes())
     app.state.qbo = state
-    app.add_middleware(_Gateway, state=state)
+    app.add_middleware(Gateway, state=state)
     return app
 
 
@@ -221,13 +76,8 @@ class _Emulator:
     def routes(self) -> list[Route]:
         api = "/v3/company/{realm_id}"
         return [
-            Route("/.well-known/openid_configuration/", self.discovery, methods=["GET"]),
-            Route("/.well-known/openid_configuration", self.discovery, methods=["GET"]),
-            Route("/.well-known/openid_sandbox_configuration/", self.discovery, methods=["GET"]),
-            Route("/.well-known/openid_sandbox_configuration", self.discovery, methods=["GET"]),
-            Route("/connect/oauth2", self.authorize, methods=["GET"]),
-            Route("/oauth2/v1/tokens/bearer", self.token, methods=["POST"]),
-            Route("/v2/oauth2/tokens/revoke", self.revoke, methods=["POST"]),
+            *OAuthRoutes(self.state).routes(),
+            *ControlRoutes(self.state).routes(),
             Route(f"{api}/companyinfo/{{company_id}}", self.api(self.company_info), methods=["GET"]),
             Route(f"{api}/preferences", self.api(self.preferences), methods=["GET"]),
             Route(f"{api}/query", self.api(self.query), methods=["GET", "POST"]),
@@ -238,134 +88,7 @@ class _Emulator:
             Route(f"{api}/exchangerate", self.api(self.exchange_rate), methods=["GET"]),
             Route(f"{api}/{{entity}}", self.api(self.write_entity, write=True), methods=["POST"]),
             Route(f"{api}/{{entity}}/{{entity_id}}", self.api(self.read), methods=["GET"]),
-            Route("/_emulator/seed", self.control_seed, methods=["POST"]),
-            Route("/_emulator/faults", self.control_faults, methods=["POST", "DELETE", "GET"]),
-            Route("/_emulator/switches", self.control_switches, methods=["POST", "GET"]),
-            Route("/_emulator/entities/{kind}", self.control_entities, methods=["GET"]),
-            Route("/_emulator/audit", self.control_audit, methods=["GET"]),
-            Route("/_emulator/stats", self.control_stats, methods=["GET"]),
-            Route("/_emulator/tokens", self.control_tokens, methods=["POST"]),
-            Route("/_emulator/clock", self.control_clock, methods=["POST"]),
-            Route("/_emulator/reset", self.control_reset, methods=["POST"]),
         ]
-
-    # ---- OAuth -------------------------------------------------------------------------------------------------
-    async def discovery(self, request: Request) -> Response:
-        base = str(request.base_url).rstrip("/")
-        sandbox = "sandbox" in request.url.path
-        return JSONResponse(
-            {
-                "issuer": f"{base}/op/v1",
-                "authorization_endpoint": f"{base}/connect/oauth2",
-                "token_endpoint": f"{base}/oauth2/v1/tokens/bearer",
-                "userinfo_endpoint": f"{base}/v1/openid_connect/userinfo" + ("?env=sandbox" if sandbox else ""),
-                "revocation_endpoint": f"{base}/v2/oauth2/tokens/revoke",
-                "jwks_uri": f"{base}/op/v1/jwks",
-                "response_types_supported": ["code"],
-                "scopes_supported": ["openid", "email", "profile", "address", "phone"],
-                "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
-                "claims_supported": ["aud", "exp", "iat", "iss", "realmid", "sub"],
-            }
-        )
-
-    async def authorize(self, request: Request) -> Response:
-        params = request.query_params
-        client = self.state.clients.get(params.get("client_id", ""))
-        redirect_uri = params.get("redirect_uri", "")
-        if client is None:
-            return PlainTextResponse("invalid client_id", status_code=400)
-        if client.redirect_uris and redirect_uri not in client.redirect_uris:
-            return PlainTextResponse("redirect_uri is not registered for this app", status_code=400)
-        if not redirect_uri.startswith(("http://", "https://")):
-            return PlainTextResponse("invalid redirect_uri", status_code=400)
-        state_param = params.get("state", "")
-        scopes = params.get("scope", "").split()
-        if params.get("response_type") != "code":
-            return _redirect(redirect_uri, {"error": "unsupported_response_type", "state": state_param})
-        if ACCOUNTING_SCOPE not in scopes:
-            return _redirect(redirect_uri, {"error": "invalid_scope", "state": state_param})
-        if self.state.switches.deny_consent:
-            return _redirect(redirect_uri, {"error": "access_denied", "state": state_param})
-        realm_id = params.get("realmId") or next(iter(self.state.companies), DEFAULT_REALM)
-        code = self.state.issue_code(client.client_id, redirect_uri, realm_id, scopes)
-        return _redirect(redirect_uri, {"code": code, "state": state_param, "realmId": realm_id})
-
-    def _client_from_basic(self, request: Request) -> str | None:
-        header = request.headers.get("authorization", "")
-        if not header.lower().startswith("basic "):
-            return None
-        try:
-            client_id, _, secret = base64.b64decode(header[6:].strip()).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        client = self.state.clients.get(client_id)
-        if client is None or not hmac.compare_digest(client.client_secret, secret):
-            return None
-        return client_id
-
-    async def token(self, request: Request) -> Response:
-        client_id = self._client_from_basic(request)
-        if client_id is None:
-            return JSONResponse({"error": "invalid_client"}, status_code=401)
-        form = dict(_parse_form(await request.body()))
-        include_hard = request.headers.get("x-include-refresh-token-hard-expires-in", "").lower() == "true"
-        with self.state.lock:
-            if form.get("grant_type") == "authorization_code":
-                return self._exchange_code(client_id, form, include_hard)
-            if form.get("grant_type") == "refresh_token":
-                return self._refresh(client_id, form, include_hard)
-        return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
-
-    def _exchange_code(self, client_id: str, form: dict[str, str], include_hard: bool) -> Response:
-        code = self.state.codes.get(form.get("code", ""))
-        if code is None or code.client_id != client_id:
-            return JSONResponse({"error": "invalid_grant"}, status_code=400)
-        if code.used:
-            # A second exchange of the same code kills what the first produced (oauth-jsclient #173).
-            if code.grant_id and code.grant_id in self.state.grants:
-                self.state.grants[code.grant_id].revoked = True
-            return JSONResponse({"error": "invalid_grant"}, status_code=400)
-        if self.state.now() >= code.expires_at or form.get("redirect_uri") != code.redirect_uri:
-            return JSONResponse({"error": "invalid_grant"}, status_code=400)
-        code.used = True
-        grant = self.state.new_grant(client_id, code.realm_id, code.scopes)
-        code.grant_id = grant.grant_id
-        access = self.state.new_access_token(grant)
-        return JSONResponse(self.state.token_response(grant, access, include_hard=include_hard))
-
-    def _refresh(self, client_id: str, form: dict[str, str], include_hard: bool) -> Response:
-        grant = self.state.grant_for_refresh_token(form.get("refresh_token", ""))
-        if grant is None or grant.client_id != client_id:
-            return JSONResponse(
-                {"error_description": "Incorrect or invalid refresh token", "error": "invalid_grant"}, status_code=400
-            )
-        now = self.state.now()
-        rotate_after = self.state.switches.rotate_after_hours * 3600
-        if rotate_after <= 0 or (now - grant.refresh_issued_at).total_seconds() >= rotate_after:
-            grant.superseded[grant.refresh_token] = now
-            grant.refresh_token = "AB117" + secrets.token_urlsafe(36)
-            grant.refresh_issued_at = now
-        rolling = now + self._seconds(self.state.switches.refresh_ttl_seconds)
-        grant.refresh_expires_at = min(rolling, grant.hard_expires_at)
-        access = self.state.new_access_token(grant)
-        return JSONResponse(self.state.token_response(grant, access, include_hard=include_hard))
-
-    @staticmethod
-    def _seconds(value: int) -> timedelta:
-        return timedelta(seconds=value)
-
-    async def revoke(self, request: Request) -> Response:
-        if self._client_from_basic(request) is None:
-            return JSONResponse({"error": "invalid_client"}, status_code=401)
-        try:
-            body = money.loads(await request.body())
-        except ValueError:
-            return JSONResponse({"error": "invalid_request"}, status_code=400)
-        token = body.get("token") if isinstance(body, dict) else None
-        if not token:
-            return JSONResponse({"error": "invalid_request"}, status_code=400)
-        self.state.revoke_token(str(token))
-        return Response(b"", status_code=200)
 
     # ---- API plumbing --------------------------------------------------------------------------------------------
     def api(self, handler: Callable[[Request, Company], Awaitable[Any]], *, write: bool = False) -> Handler:
@@ -722,99 +445,10 @@ class _Emulator:
         self.state.record_write(company, "create", "Attachable", record["Id"], request_id)
         return record
 
-    # ---- control endpoints ----------------------------------------------------------------------------------------
-    async def control_seed(self, request: Request) -> Response:
-        options = await _json_body(request)
-        company = self.state.seed_company(**options)
-        return JSONResponse({"realm_id": company.realm_id})
-
-    async def control_faults(self, request: Request) -> Response:
-        if request.method == "DELETE":
-            self.state.clear_faults()
-            return JSONResponse({"faults": []})
-        if request.method == "POST":
-            options = await _json_body(request)
-            try:
-                self.state.inject(
-                    str(options.get("pattern", "*")),
-                    options["kind"],
-                    options.get("count", 1),
-                    probability=float(options.get("probability", 1.0)),
-                    delay_seconds=float(options.get("delay_seconds", 1.0)),
-                )
-            except (KeyError, ValueError) as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
-        with self.state.lock:
-            faults = [vars(rule).copy() for rule in self.state.faults]
-        return JSONResponse({"faults": faults})
-
-    async def control_switches(self, request: Request) -> Response:
-        if request.method == "POST":
-            try:
-                with self.state.lock:
-                    self.state.switches.update(await _json_body(request))
-            except KeyError as exc:
-                return JSONResponse({"error": f"unknown switch {exc}"}, status_code=400)
-        return JSONResponse(vars(self.state.switches))
-
-    async def control_entities(self, request: Request) -> Response:
-        realm_id = request.query_params.get("realm_id", DEFAULT_REALM)
-        if realm_id not in self.state.companies:
-            return JSONResponse({"error": "unknown realm"}, status_code=404)
-        kind = ENTITY_KINDS.get(request.path_params["kind"].lower(), request.path_params["kind"])
-        return json_bytes(200, {"entities": self.state.entities(kind, realm_id)})
-
-    async def control_audit(self, request: Request) -> Response:
-        return JSONResponse({"audit": self.state.audit_log()})
-
-    async def control_stats(self, request: Request) -> Response:
-        with self.state.lock:
-            return JSONResponse(
-                {
-                    "requests": dict(self.state.request_counts),
-                    "throttled": self.state.throttled,
-                    "max_in_flight": dict(self.state.max_in_flight),
-                }
-            )
-
-    async def control_tokens(self, request: Request) -> Response:
-        options = await _json_body(request)
-        realm_id = str(options.get("realm_id", DEFAULT_REALM))
-        client_id = str(options.get("client_id", DEFAULT_CLIENT_ID))
-        return JSONResponse(self.state.issue_tokens(realm_id, client_id))
-
-    async def control_clock(self, request: Request) -> Response:
-        options = await _json_body(request)
-        self.state.advance_clock(float(options.get("advance_seconds", 0)))
-        if options.get("expire_access_tokens"):
-            self.state.expire_access_tokens()
-        return JSONResponse({"now": self.state.now().isoformat()})
-
-    async def control_reset(self, request: Request) -> Response:
-        self.state.reset()
-        return JSONResponse({"reset": True})
-
 
 def _last_updated(record: dict[str, Any]) -> datetime:
     stamp = (record.get("MetaData") or {}).get("LastUpdatedTime")
     return datetime.fromisoformat(stamp) if stamp else datetime.min.replace(tzinfo=UTC)
-
-
-def _redirect(uri: str, params: dict[str, str]) -> Response:
-    separator = "&" if "?" in uri else "?"
-    return RedirectResponse(f"{uri}{separator}{urlencode(params)}", status_code=302)
-
-
-def _parse_form(body: bytes) -> list[tuple[str, str]]:
-    return parse_qsl(body.decode("utf-8"), keep_blank_values=True)
-
-
-async def _json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw:
-        return {}
-    parsed = money.loads(raw)
-    return parsed if isinstance(parsed, dict) else {}
 
 
 def _multipart_parts(content_type: str, raw: bytes) -> list[tuple[str, str | None, str, bytes]]:

@@ -21,6 +21,10 @@ FILTERABLE: dict[str, set[str]] = {
     "account": {"id", "name", "fullyqualifiedname", "accounttype", "accountsubtype", "classification", "active",
                 "currentbalance", "metadata.createtime", "metadata.lastupdatedtime", "acctnum"},
 }  # fmt: skip
+# Entity names as they appear in URL segments and queries (lower case) -> as QBO spells them in bodies.
+ENTITY_KINDS = {"vendor": "Vendor", "customer": "Customer", "employee": "Employee", "bill": "Bill",
+                "account": "Account", "attachable": "Attachable", "term": "Term", "class": "Class",
+                "department": "Department"}  # fmt: skip
 MAX_RESULTS_LIMIT = 1000
 DEFAULT_MAX_RESULTS = 100
 
@@ -359,10 +363,5 @@ def run_query(query: Query, rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {entity_name: page, "startPosition": query.start_position, "maxResults": len(page)}
 
 
-_ENTITY_NAMES = {"vendor": "Vendor", "customer": "Customer", "employee": "Employee", "bill": "Bill",
-                 "account": "Account", "attachable": "Attachable", "term": "Term", "class": "Class",
-                 "department": "Department"}  # fmt: skip
-
-
 def _entity_name(entity: str, rows: list[dict[str, Any]]) -> str:
-    return _ENTITY_NAMES.get(entity, entity.capitalize())
+    return ENTITY_KINDS.get(entity, entity.capitalize())

@@ -1,0 +1,113 @@
+"""The emulator's control endpoints under /_emulator/: seed, faults, switches, entities, audit, tokens, clock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sync import money
+from sync.qbo.emulator_gateway import json_bytes
+from sync.qbo.emulator_query import ENTITY_KINDS
+from sync.qbo.emulator_state import DEFAULT_CLIENT_ID, DEFAULT_REALM, QboEmulatorState
+
+
+class ControlRoutes:
+    """JSON endpoints so a process using the emulator over HTTP can drive and inspect it."""
+
+    def __init__(self, state: QboEmulatorState) -> None:
+        self.state = state
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/_emulator/seed", self.control_seed, methods=["POST"]),
+            Route("/_emulator/faults", self.control_faults, methods=["POST", "DELETE", "GET"]),
+            Route("/_emulator/switches", self.control_switches, methods=["POST", "GET"]),
+            Route("/_emulator/entities/{kind}", self.control_entities, methods=["GET"]),
+            Route("/_emulator/audit", self.control_audit, methods=["GET"]),
+            Route("/_emulator/stats", self.control_stats, methods=["GET"]),
+            Route("/_emulator/tokens", self.control_tokens, methods=["POST"]),
+            Route("/_emulator/clock", self.control_clock, methods=["POST"]),
+            Route("/_emulator/reset", self.control_reset, methods=["POST"]),
+        ]
+
+    async def control_seed(self, request: Request) -> Response:
+        options = await _json_body(request)
+        company = self.state.seed_company(**options)
+        return JSONResponse({"realm_id": company.realm_id})
+
+    async def control_faults(self, request: Request) -> Response:
+        if request.method == "DELETE":
+            self.state.clear_faults()
+            return JSONResponse({"faults": []})
+        if request.method == "POST":
+            options = await _json_body(request)
+            try:
+                self.state.inject(
+                    str(options.get("pattern", "*")),
+                    options["kind"],
+                    options.get("count", 1),
+                    probability=float(options.get("probability", 1.0)),
+                    delay_seconds=float(options.get("delay_seconds", 1.0)),
+                )
+            except (KeyError, ValueError) as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+        with self.state.lock:
+            faults = [vars(rule).copy() for rule in self.state.faults]
+        return JSONResponse({"faults": faults})
+
+    async def control_switches(self, request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                with self.state.lock:
+                    self.state.switches.update(await _json_body(request))
+            except KeyError as exc:
+                return JSONResponse({"error": f"unknown switch {exc}"}, status_code=400)
+        return JSONResponse(vars(self.state.switches))
+
+    async def control_entities(self, request: Request) -> Response:
+        realm_id = request.query_params.get("realm_id", DEFAULT_REALM)
+        if realm_id not in self.state.companies:
+            return JSONResponse({"error": "unknown realm"}, status_code=404)
+        kind = ENTITY_KINDS.get(request.path_params["kind"].lower(), request.path_params["kind"])
+        return json_bytes(200, {"entities": self.state.entities(kind, realm_id)})
+
+    async def control_audit(self, request: Request) -> Response:
+        return JSONResponse({"audit": self.state.audit_log()})
+
+    async def control_stats(self, request: Request) -> Response:
+        with self.state.lock:
+            return JSONResponse(
+                {
+                    "requests": dict(self.state.request_counts),
+                    "throttled": self.state.throttled,
+                    "max_in_flight": dict(self.state.max_in_flight),
+                }
+            )
+
+    async def control_tokens(self, request: Request) -> Response:
+        options = await _json_body(request)
+        realm_id = str(options.get("realm_id", DEFAULT_REALM))
+        client_id = str(options.get("client_id", DEFAULT_CLIENT_ID))
+        return JSONResponse(self.state.issue_tokens(realm_id, client_id))
+
+    async def control_clock(self, request: Request) -> Response:
+        options = await _json_body(request)
+        self.state.advance_clock(float(options.get("advance_seconds", 0)))
+        if options.get("expire_access_tokens"):
+            self.state.expire_access_tokens()
+        return JSONResponse({"now": self.state.now().isoformat()})
+
+    async def control_reset(self, request: Request) -> Response:
+        self.state.reset()
+        return JSONResponse({"reset": True})
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        return {}
+    parsed = money.loads(raw)
+    return parsed if isinstance(parsed, dict) else {}
