@@ -28,6 +28,9 @@ logger = structlog.get_logger(__name__)
 DEFAULT_MAX_ATTEMPTS = 5
 ERROR_SUMMARY_LIMIT = 2000
 TERMINAL_STATUSES = (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.CANCELLED)
+# Requests about something that happened after a running run may have read past it (a new payment, a fix to a
+# failed invoice): they queue a follow-up run instead of joining the running one.
+FOLLOW_UP_TRIGGERS = frozenset({RunTrigger.WEBHOOK, RunTrigger.RETRY})
 
 
 class ConnectionNotFoundError(LookupError):
@@ -113,8 +116,8 @@ async def enqueue_run(
 
     - A queued run is always joined; its not_before moves earlier if this request wants it sooner, never later
       (so a webhook burst keeps the first debounce deadline and `/qbo sync` pulls a debounced run forward).
-    - A running run is joined, except by a webhook: the running run may already have read past the payment the
-      webhook announces, so a follow-up run is queued instead (near real time must not wait for tomorrow).
+    - A running run is joined, except by a webhook or a retry: the running run may already have read past the
+      payment the webhook announces or the invoice just fixed, so a follow-up run is queued instead (one at most).
     - With scheduled_for (a daily run's local date), a run already standing for that date is returned as joined,
       whatever its status: a daily run fires once per date, however many schedulers tick.
     """
@@ -145,7 +148,7 @@ async def enqueue_run(
     running = next((run for run in active if run.status == RunStatus.RUNNING), None)
 
     joined = queued
-    if joined is None and running is not None and trigger != RunTrigger.WEBHOOK:
+    if joined is None and running is not None and trigger not in FOLLOW_UP_TRIGGERS:
         joined = running
     if joined is not None:
         if joined.status == RunStatus.QUEUED:
@@ -325,6 +328,16 @@ async def release_run(session: AsyncSession, run_id: int, worker_id: str, now: d
     await session.flush()
     logger.info("run_released", run_id=run_id, worker_id=worker_id)
     return True
+
+
+async def record_progress_message(session: AsyncSession, run_id: int, channel_id: str, ts: str) -> None:
+    """Remember the run's Slack progress message, so a worker taking the run over updates it instead of posting
+    a second one (it arrives in ClaimedRun.progress_channel/progress_ts)."""
+    run = await session.get(SyncRun, run_id)
+    if run is not None:
+        run.progress_channel = channel_id
+        run.progress_ts = ts
+        await session.flush()
 
 
 async def cancel_queued_runs(

@@ -90,6 +90,30 @@ async def test_a_webhook_while_a_run_is_running_queues_one_follow_up(sessions: S
     assert [run.status for run in await runs_of(sessions, connection_id)] == ["running", "queued"]
 
 
+async def test_a_retry_while_a_run_is_running_queues_a_follow_up_that_picks_up_the_fix(sessions: Sessions) -> None:
+    connection_id = await make_connection(sessions)
+    running_id, _ = await _enqueue(sessions, connection_id)
+    await _claim(sessions, "w1")
+
+    retry_id, joined = await _enqueue(sessions, connection_id, RunTrigger.RETRY)
+
+    assert retry_id != running_id and joined is False
+
+
+async def test_a_taken_over_run_carries_its_progress_message(sessions: Sessions) -> None:
+    connection_id = await make_connection(sessions)
+    run_id, _ = await _enqueue(sessions, connection_id)
+    await _claim(sessions, "w1")
+    async with transaction(sessions) as session:
+        await jobs.record_progress_message(session, run_id, "C1", "1700000000.000100")
+
+    taken = await _claim(sessions, "w2", now=T0 + timedelta(seconds=LEASE + 1))
+
+    assert taken is not None
+    ticket = jobs.ClaimedRun.of(taken)
+    assert (ticket.progress_channel, ticket.progress_ts, ticket.attempt) == ("C1", "1700000000.000100", 2)
+
+
 async def test_a_later_webhook_keeps_the_queued_deadline_and_a_manual_request_pulls_it_forward(
     sessions: Sessions,
 ) -> None:
