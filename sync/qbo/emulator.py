@@ -15,6 +15,7 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -134,7 +135,9 @@ class _Emulator:
             if request_id:
                 with self.state.lock:
                     company.replay[request_id] = (200, body)
-            return Response(body, status_code=200, media_type=JSON_TYPE)
+            # Webhooks go out after the response, as Intuit's notifications trail the write.
+            background = BackgroundTask(self.state.webhooks.flush) if write else None
+            return Response(body, status_code=200, media_type=JSON_TYPE, background=background)
 
         return endpoint
 

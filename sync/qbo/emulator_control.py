@@ -31,6 +31,7 @@ class ControlRoutes:
             Route("/_emulator/tokens", self.control_tokens, methods=["POST"]),
             Route("/_emulator/clock", self.control_clock, methods=["POST"]),
             Route("/_emulator/reset", self.control_reset, methods=["POST"]),
+            Route("/_emulator/webhooks", self.control_webhooks, methods=["POST", "GET"]),
         ]
 
     async def control_seed(self, request: Request) -> Response:
@@ -99,6 +100,19 @@ class ControlRoutes:
         if options.get("expire_access_tokens"):
             self.state.expire_access_tokens()
         return JSONResponse({"now": self.state.now().isoformat()})
+
+    async def control_webhooks(self, request: Request) -> Response:
+        """POST configures delivery (url, verifier_token, format, duplicate, out_of_order, ...); GET shows the log."""
+        outbox = self.state.webhooks
+        if request.method == "POST":
+            try:
+                outbox.configure(**await _json_body(request))
+            except KeyError as exc:
+                return JSONResponse({"error": f"unknown webhook option {exc}"}, status_code=400)
+        config = {**vars(outbox.config), "entities": sorted(outbox.config.entities)}
+        config.pop("verifier_token", None)
+        deliveries = [vars(delivery) for delivery in outbox.deliveries]
+        return JSONResponse({"config": config, "deliveries": deliveries})
 
     async def control_reset(self, request: Request) -> Response:
         self.state.reset()

@@ -12,6 +12,8 @@ from decimal import Decimal
 from fnmatch import fnmatch
 from typing import Any
 
+from sync.qbo.emulator_webhooks import WebhookEvent, WebhookOutbox
+
 DEFAULT_REALM = "9130350000000000"
 DEFAULT_CLIENT_ID = "emulator-client"
 DEFAULT_CLIENT_SECRET = "emulator-secret"  # a fixed credential of the local emulator, not a secret
@@ -189,6 +191,7 @@ class QboEmulatorState:
         self.throttled: int = 0
         self.max_in_flight: dict[str, int] = {}
         self.in_flight: dict[str, int] = {}
+        self.webhooks = WebhookOutbox()
         # Units of the home currency per unit of each foreign currency (GET /exchangerate).
         self.exchange_rates: dict[str, Decimal] = {
             code: Decimal(rate)
@@ -536,6 +539,9 @@ class QboEmulatorState:
                     touched_preexisting=(kind, entity_id) in company.preexisting,
                 )
             )
+        operation_name = {"create": "Create", "update": "Update", "delete": "Delete"}.get(operation)
+        if operation_name is not None:
+            self.webhooks.record(WebhookEvent(company.realm_id, kind, entity_id, operation_name, self.now()))
 
     def audit_log(self) -> list[dict[str, Any]]:
         with self.lock:
