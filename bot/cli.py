@@ -121,10 +121,6 @@ def keys_rotate() -> None:
 # --- the parts --------------------------------------------------------------------------------------------
 
 
-def not_built(part: str) -> NoReturn:
-    fail(f"{part} is not built yet in this version; see the README's status section.", status=3)
-
-
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default HOST or 0.0.0.0)")] = None,
@@ -132,43 +128,100 @@ def serve(
     worker: Annotated[bool, typer.Option("--worker/--no-worker", help="Run the sync worker in this process")] = True,
 ) -> None:
     """Run the web app (Slack events, OAuth callbacks, webhooks), with the worker and scheduler by default."""
-    not_built("`qbo-bot serve`")
+    from bot import processes
+
+    settings = settings_for("serve")
+    processes.serve(settings, host or settings.host, port or settings.port, with_worker=worker)
 
 
 @app.command()
 def worker() -> None:
     """Run a sync worker and the daily scheduler (several may share one PostgreSQL)."""
-    not_built("`qbo-bot worker`")
+    from bot import processes
+
+    processes.worker(settings_for("worker"))
 
 
 @app.command()
 def socket() -> None:
     """Run the Slack app in Socket Mode (local development without a public URL)."""
-    not_built("`qbo-bot socket`")
+    from bot import processes
+
+    processes.socket(settings_for("socket"))
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    workers: Annotated[int, typer.Option(min=8, help="Ontop workers in the generated company")] = 12,
+    invoices: Annotated[int, typer.Option(min=1, help="Ontop invoices in the generated company")] = 60,
+    months: Annotated[int, typer.Option(min=1, help="Months of history")] = 3,
+    seed: Annotated[int, typer.Option(help="Seed of the generated company")] = 11,
+    faults: Annotated[float, typer.Option(min=0.0, max=0.5, help="Share of QBO calls that fail (500/503/429)")] = 0.0,
+    qbo_url: Annotated[str | None, typer.Option(help="Use a QBO emulator started separately")] = None,
+    ontop_url: Annotated[str | None, typer.Option(help="Use an Ontop emulator started separately")] = None,
+    ontop_email: Annotated[str | None, typer.Option(help="Ontop login for --ontop-url")] = None,
+    ontop_password: Annotated[str | None, typer.Option(help="Ontop password for --ontop-url")] = None,
+    json_path: Annotated[str | None, typer.Option("--json", help="Write a machine-readable summary here")] = None,
+    keep: Annotated[bool, typer.Option(help="Leave the emulators and the web app running afterwards")] = False,
+) -> None:
     """Walk a whole workspace through connect → vendors → map → sync → fix → disconnect, offline."""
-    not_built("`qbo-bot demo`")
+    from bot.demo import DemoOptions, run_demo
+
+    options = DemoOptions(
+        workers=workers,
+        invoices=invoices,
+        months=months,
+        seed=seed,
+        faults=faults,
+        qbo_url=qbo_url,
+        ontop_url=ontop_url,
+        ontop_email=ontop_email,
+        ontop_password=ontop_password,
+        json_path=json_path,
+        keep=keep,
+    )
+    raise typer.Exit(run_demo(options, load_settings()))
 
 
 @app.command()
-def manifest() -> None:
-    """Print the Slack app manifest (manifest.yml) with this deployment's PUBLIC_BASE_URL filled in."""
-    not_built("`qbo-bot manifest`")
+def manifest(
+    base_url: Annotated[str | None, typer.Option(help="Public https base URL (default PUBLIC_BASE_URL)")] = None,
+) -> None:
+    """Print the Slack app manifest (manifest.yml) with this deployment's public URL filled in."""
+    from bot.manifest import render_manifest
+
+    url = base_url or load_settings().public_base_url
+    if not url:
+        fail("give --base-url or set PUBLIC_BASE_URL: the manifest needs the bot's public https address")
+    typer.echo(render_manifest(url), nl=False)
 
 
 @emulator_app.command("qbo")
-def emulator_qbo(port: Annotated[int, typer.Option(help="Port to listen on")] = 8021) -> None:
-    """Run the QuickBooks Online emulator."""
-    not_built("the QBO emulator")
+def emulator_qbo(
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8021,
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    multicurrency: Annotated[bool, typer.Option(help="Turn multicurrency on in the company")] = False,
+    seed: Annotated[int, typer.Option(help="Seed for ids and tokens")] = 0,
+) -> None:
+    """Run the QuickBooks Online emulator (OAuth, API, limits, faults; controls under /_emulator/)."""
+    from sync.qbo.emulator import run_qbo_emulator
+
+    run_qbo_emulator(host=host, port=port, multicurrency_enabled=multicurrency, seed=seed)
 
 
 @emulator_app.command("ontop")
-def emulator_ontop(port: Annotated[int, typer.Option(help="Port to listen on")] = 8022) -> None:
-    """Run the Ontop emulator."""
-    not_built("the Ontop emulator")
+def emulator_ontop(
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8022,
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    workers: Annotated[int, typer.Option(min=8, help="Workers in the generated company")] = 40,
+    invoices: Annotated[int, typer.Option(min=1, help="Invoices in the generated company")] = 400,
+    months: Annotated[int, typer.Option(min=1, help="Months of history")] = 6,
+    seed: Annotated[int, typer.Option(help="Seed of the generated company")] = 7,
+) -> None:
+    """Run the Ontop emulator with a generated company (controls under /_emulator/)."""
+    from sync.ontop.emulator import run_ontop_emulator
+
+    run_ontop_emulator(host=host, port=port, workers=workers, invoices=invoices, months=months, seed=seed)
 
 
 def _describe_validation(error: ValidationError) -> str:

@@ -32,7 +32,7 @@ PURPOSES: dict[str, str] = {
     "QBO_API_BASE_URL": "QuickBooks API base URL (default from QBO_ENVIRONMENT; point it at the emulator to test)",
     "QBO_OAUTH_BASE_URL": "Intuit OAuth base URL (default Intuit's; point it at the emulator to test)",
     "QBO_MINORVERSION": "QuickBooks API minor version sent with every call (default 75)",
-    "ONTOP_API_BASE_URL": "Ontop API base URL (default https://api.getontop.com)",
+    "ONTOP_API_BASE_URL": "Ontop API base URL; Ontop publishes none for production, ask them (the demo: the emulator)",
     "LOG_LEVEL": "debug, info, warning or error (default info)",
     "LOG_FORMAT": "json, console or auto (console in a terminal, json otherwise)",
     "WORKER_CONCURRENCY": "how many connections one worker syncs at the same time (default 4)",
@@ -40,9 +40,23 @@ PURPOSES: dict[str, str] = {
 
 # Which settings each command cannot run without.
 REQUIRED_FOR: dict[str, tuple[str, ...]] = {
-    "serve": ("PUBLIC_BASE_URL", "ENCRYPTION_KEYS", "SLACK_SIGNING_SECRET", "QBO_CLIENT_ID", "QBO_CLIENT_SECRET"),
-    "socket": ("ENCRYPTION_KEYS", "SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "QBO_CLIENT_ID", "QBO_CLIENT_SECRET"),
-    "worker": ("ENCRYPTION_KEYS", "QBO_CLIENT_ID", "QBO_CLIENT_SECRET"),
+    "serve": (
+        "PUBLIC_BASE_URL",
+        "ENCRYPTION_KEYS",
+        "SLACK_SIGNING_SECRET",
+        "QBO_CLIENT_ID",
+        "QBO_CLIENT_SECRET",
+        "ONTOP_API_BASE_URL",
+    ),
+    "socket": (
+        "ENCRYPTION_KEYS",
+        "SLACK_APP_TOKEN",
+        "SLACK_BOT_TOKEN",
+        "QBO_CLIENT_ID",
+        "QBO_CLIENT_SECRET",
+        "ONTOP_API_BASE_URL",
+    ),
+    "worker": ("ENCRYPTION_KEYS", "QBO_CLIENT_ID", "QBO_CLIENT_SECRET", "ONTOP_API_BASE_URL"),
     "keys rotate": ("ENCRYPTION_KEYS",),
 }
 
@@ -78,7 +92,7 @@ class Settings(BaseSettings):
     qbo_oauth_base_url: str | None = None
     qbo_minorversion: int = 75
 
-    ontop_api_base_url: str = "https://api.getontop.com"
+    ontop_api_base_url: str | None = None
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console", "auto"] = "auto"

@@ -18,16 +18,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.logs import bind_context
 from storage import repos
 from storage.db import transaction
-from storage.models import ConnectionStatus, InvoiceState, SyncedInvoice, VendorLink, Workspace
+from storage.models import ConnectionStatus, InvoiceState, RunStatus, SyncedInvoice, VendorLink, Workspace
 from sync.api import Fix, FixKind, NeedsReauthError, NotConnectedError, VendorMatch
 from sync.bills import BillProblem, Company, VendorForBill, build_bill, request_id_for, waiting_reason
 from sync.connections import ClientFactory, mark_needs_reauth
+from sync.jobs import RunCounts as QueueCounts
+from sync.jobs import RunOutcome, get_run
 from sync.ontop.client import OntopClient
 from sync.ontop.models import Invoice, InvoiceStatus, OntopAuthError, OntopError, Worker
 from sync.qbo.client import QboClient
 from sync.qbo.errors import QboAuthError, QboDuplicateDocNumber, QboDuplicateName, QboError, QboForbidden
 from sync.qbo.models import Bill, BillDraft, Vendor
 from sync.vendors import VendorDirectory, decide, name_key, new_vendor_for, vendor_currency_for
+from sync.worker import ProgressReporter
 
 log = structlog.get_logger(__name__)
 
@@ -645,3 +648,36 @@ def _ontop_auth_text() -> str:
 
 async def _no_progress(done: int, message: str) -> None:
     return None
+
+
+class EngineExecutor:
+    """The worker's RunExecutor: runs the engine for a queued run and reports the outcome the queue records."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], engine: SyncEngine) -> None:
+        self._sessions = sessions
+        self._engine = engine
+
+    async def __call__(self, run_id: int, progress: ProgressReporter) -> RunOutcome:
+        async with self._sessions() as session:
+            run = await get_run(session, run_id)
+        if run is None:
+            return RunOutcome.failure(f"run {run_id} vanished")
+
+        async def report(done: int, message: str) -> None:
+            await progress(done, None)
+
+        result = await self._engine.run(run.connection_id, run_id, report)
+        counts = result.counts
+        return RunOutcome(
+            status=RunStatus(result.status),
+            counts=QueueCounts(
+                invoices_seen=counts.invoices_seen,
+                bills_created=counts.bills_created,
+                already_synced=counts.already_synced,
+                skipped=counts.skipped,
+                failed=counts.failed,
+                vendors_created=counts.vendors_created,
+            ),
+            error_summary=result.error_summary,
+            watermark_after=result.watermark_after,
+        )

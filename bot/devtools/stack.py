@@ -1,0 +1,158 @@
+"""The whole product on loopback: QBO and Ontop emulators, a fake Slack, and the real web app with its worker.
+
+The demo, the reliability and security suites and the benchmarks all start this; everything talks real HTTP.
+"""
+
+from __future__ import annotations
+
+import socket
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from bot.config import Settings
+from bot.devtools.fake_slack import FakeSlack
+from bot.devtools.server import BackgroundServer
+from bot.devtools.signing import SlackClientSimulator
+from bot.processes import EmbeddedWorker
+from bot.runtime import Runtime, build_runtime
+from bot.server import build_web_app
+from storage.crypto import generate_key
+from sync.ontop.emulator import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, OntopEmulatorState, create_ontop_emulator
+from sync.ontop.generator import CompanyGenerator
+from sync.qbo.emulator import create_qbo_emulator
+from sync.qbo.emulator_state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REALM, QboEmulatorState
+from sync.qbo.limiter import RateLimits
+
+BOT_TOKEN = "xoxb-local-stack"  # the fake Slack's token for the demo workspace
+SIGNING_SECRET = "local-stack-signing-secret"  # a fixed value of the local fake Slack, not a real secret
+TEAM_ID = "T0001"
+ADMIN_USER = "U0ANN"
+MEMBER_USER = "U0BOB"
+FINANCE_CHANNEL = "C0FIN"
+
+
+@dataclass
+class StackOptions:
+    workers: int = 12
+    invoices: int = 60
+    months: int = 3
+    seed: int = 11
+    time_scale: float = 1.0  # < 1 shrinks QBO's rate windows on both sides (tests, quick benchmarks)
+    multicurrency: bool = False
+    database_url: str | None = None  # default: a SQLite file in a temporary directory
+    with_worker: bool = True
+    worker_poll_seconds: float = 0.2
+    qbo_url: str | None = None  # an emulator started separately (then QBO_CLIENT_ID/SECRET must match it)
+    ontop_url: str | None = None
+    qbo_client_id: str = DEFAULT_CLIENT_ID
+    qbo_client_secret: str = field(default=DEFAULT_CLIENT_SECRET, repr=False)
+    ontop_email: str = DEFAULT_ADMIN_EMAIL
+    ontop_password: str = field(default=DEFAULT_ADMIN_PASSWORD, repr=False)
+    log_level: str = "warning"
+
+
+class LocalStack:
+    """Start with `with LocalStack(options) as stack:`; `stack.slack(user)` gives a signed-request simulator."""
+
+    def __init__(self, options: StackOptions | None = None) -> None:
+        self.options = options or StackOptions()
+        self._workdir = tempfile.TemporaryDirectory(prefix="qbo-bot-stack-")
+        self.qbo_state: QboEmulatorState | None = None
+        self.ontop_state: OntopEmulatorState | None = None
+        self._servers: list[BackgroundServer] = []
+        self.fake_slack = FakeSlack(bot_token=BOT_TOKEN)
+        self.app_port = _free_port()
+        self.app_url = f"http://127.0.0.1:{self.app_port}"
+        self.qbo_url = self.options.qbo_url or ""
+        self.ontop_url = self.options.ontop_url or ""
+        self.settings: Settings | None = None
+        self.runtime: Runtime | None = None
+
+    @property
+    def workdir(self) -> Path:
+        return Path(self._workdir.name)
+
+    def start(self) -> LocalStack:
+        options = self.options
+        if not options.qbo_url:
+            self.qbo_state = QboEmulatorState(seed=options.seed)
+            self.qbo_state.switches.time_scale = options.time_scale
+            self.qbo_state.register_client(
+                options.qbo_client_id, options.qbo_client_secret, [f"{self.app_url}/qbo/callback"]
+            )
+            self.qbo_state.seed_company(DEFAULT_REALM, multicurrency_enabled=options.multicurrency)
+            self.qbo_url = self._serve(create_qbo_emulator(self.qbo_state))
+        if not options.ontop_url:
+            generator = CompanyGenerator(
+                workers=options.workers, invoices=options.invoices, months=options.months, seed=options.seed
+            )
+            self.ontop_state = OntopEmulatorState(generator=generator)
+            self.ontop_url = self._serve(create_ontop_emulator(self.ontop_state))
+        self.fake_slack.start()
+        self.settings = Settings(
+            _env_file=None,
+            database_url=options.database_url or f"sqlite+aiosqlite:///{self.workdir / 'qbo-bot.sqlite3'}",
+            public_base_url=self.app_url,
+            encryption_keys=generate_key(),
+            slack_signing_secret=SIGNING_SECRET,
+            slack_bot_token=BOT_TOKEN,
+            slack_api_base_url=self.fake_slack.api_url,
+            qbo_client_id=options.qbo_client_id,
+            qbo_client_secret=options.qbo_client_secret,
+            qbo_api_base_url=self.qbo_url,
+            qbo_oauth_base_url=self.qbo_url,
+            ontop_api_base_url=self.ontop_url,
+            log_level=options.log_level,
+        )
+        self.runtime = build_runtime(
+            self.settings,
+            rate_limits=RateLimits(time_scale=options.time_scale),
+            throttle_wait_seconds=60 * options.time_scale,
+        )
+        embedded = EmbeddedWorker(
+            self.runtime, options.with_worker, poll_seconds=options.worker_poll_seconds, close_runtime=True
+        )
+        web = build_web_app(
+            self.settings,
+            self.runtime.service,
+            self.runtime.engine,
+            self.runtime.box,
+            on_startup=[embedded.start],
+            on_shutdown=[embedded.stop],
+        )
+        server = BackgroundServer(web, port=self.app_port)
+        server.start(timeout_seconds=30)
+        self._servers.append(server)
+        return self
+
+    def _serve(self, app: object) -> str:
+        server = BackgroundServer(app).start()
+        self._servers.append(server)
+        return server.url
+
+    def slack(self, user_id: str = ADMIN_USER) -> SlackClientSimulator:
+        return SlackClientSimulator(self.app_url, SIGNING_SECRET, TEAM_ID, user_id, self.fake_slack)
+
+    def stop(self) -> None:
+        for server in reversed(self._servers):
+            server.stop()
+        self._servers.clear()
+        self.fake_slack.stop()
+        self._workdir.cleanup()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
