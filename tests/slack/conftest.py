@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import create_bolt_app
+from bot.app import SlackInstallation, create_bolt_app
 from bot.config import Settings
 from bot.devtools.fake_slack import FakeSlack
 from bot.devtools.server import BackgroundServer
@@ -50,9 +51,25 @@ class RunningApp:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as running:
-        yield running
+def shutdowns() -> Iterator[list[threading.Thread]]:
+    """Servers stop in parallel at the end of a test (each uvicorn takes a moment to exit)."""
+    stopping: list[threading.Thread] = []
+    yield stopping
+    for thread in stopping:
+        thread.join(timeout=10)
+
+
+def stop_later(shutdowns: list[threading.Thread], stop: Callable[[], None]) -> None:
+    thread = threading.Thread(target=stop, daemon=True)
+    thread.start()
+    shutdowns.append(thread)
+
+
+@pytest.fixture
+def fake(shutdowns: list[threading.Thread]) -> Iterator[FakeSlack]:
+    running = FakeSlack().start()
+    yield running
+    stop_later(shutdowns, running.stop)
 
 
 @pytest.fixture
@@ -73,7 +90,6 @@ def box() -> SecretBox:
 def serve(
     settings: Settings, service: FakeService, engine: AsyncEngine, box: SecretBox
 ) -> tuple[BackgroundServer, SlackNotifier]:
-    from bot.app import SlackInstallation
 
     installation = SlackInstallation(settings, engine, box)
     bolt_app = create_bolt_app(settings, service, engine, box, installation=installation)
@@ -83,13 +99,16 @@ def serve(
 
 
 @pytest.fixture
-def app(fake: FakeSlack, service: FakeService, database_path: str, box: SecretBox) -> Iterator[RunningApp]:
+def app(
+    fake: FakeSlack, service: FakeService, database_path: str, box: SecretBox, shutdowns: list[threading.Thread]
+) -> Iterator[RunningApp]:
     settings = single_workspace_settings(fake, database_path)
     # The engine is only touched from the server's event loop (readyz); created here, used there.
     engine = create_engine(settings.database_url)
     server, notifier = serve(settings, service, engine, box)
-    with server:
-        yield RunningApp(server.url, fake, service, notifier, settings)
+    server.start()
+    yield RunningApp(server.url, fake, service, notifier, settings)
+    stop_later(shutdowns, server.stop)
 
 
 @pytest.fixture

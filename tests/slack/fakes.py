@@ -135,7 +135,7 @@ class FakeService:
         # Methods that wait until the test sets the event (to prove the ack came first).
         self.gates: dict[str, threading.Event] = {}
         # Methods that raise this error (e.g. a refused save).
-        self.failures: dict[str, ServiceError] = {}
+        self.failures: dict[str, Exception] = {}
 
     # --- test helpers ---------------------------------------------------------------------------------------
 

@@ -15,9 +15,8 @@ def wait_view(app: RunningApp, callback_id: str, *, updates: int = 1) -> dict[st
     """The modal with `callback_id`, once the app replaced the loading view with it."""
     app.fake.recorder.wait_for("views.update", updates)
     view = app.fake.last_view(callback_id)
-    assert view is not None, (
-        f"no view {callback_id}; views: {[c.params.get('view', {}).get('callback_id') for c in app.fake.calls('views.update')]}"
-    )
+    shown = [call.params.get("view", {}).get("callback_id") for call in app.fake.calls("views.update")]
+    assert view is not None, f"no view {callback_id}; shown: {shown}"
     return view
 
 

@@ -42,10 +42,11 @@ def test_readyz_is_503_when_the_database_is_unreachable(fake: FakeSlack, tmp_pat
     assert response.json() == {"status": "unavailable", "database": "unreachable"}
 
 
-async def test_metrics_count_requests_and_ack_latency(app: RunningApp, http: httpx.Client, slack) -> None:
+async def test_metrics_count_requests_and_ack_latency(app: RunningApp, slack) -> None:
     await slack.command("help")
-    http.get("/healthz")
-    text = http.get("/metrics").text
+    async with httpx.AsyncClient(base_url=app.url) as http:
+        await http.get("/healthz")
+        text = (await http.get("/metrics")).text
     assert 'qbo_bot_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in text
     assert 'qbo_bot_slack_ack_seconds_count{kind="command"} 1.0' in text
     assert "qbo_bot_http_request_duration_seconds_bucket" in text

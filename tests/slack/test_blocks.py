@@ -1,0 +1,143 @@
+"""Pure Block Kit builders: top-level text everywhere, Slack's limits respected, long lists cut with "and N more"."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
+
+from handlers import blocks
+from handlers.views.mapping import account_options, mapping_view
+from handlers.views.settings import read_settings
+from handlers.views.vendors import vendors_view
+from sync.api import AccountOption, MappingRow, VendorMatch, VendorPreview, VendorPreviewRow
+from tests.slack.fakes import sample_failures, sample_run
+
+
+def assert_valid_message(message: blocks.Message) -> None:
+    assert message.text.strip()
+    assert len(message.blocks) <= 50
+    for block in message.blocks:
+        parsed = Block.parse(block)
+        assert parsed is not None
+        parsed.validate_json()
+        if block["type"] == "section" and "text" in block:
+            assert len(block["text"]["text"]) <= 3000
+
+
+def many_failures(count: int) -> list:
+    base = sample_failures()
+    return [
+        replace(base[n % 3], invoice_id=f"inv-{n}", invoice_number=f"ONT-{n}", reason=f"{base[n % 3].reason} #{n % 70}")
+        for n in range(count)
+    ]
+
+
+def test_every_message_builder_has_text_and_valid_blocks() -> None:
+    run = sample_run()
+    for message in [
+        blocks.help_message(),
+        blocks.help_message(unknown="stauts", suggestion="status"),
+        blocks.refusal_message("start a sync"),
+        blocks.not_connected_message(),
+        blocks.run_started_message(run),
+        blocks.run_progress_message(7, 3, 9),
+        blocks.run_summary_message(run),
+        blocks.needs_reauth_message("Acme Books LLC"),
+        *blocks.failure_thread_messages(run),
+    ]:
+        assert_valid_message(message)
+
+
+def test_huge_run_summary_stays_within_fifty_blocks_and_says_how_many_more() -> None:
+    summary = sample_run(failures=many_failures(500))
+    message = blocks.run_summary_message(summary)
+    assert_valid_message(message)
+    assert "more causes" in str(message.blocks)
+    assert blocks.needs_thread(summary)
+    replies = blocks.failure_thread_messages(summary)
+    assert sum(len(m.blocks) - 1 for m in replies) == 500
+    for reply in replies:
+        assert_valid_message(reply)
+
+
+def test_summary_of_a_clean_run_has_no_fix_buttons() -> None:
+    message = blocks.run_summary_message(sample_run(failures=[]))
+    assert not [b for b in message.blocks if b["type"] == "actions"]
+    assert "succeeded" in message.text
+
+
+@given(st.text(min_size=1, max_size=5000))
+@settings(max_examples=50, deadline=None)
+def test_any_failure_reason_or_name_fits_the_limits(text: str) -> None:
+    failure = replace(sample_failures()[0], reason=text, worker_name=text[:300])
+    summary = sample_run(failures=[failure] * 4)
+    assert_valid_message(blocks.run_summary_message(summary))
+    for reply in blocks.failure_thread_messages(summary):
+        assert_valid_message(reply)
+
+
+def test_bullet_list_cuts_with_and_n_more() -> None:
+    text = blocks.bullet_list([f"item {n:04d} " + "x" * 50 for n in range(1000)], limit=3000)
+    assert len(text) <= 3000
+    assert text.splitlines()[-1].startswith("…and ") and text.endswith(" more")
+
+
+def test_button_text_and_value_are_clipped() -> None:
+    element = blocks.button("b" * 200, "a", value="v" * 3000)
+    assert len(element["text"]["text"]) == 75 and len(element["value"]) == 2000
+
+
+def test_money_is_shown_from_decimal() -> None:
+    assert blocks.money(Decimal("1234.5"), "USD") == "1,234.50 USD"
+    assert blocks.money(None, None) == "—"
+
+
+def test_mapping_view_with_many_concepts_stays_within_the_modal_limit() -> None:
+    rows = [MappingRow(f"c{n}", f"Concept {n}", n, None, None) for n in range(200)]
+    view = mapping_view(rows, errors={"concept:c1": "bad"})
+    assert len(view["blocks"]) <= 100
+    View(**view).validate_json()
+
+
+def test_vendor_pages_stay_within_the_modal_limit() -> None:
+    rows = [VendorPreviewRow(f"a{n}", f"W{n}", None, None, None, VendorMatch.WILL_CREATE, None) for n in range(500)]
+    view = vendors_view(VendorPreview(rows), page=12)
+    assert len(view["blocks"]) <= 100
+    assert "Page 13 of 13" in str(view["blocks"])
+    View(**view).validate_json()
+
+
+def test_account_options_answer_at_most_one_hundred_short_options() -> None:
+    options = account_options([AccountOption(str(n), "A" * 200) for n in range(300)])
+    assert len(options) == 100
+    assert all(len(o["text"]["text"]) <= 75 for o in options)
+
+
+def test_settings_form_reads_every_field() -> None:
+    form, errors = read_settings(
+        {
+            "settings-channel": "C1",
+            "settings-hour": "23",
+            "settings-timezone": "Asia/Kolkata",
+            "settings-admins": ["U1"],
+            "settings-auto-create": [],
+        }
+    )
+    assert errors == {} and form is not None
+    assert (form.finance_channel_id, form.sync_hour, form.timezone, form.auto_create_vendors) == (
+        "C1",
+        23,
+        "Asia/Kolkata",
+        False,
+    )
+
+
+def test_home_view_without_a_connection_offers_connect() -> None:
+    view = blocks.home_view(None, None)
+    assert view["type"] == "home"
+    assert "home-connect" in str(view["blocks"])
