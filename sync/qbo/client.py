@@ -24,6 +24,7 @@ from sync.qbo.errors import (
     QboError,
     QboServiceError,
     QboThrottled,
+    QboValidationError,
     error_from_entries,
     error_from_response,
     fault_entries,
@@ -351,9 +352,15 @@ class QboClient:
     # ---- vendors ----------------------------------------------------------------------------------------------------
     async def find_vendors_by_email(self, email: str) -> list[Vendor]:
         """Vendors (inactive included) whose primary email matches, case-insensitively."""
-        rows = await self.query(
-            f"SELECT * FROM Vendor WHERE PrimaryEmailAddr = {quote(email.strip())} AND Active IN (true, false)"
-        )
+        try:
+            rows = await self.query(
+                f"SELECT * FROM Vendor WHERE PrimaryEmailAddr = {quote(email.strip())} AND Active IN (true, false)"
+            )
+        except QboValidationError as exc:
+            if exc.code != "4001":
+                raise
+            # Where the email is not filterable, scan every vendor (paged) and match here.
+            rows = await self.query("SELECT * FROM Vendor WHERE Active IN (true, false)")
         wanted = email.strip().casefold()
         return [vendor for vendor in map(Vendor.from_wire, rows) if (vendor.email or "").casefold() == wanted]
 

@@ -230,6 +230,10 @@ class _Emulator:
         if not statement.strip():
             raise EmulatedFault("4000", "Error parsing query", "QueryParserError: empty query")
         parsed = parse_query(statement)
+        for condition in parsed.conditions:
+            if condition.prop.lower() in self.state.switches.unfilterable_properties:
+                detail = f"QueryValidationError: property '{condition.prop}' is not queryable"
+                raise EmulatedFault("4001", "Invalid query", detail)
         kind = ENTITY_KINDS.get(parsed.entity)
         if kind is None:
             raise EmulatedFault("4001", "Invalid query", f"QueryValidationError: Invalid entity {parsed.entity}")

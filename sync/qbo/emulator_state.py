@@ -45,6 +45,7 @@ class EmulatorSwitches:
     time_scale: float = 1.0  # multiplies every rate window: 0.01 makes a "minute" 0.6 s
     throttle_xml: bool = False
     retry_after: str | None = None  # a Retry-After header value on 429s (QBO sends none by default)
+    unfilterable_properties: set[str] = field(default_factory=set)  # lower-case names refused in WHERE (4001)
 
     def update(self, values: dict[str, Any]) -> None:
         for key, value in values.items():
@@ -232,8 +233,14 @@ class QboEmulatorState:
         country: str = "USA",
         utc_offset_minutes: int = -8 * 60,
         with_defaults: bool = True,
+        extra_names: list[dict[str, Any]] | None = None,
     ) -> Company:
-        """Create a company with a realistic chart of accounts, terms and pre-existing names likely to collide."""
+        """Create a company with a realistic chart of accounts, terms and pre-existing names likely to collide.
+
+        Args:
+            extra_names: more pre-existing names, e.g. an Ontop worker's name held by a Customer:
+                [{"kind": "Customer", "display_name": "José Pérez", "email": None, "active": True}].
+        """
         with self.lock:
             company = Company(
                 realm_id,
@@ -246,6 +253,14 @@ class QboEmulatorState:
             self.companies[realm_id] = company
             if with_defaults:
                 self._seed_defaults(company)
+            for extra in extra_names or []:
+                kind = str(extra.get("kind", "Vendor"))
+                if kind not in ("Vendor", "Customer", "Employee"):
+                    raise ValueError(f"extra name kind must be Vendor, Customer or Employee, not {kind!r}")
+                record = self.name_record(
+                    company, str(extra["display_name"]), extra.get("email"), bool(extra.get("active", True))
+                )
+                self.add_entity(company, kind, record)
             company.preexisting = {(kind, entity_id) for kind, rows in company.entities.items() for entity_id in rows}
             return company
 
@@ -299,7 +314,7 @@ class QboEmulatorState:
         ]
         for display_name, email, active in vendors:
             self.add_entity(company, "Vendor", self.name_record(company, display_name, email, active))
-        self.add_entity(company, "Customer", self.name_record(company, "Maria Silva", "maria@client.example", True))
+        self.add_entity(company, "Customer", self.name_record(company, "María Silva", "maria@client.example", True))
         self.add_entity(company, "Employee", self.name_record(company, "John Smith", "john.smith@example.com", True))
         self.add_entity(company, "Employee", self.name_record(company, "Ana Souza", "ana.souza@example.com", False))
 

@@ -83,7 +83,7 @@ async def test_inactive_vendor_found_by_display_name(client: QboClient) -> None:
 
 
 async def test_name_taken_by_tells_which_list_holds_a_name(client: QboClient) -> None:
-    assert await client.name_taken_by("Maria Silva") == "Customer"
+    assert await client.name_taken_by("María Silva") == "Customer"
     assert await client.name_taken_by("Ana Souza") == "Employee"  # inactive employee still holds it
     assert await client.name_taken_by("Sean O'Brien") == "Vendor"
     assert await client.name_taken_by("Nobody Here") is None
@@ -91,7 +91,7 @@ async def test_name_taken_by_tells_which_list_holds_a_name(client: QboClient) ->
 
 async def test_creating_a_vendor_whose_name_a_customer_holds_raises_duplicate_name(client: QboClient) -> None:
     with pytest.raises(QboDuplicateName) as caught:
-        await client.create_vendor(NewVendor("maria silva"), request_id="dup-1")
+        await client.create_vendor(NewVendor("maría silva"), request_id="dup-1")
     assert caught.value.code == "6240"
     assert caught.value.status == 400
     assert caught.value.intuit_tid
@@ -392,3 +392,11 @@ async def test_bill_with_explicit_ap_account_reads_back_by_id(client: QboClient,
     )
     assert await client.get_bill(created.id) == created
     assert (await client.get_vendor(vendor_id)).id == vendor_id
+
+
+async def test_email_lookup_falls_back_to_a_scan_where_email_is_not_filterable(
+    client: QboClient, emulator: Emulator
+) -> None:
+    emulator.state.switches.unfilterable_properties = {"primaryemailaddr"}
+    found = await client.find_vendors_by_email("Sean.OBrien@example.com")
+    assert [vendor.display_name for vendor in found] == ["Sean O'Brien"]
