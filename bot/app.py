@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import parse_qsl
 
+import aiohttp
 import structlog
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
@@ -47,6 +48,7 @@ BOT_SCOPES = ("commands", "chat:write", "chat:write.public", "users:read", "chan
 INSTALLATION_CACHE_SECONDS = 300.0
 WEB_API_TIMEOUT_SECONDS = 10
 WEB_API_RETRIES = 2
+AUTH_TEST_TIMEOUT_SECONDS = 2
 
 
 class NotInstalledError(Exception):
@@ -118,7 +120,11 @@ class SingleTokenAuthorize(AsyncAuthorize):
 
     async def identity(self) -> dict[str, Any]:
         if self._identity is None:
-            response = await make_web_client(self._settings, self._token).auth_test()
+            # Runs before the ack of the first request: a short timeout and no retries keep it inside 3 s.
+            client = AsyncWebClient(
+                token=self._token, base_url=self._settings.slack_api_base_url, timeout=AUTH_TEST_TIMEOUT_SECONDS
+            )
+            response = await client.auth_test()
             self._identity = dict(response.data) if isinstance(response.data, dict) else {}
         return self._identity
 
@@ -137,6 +143,9 @@ class SingleTokenAuthorize(AsyncAuthorize):
             identity = await self.identity()
         except SlackApiError as error:
             log.error("bot_token_rejected", error=error.response.get("error"))
+            return None
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.error("slack_unreachable", error=type(error).__name__)
             return None
         if team_id and identity.get("team_id") and team_id != identity["team_id"]:
             log.warning("request_from_other_workspace", team_id=team_id)

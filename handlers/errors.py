@@ -17,9 +17,12 @@ def register(app: AsyncApp) -> None:
         reference = uuid.uuid4().hex[:8]
         log.error("listener_failed", reference=reference, request_type=body.get("type"), exc_info=error)
         if respond is not None and (body.get("response_url") or body.get("response_urls")):
-            await respond(
-                response_type="ephemeral",
-                text=f":warning: Something went wrong on my side (reference `{reference}`). Please try again.",
-            )
+            try:
+                await respond(
+                    response_type="ephemeral",
+                    text=f":warning: Something went wrong on my side (reference `{reference}`). Please try again.",
+                )
+            except Exception as failed:  # telling the user is best effort; the error is logged above
+                log.warning("error_reply_failed", reference=reference, error=type(failed).__name__)
 
     app.error(report_error)

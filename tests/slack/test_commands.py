@@ -168,3 +168,10 @@ async def test_request_from_another_workspace_is_refused(app: RunningApp, servic
     assert service.calls() == []
     [apology] = app.fake.ephemerals(user_id="U2EVE")
     assert "not installed in this workspace" in apology["text"]
+
+
+async def test_single_workspace_identity_is_looked_up_once(app: RunningApp, connected: FakeService, slack) -> None:
+    for _ in range(3):
+        await slack.command("status")
+    wait_ephemeral(app, count=3)
+    assert len(app.fake.calls("auth.test")) == 1
