@@ -8,8 +8,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers import blocks
 from handlers.deps import Deps, team_of
+from handlers.views.home import home_view
 from sync.api import ServiceError
 
 
@@ -23,6 +23,6 @@ def register(app: AsyncApp, deps: Deps) -> None:
             status = await deps.service.status(team)
         except ServiceError:
             status = None
-        await client.views_publish(user_id=str(event.get("user")), view=blocks.home_view(status, settings))
+        await client.views_publish(user_id=str(event.get("user")), view=home_view(status, settings))
 
     app.event("app_home_opened")(publish_home)

@@ -18,7 +18,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.logs import bind_context
-from handlers import blocks, flows
+from handlers import blocks, flows, run_messages
 from handlers.deps import Deps, team_of
 from handlers.ids import ConnectIds, DisconnectIds, MappingIds, MiscIds, SettingsIds, VendorIds
 from handlers.notify import announce
@@ -96,7 +96,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         await submission.show(result_view("Connect", ":white_check_mark: Ontop connected. I logged in successfully."))
         settings = await deps.service.workspace_settings(submission.team)
-        await announce(client, settings, blocks.ontop_connected_message(submission.user_id), submission.user_id)
+        await announce(client, settings, run_messages.ontop_connected_message(submission.user_id), submission.user_id)
 
     async def save_mapping(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext

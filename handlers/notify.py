@@ -13,7 +13,7 @@ import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers import blocks
+from handlers import blocks, run_messages
 from sync.api import BotService, QboConnected, RunSummary, TeamRef, WorkspaceSettings
 
 log = structlog.get_logger(__name__)
@@ -68,7 +68,7 @@ async def announce(
     dm_id = str((opened.get("channel") or {}).get("id"))
     noted = blocks.Message(
         text=message.text,
-        blocks=[blocks.fallback_note(channel_id, reason), *message.blocks][: blocks.MESSAGE_BLOCK_LIMIT],
+        blocks=[run_messages.fallback_note(channel_id, reason), *message.blocks][: blocks.MESSAGE_BLOCK_LIMIT],
     )
     response = await client.chat_postMessage(channel=dm_id, **noted.as_kwargs())
     return MessageRef(team, str(response["channel"]), str(response["ts"]), fell_back=True)
@@ -85,20 +85,20 @@ class SlackNotifier:
         """Posts the progress message that later updates turn into the summary."""
         client = await self._client_factory(team)
         settings = await self._service.workspace_settings(team)
-        return await announce(client, settings, blocks.run_started_message(run), run.requested_by, team=team)
+        return await announce(client, settings, run_messages.run_started_message(run), run.requested_by, team=team)
 
     async def run_progress(
         self, ref: MessageRef, run_id: int, done: int, total: int, *, requested_by: str | None = None
     ) -> None:
         """chat.update of the progress message (the worker throttles how often)."""
         client = await self._client_factory(ref.team)
-        message = blocks.run_progress_message(run_id, done, total, requested_by=requested_by)
+        message = run_messages.run_progress_message(run_id, done, total, requested_by=requested_by)
         await client.chat_update(channel=ref.channel_id, ts=ref.ts, **_with_note(ref, message).as_kwargs())
 
     async def run_finished(self, team: TeamRef, summary: RunSummary, ref: MessageRef | None) -> MessageRef | None:
         """The summary replaces the progress message (or is posted); long failure lists go to its thread."""
         client = await self._client_factory(team)
-        message = blocks.run_summary_message(summary)
+        message = run_messages.run_summary_message(summary)
         if ref is not None:
             await client.chat_update(channel=ref.channel_id, ts=ref.ts, **_with_note(ref, message).as_kwargs())
         else:
@@ -106,8 +106,8 @@ class SlackNotifier:
             ref = await announce(client, settings, message, summary.requested_by, team=team)
             if ref is None:
                 return None
-        if blocks.needs_thread(summary):
-            for reply in blocks.failure_thread_messages(summary):
+        if run_messages.needs_thread(summary):
+            for reply in run_messages.failure_thread_messages(summary):
                 await client.chat_postMessage(channel=ref.channel_id, thread_ts=ref.ts, **reply.as_kwargs())
         return ref
 
@@ -115,13 +115,15 @@ class SlackNotifier:
         """QuickBooks refused the tokens (or will soon): ask for a reconnect, with the button."""
         client = await self._client_factory(team)
         settings = await self._service.workspace_settings(team)
-        return await announce(client, settings, blocks.needs_reauth_message(company_name, reason), None, team=team)
+        return await announce(
+            client, settings, run_messages.needs_reauth_message(company_name, reason), None, team=team
+        )
 
     async def qbo_connected(self, connected: QboConnected) -> MessageRef | None:
         """The QuickBooks OAuth callback succeeded: tell the channel (or the person who connected)."""
         client = await self._client_factory(connected.team)
         settings = await self._service.workspace_settings(connected.team)
-        message = blocks.qbo_connected_message(connected)
+        message = run_messages.qbo_connected_message(connected)
         return await announce(client, settings, message, connected.user_id, team=connected.team)
 
 

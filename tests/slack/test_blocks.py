@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from handlers import blocks
+from handlers import blocks, run_messages
+from handlers.views.home import home_view
 from handlers.views.mapping import account_options, mapping_view
 from handlers.views.settings import read_settings
 from handlers.views.vendors import vendors_view
@@ -44,29 +45,29 @@ def test_every_message_builder_has_text_and_valid_blocks() -> None:
         blocks.help_message(unknown="stauts", suggestion="status"),
         blocks.refusal_message("start a sync"),
         blocks.not_connected_message(),
-        blocks.run_started_message(run),
-        blocks.run_progress_message(7, 3, 9),
-        blocks.run_summary_message(run),
-        blocks.needs_reauth_message("Acme Books LLC"),
-        *blocks.failure_thread_messages(run),
+        run_messages.run_started_message(run),
+        run_messages.run_progress_message(7, 3, 9),
+        run_messages.run_summary_message(run),
+        run_messages.needs_reauth_message("Acme Books LLC"),
+        *run_messages.failure_thread_messages(run),
     ]:
         assert_valid_message(message)
 
 
 def test_huge_run_summary_stays_within_fifty_blocks_and_says_how_many_more() -> None:
     summary = sample_run(failures=many_failures(500))
-    message = blocks.run_summary_message(summary)
+    message = run_messages.run_summary_message(summary)
     assert_valid_message(message)
     assert "more causes" in str(message.blocks)
-    assert blocks.needs_thread(summary)
-    replies = blocks.failure_thread_messages(summary)
+    assert run_messages.needs_thread(summary)
+    replies = run_messages.failure_thread_messages(summary)
     assert sum(len(m.blocks) - 1 for m in replies) == 500
     for reply in replies:
         assert_valid_message(reply)
 
 
 def test_summary_of_a_clean_run_has_no_fix_buttons() -> None:
-    message = blocks.run_summary_message(sample_run(failures=[]))
+    message = run_messages.run_summary_message(sample_run(failures=[]))
     assert not [b for b in message.blocks if b["type"] == "actions"]
     assert "succeeded" in message.text
 
@@ -76,8 +77,8 @@ def test_summary_of_a_clean_run_has_no_fix_buttons() -> None:
 def test_any_failure_reason_or_name_fits_the_limits(text: str) -> None:
     failure = replace(sample_failures()[0], reason=text, worker_name=text[:300])
     summary = sample_run(failures=[failure] * 4)
-    assert_valid_message(blocks.run_summary_message(summary))
-    for reply in blocks.failure_thread_messages(summary):
+    assert_valid_message(run_messages.run_summary_message(summary))
+    for reply in run_messages.failure_thread_messages(summary):
         assert_valid_message(reply)
 
 
@@ -138,6 +139,6 @@ def test_settings_form_reads_every_field() -> None:
 
 
 def test_home_view_without_a_connection_offers_connect() -> None:
-    view = blocks.home_view(None, None)
+    view = home_view(None, None)
     assert view["type"] == "home"
     assert "home-connect" in str(view["blocks"])
