@@ -73,11 +73,10 @@ def _duration(summary: RunSummary) -> str:
     return f" in {minutes}m {seconds:02d}s" if minutes else f" in {seconds}s"
 
 
-def failure_line(failure: InvoiceFailure) -> str:
-    return (
-        f"*{failure.invoice_number}* · {failure.worker_name} · {money(failure.amount, failure.currency)}: "
-        f"{failure.reason}"
-    )
+def failure_line(failure: InvoiceFailure, *, with_reason: bool = True) -> str:
+    """Invoice, worker and amount (and why it failed, unless the line sits under its cause already)."""
+    line = f"*{failure.invoice_number}* · {failure.worker_name} · {money(failure.amount, failure.currency)}"
+    return f"{line}: {failure.reason}" if with_reason else line
 
 
 def fix_button(fix: Fix) -> dict[str, Any]:
@@ -127,9 +126,10 @@ def run_summary_message(summary: RunSummary) -> Message:
         blocks.append(section(f":warning: {summary.error_summary}"))
     groups = group_failures(summary.failures)
     for reason, failures in list(groups.items())[:FAILURES_INLINE]:
-        lines = [failure_line(f) for f in failures[:3]]
+        lines = [failure_line(f, with_reason=False) for f in failures[:3]]
         more = f"\n…and {len(failures) - 3} more" if len(failures) > 3 else ""
-        blocks.append(section(f"*{reason}* ({len(failures)})\n" + "\n".join(lines) + more))
+        # The reason may carry its own mrkdwn (a bold concept or name): not wrapped in more asterisks.
+        blocks.append(section(f":small_red_triangle: {reason} ({len(failures)})\n" + "\n".join(lines) + more))
     if len(groups) > FAILURES_INLINE:
         blocks.append(context(f"…and {len(groups) - FAILURES_INLINE} more causes (full list in the thread)"))
     fixes = distinct_fixes(summary.failures)

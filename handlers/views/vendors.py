@@ -67,9 +67,15 @@ def vendors_view(preview: VendorPreview, page: int = 0) -> dict[str, Any]:
     metadata = json.dumps({"page": page})
     if to_create or to_link:
         blocks.append(context("Nothing in QuickBooks is changed or deleted: I only add and link suppliers."))
-        submit = truncate(f"Create {to_create}, link {to_link}", 24)
+        submit = truncate(submit_label(to_create, to_link), 24)
         return modal("Suppliers", blocks, callback_id=VendorIds.CALLBACK, submit=submit, private_metadata=metadata)
     return modal("Suppliers", blocks, callback_id=VendorIds.CALLBACK, private_metadata=metadata)
+
+
+def submit_label(to_create: int, to_link: int) -> str:
+    """ "Create 3, link 2", or only the part that is not zero."""
+    parts = [f"create {to_create}" if to_create else "", f"link {to_link}" if to_link else ""]
+    return ", ".join(part for part in parts if part).capitalize()
 
 
 def vendors_result_lines(result: VendorCreateResult) -> tuple[str, list[str]]:
