@@ -91,12 +91,14 @@ class MemoryTokenSource:
         return f"MemoryTokenSource(tokens={self.tokens!r})"
 
     async def access_token(self) -> str:
+        """A valid access token, refreshed first when it expires within the margin."""
         async with self._lock:
             if self.tokens.access_expires_within(self._margin, self._clock()):
                 await self._refresh()
             return self.tokens.access_token
 
     async def refresh_after_unauthorized(self, rejected_token: str) -> str:
+        """Refresh unless another caller already replaced the rejected token."""
         async with self._lock:
             if self.tokens.access_token == rejected_token:
                 await self._refresh()
@@ -157,6 +159,7 @@ class QboClient:
         return f"QboClient(realm_id={self.realm_id!r}, base={self._base!r})"
 
     async def aclose(self) -> None:
+        """Close the HTTP client if this client created it."""
         if self._owns_http:
             await self._http.aclose()
 

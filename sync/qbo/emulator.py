@@ -75,6 +75,7 @@ class _Emulator:
         self.state = state
 
     def routes(self) -> list[Route]:
+        """The Starlette routes this part of the emulator serves."""
         api = "/v3/company/{realm_id}"
         return [
             *OAuthRoutes(self.state).routes(),
@@ -96,6 +97,7 @@ class _Emulator:
         """Wrap an API handler: bearer check, realm check, requestid replay, fault envelopes."""
 
         async def endpoint(request: Request) -> Response:
+            """The wrapped API endpoint."""
             realm_id = request.path_params["realm_id"]
             rejection, company = self._authenticate(request, realm_id)
             if rejection is not None or company is None:
@@ -166,6 +168,7 @@ class _Emulator:
 
     # ---- API handlers --------------------------------------------------------------------------------------------
     async def company_info(self, request: Request, company: Company) -> dict[str, Any]:
+        """GET /companyinfo/{realm}."""
         if request.path_params["company_id"] != company.realm_id:
             raise EmulatedFault("610", "Object Not Found", "Object Not Found : CompanyInfo")
         address = {"Id": "1", "Line1": "100 Market St", "City": "San Francisco", "CountrySubDivisionCode": "CA",
@@ -192,6 +195,7 @@ class _Emulator:
         }
 
     async def preferences(self, request: Request, company: Company) -> dict[str, Any]:
+        """GET /preferences: currency and tracking settings that gate Bill validation."""
         return {
             "Preferences": {
                 "Id": "1",
@@ -220,6 +224,7 @@ class _Emulator:
         }
 
     async def query(self, request: Request, company: Company) -> dict[str, Any]:
+        """GET or POST /query."""
         if request.method == "POST":
             statement = (await request.body()).decode("utf-8")
         else:
@@ -267,6 +272,7 @@ class _Emulator:
         return {"CDCResponse": [{"QueryResponse": responses or [{}]}]}
 
     async def exchange_rate(self, request: Request, company: Company) -> dict[str, Any]:
+        """GET /exchangerate?sourcecurrencycode=&asofdate=."""
         source = request.query_params.get("sourcecurrencycode", "").upper()
         as_of = request.query_params.get("asofdate") or self.state.now().astimezone(company.tz).date().isoformat()
         if source == company.home_currency:
@@ -285,10 +291,12 @@ class _Emulator:
         }
 
     async def read(self, request: Request, company: Company) -> dict[str, Any]:
+        """GET /{entity}/{id}; 610 when unknown or deleted."""
         kind = self._kind(request.path_params["entity"])
         return {kind: read_entity(company, kind, request.path_params["entity_id"])}
 
     async def download(self, request: Request, company: Company) -> Response:
+        """GET /download/{id}: a plain-text temporary URL."""
         entity_id = request.path_params["entity_id"]
         read_entity(company, "Attachable", entity_id)
         url = f"{str(request.base_url).rstrip('/')}/_emulator/files/{company.realm_id}/{entity_id}?Expires=900"
@@ -301,6 +309,7 @@ class _Emulator:
         return kind
 
     async def write_entity(self, request: Request, company: Company) -> dict[str, Any]:
+        """POST /{entity}: create, update (with Id) or ?operation=delete."""
         kind = self._kind(request.path_params["entity"])
         try:
             body = money.loads(await request.body())
@@ -339,6 +348,7 @@ class _Emulator:
         return result
 
     async def batch(self, request: Request, company: Company) -> dict[str, Any]:
+        """POST /batch: up to 30 independent items, each with its own Fault."""
         try:
             body = money.loads(await request.body() or b"{}")
         except ValueError:
@@ -375,6 +385,7 @@ class _Emulator:
         return {kind: self.perform(company, kind, operation, dict(item[kind]), options, request_id)}
 
     async def upload(self, request: Request, company: Company) -> dict[str, Any]:
+        """POST /upload: multipart file_metadata_NN/file_content_NN parts, per-file Faults."""
         content_type = request.headers.get("content-type", "")
         raw = await request.body()
         if not content_type.startswith("multipart/form-data"):

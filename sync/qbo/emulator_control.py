@@ -21,6 +21,7 @@ class ControlRoutes:
         self.state = state
 
     def routes(self) -> list[Route]:
+        """The Starlette routes this part of the emulator serves."""
         return [
             Route("/_emulator/seed", self.control_seed, methods=["POST"]),
             Route("/_emulator/faults", self.control_faults, methods=["POST", "DELETE", "GET"]),
@@ -35,11 +36,13 @@ class ControlRoutes:
         ]
 
     async def control_seed(self, request: Request) -> Response:
+        """Seed a company (JSON: seed_company's keyword arguments)."""
         options = await _json_body(request)
         company = self.state.seed_company(**options)
         return JSONResponse({"realm_id": company.realm_id})
 
     async def control_faults(self, request: Request) -> Response:
+        """POST adds a fault rule, DELETE clears them, GET lists them."""
         if request.method == "DELETE":
             self.state.clear_faults()
             return JSONResponse({"faults": []})
@@ -60,6 +63,7 @@ class ControlRoutes:
         return JSONResponse({"faults": faults})
 
     async def control_switches(self, request: Request) -> Response:
+        """POST updates switches, GET shows them."""
         if request.method == "POST":
             try:
                 with self.state.lock:
@@ -69,6 +73,7 @@ class ControlRoutes:
         return JSONResponse(vars(self.state.switches))
 
     async def control_entities(self, request: Request) -> Response:
+        """Every stored entity of a kind (inactive and deleted included)."""
         realm_id = request.query_params.get("realm_id", DEFAULT_REALM)
         if realm_id not in self.state.companies:
             return JSONResponse({"error": "unknown realm"}, status_code=404)
@@ -76,9 +81,11 @@ class ControlRoutes:
         return json_bytes(200, {"entities": self.state.entities(kind, realm_id)})
 
     async def control_audit(self, request: Request) -> Response:
+        """The audit log of every write."""
         return JSONResponse({"audit": self.state.audit_log()})
 
     async def control_stats(self, request: Request) -> Response:
+        """Request counts, throttled requests and peak concurrency per realm."""
         with self.state.lock:
             return JSONResponse(
                 {
@@ -89,12 +96,14 @@ class ControlRoutes:
             )
 
     async def control_tokens(self, request: Request) -> Response:
+        """Issue tokens directly, skipping the consent screen."""
         options = await _json_body(request)
         realm_id = str(options.get("realm_id", DEFAULT_REALM))
         client_id = str(options.get("client_id", DEFAULT_CLIENT_ID))
         return JSONResponse(self.state.issue_tokens(realm_id, client_id))
 
     async def control_clock(self, request: Request) -> Response:
+        """Advance the emulator clock (and optionally expire access tokens)."""
         options = await _json_body(request)
         self.state.advance_clock(float(options.get("advance_seconds", 0)))
         if options.get("expire_access_tokens"):
@@ -115,6 +124,7 @@ class ControlRoutes:
         return JSONResponse({"config": config, "deliveries": deliveries})
 
     async def control_reset(self, request: Request) -> Response:
+        """Forget all companies, grants, faults and audit entries."""
         self.state.reset()
         return JSONResponse({"reset": True})
 

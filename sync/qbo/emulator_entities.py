@@ -56,6 +56,7 @@ class EmulatedFault(Exception):
 
 
 def required(element: str) -> EmulatedFault:
+    """2020: a required parameter is missing."""
     return EmulatedFault(
         "2020",
         "Required param missing, need to supply the required value for the API",
@@ -65,6 +66,7 @@ def required(element: str) -> EmulatedFault:
 
 
 def too_long(element: str, maximum: int, supplied: int) -> EmulatedFault:
+    """2050: a string is longer than QBO allows."""
     return EmulatedFault(
         "2050",
         "String length is either shorter or longer than supported by specification",
@@ -75,6 +77,7 @@ def too_long(element: str, maximum: int, supplied: int) -> EmulatedFault:
 
 
 def business(detail: str, element: str = "") -> EmulatedFault:
+    """6000: QBO's catch-all business validation error."""
     return EmulatedFault(
         "6000",
         "A business validation error has occurred while processing your request",
@@ -84,14 +87,17 @@ def business(detail: str, element: str = "") -> EmulatedFault:
 
 
 def invalid_reference(element: str) -> EmulatedFault:
+    """2500: a ref points at an unknown or inactive record."""
     return EmulatedFault("2500", "Invalid Reference Id", f"Invalid Reference Id : {INACTIVE_DETAIL}", element)
 
 
 def not_found() -> EmulatedFault:
+    """610: the object does not exist or is inactive."""
     return EmulatedFault("610", "Object Not Found", f"Object Not Found : {INACTIVE_DETAIL}")
 
 
 def stale_object() -> EmulatedFault:
+    """5010: the SyncToken is stale."""
     return EmulatedFault(
         "5010",
         "Stale Object Error",
@@ -208,6 +214,7 @@ def delete_entity(state: QboEmulatorState, company: Company, kind: str, body: di
 
 
 def read_entity(company: Company, kind: str, entity_id: str) -> dict[str, Any]:
+    """A live entity by Id, or 610."""
     record = company.of(kind).get(entity_id)
     if record is None or record.get("status") == "Deleted":
         raise not_found()

@@ -52,10 +52,12 @@ def gateway_fault(status: int, code: str, name: str, detail: str, fault_type: st
 
 
 def json_bytes(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response with money written as exact numbers and QBO's content type."""
     return Response(money.dumps(body).encode(), status_code=status, media_type=JSON_TYPE, headers=headers)
 
 
 def unauthorized(detail: str) -> Response:
+    """401 with the gateway 3200 body and WWW-Authenticate."""
     return json_bytes(
         401,
         gateway_fault(401, "3200", "AuthenticationFailed", detail, "AUTHENTICATION"),
@@ -64,10 +66,12 @@ def unauthorized(detail: str) -> Response:
 
 
 def forbidden(detail: str) -> Response:
+    """403 with the gateway 3100 body."""
     return json_bytes(403, gateway_fault(403, "3100", "ApplicationAuthorizationFailed", detail, "SERVICE"))
 
 
 def throttled(state: QboEmulatorState) -> Response:
+    """429 with the gateway 3001 body (or XML), plus Retry-After when switched on."""
     headers = {"Retry-After": state.switches.retry_after} if state.switches.retry_after is not None else {}
     if state.switches.throttle_xml:
         xml = (
@@ -81,6 +85,7 @@ def throttled(state: QboEmulatorState) -> Response:
 
 
 def system_fault(state: QboEmulatorState, company: Company | None) -> Response:
+    """500 with a 10000 SystemFault body."""
     fault = EmulatedFault(
         "10000",
         "An application error has occurred while processing your request",
@@ -113,6 +118,7 @@ class Gateway:
         tid = new_intuit_tid().encode()
 
         async def send_with_tid(message: Message) -> None:
+            """Add the intuit_tid header to the response start."""
             if message["type"] == "http.response.start":
                 message = {**message, "headers": [*message.get("headers", []), (b"intuit_tid", tid)]}
             await send(message)

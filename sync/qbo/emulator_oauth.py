@@ -24,6 +24,7 @@ class OAuthRoutes:
         self.state = state
 
     def routes(self) -> list[Route]:
+        """The Starlette routes this part of the emulator serves."""
         return [
             Route("/.well-known/openid_configuration/", self.discovery, methods=["GET"]),
             Route("/.well-known/openid_configuration", self.discovery, methods=["GET"]),
@@ -35,6 +36,7 @@ class OAuthRoutes:
         ]
 
     async def discovery(self, request: Request) -> Response:
+        """The OpenID discovery document, pointing at this emulator."""
         base = str(request.base_url).rstrip("/")
         sandbox = "sandbox" in request.url.path
         return JSONResponse(
@@ -53,6 +55,7 @@ class OAuthRoutes:
         )
 
     async def authorize(self, request: Request) -> Response:
+        """Auto-consent: redirect to redirect_uri with code, state and realmId (or an error)."""
         params = request.query_params
         client = self.state.clients.get(params.get("client_id", ""))
         redirect_uri = params.get("redirect_uri", "")
@@ -88,6 +91,7 @@ class OAuthRoutes:
         return client_id
 
     async def token(self, request: Request) -> Response:
+        """Token endpoint: authorization_code and refresh_token grants with Basic client auth."""
         client_id = self._client_from_basic(request)
         if client_id is None:
             return JSONResponse({"error": "invalid_client"}, status_code=401)
@@ -139,6 +143,7 @@ class OAuthRoutes:
         return timedelta(seconds=value)
 
     async def revoke(self, request: Request) -> Response:
+        """Revoke endpoint: Basic auth and a JSON {token}; kills the whole grant."""
         if self._client_from_basic(request) is None:
             return JSONResponse({"error": "invalid_client"}, status_code=401)
         try:

@@ -55,6 +55,8 @@ class QueryError(Exception):
 
 @dataclass
 class Token:
+    """One lexical token of a query."""
+
     kind: str
     text: str
     column: int
@@ -62,6 +64,8 @@ class Token:
 
 @dataclass
 class Condition:
+    """One WHERE condition."""
+
     prop: str
     op: str
     values: list[Any]
@@ -69,6 +73,8 @@ class Condition:
 
 @dataclass
 class Query:
+    """A parsed statement."""
+
     entity: str
     count: bool = False
     columns: list[str] | None = None
@@ -80,6 +86,7 @@ class Query:
 
 
 def tokenize(text: str) -> list[Token]:
+    """Split a statement into tokens; an unbalanced quote is a 4000 parse error."""
     tokens: list[Token] = []
     position = 0
     while position < len(text):
@@ -119,9 +126,11 @@ class _Parser:
         self.index = 0
 
     def peek(self) -> Token | None:
+        """The next token without consuming it."""
         return self.tokens[self.index] if self.index < len(self.tokens) else None
 
     def next(self) -> Token:
+        """Consume the next token."""
         token = self.peek()
         if token is None:
             raise _parse_error("<EOF>", 0)
@@ -129,6 +138,7 @@ class _Parser:
         return token
 
     def keyword(self, *words: str) -> bool:
+        """Consume a keyword if it is next."""
         token = self.peek()
         if token is not None and token.kind == "word" and token.text.lower() in words:
             self.index += 1
@@ -136,28 +146,33 @@ class _Parser:
         return False
 
     def expect_keyword(self, word: str) -> None:
+        """Consume a required keyword."""
         token = self.next()
         if token.kind != "word" or token.text.lower() != word:
             raise _parse_error(token.text, token.column)
 
     def expect_punct(self, char: str) -> None:
+        """Consume a required punctuation mark."""
         token = self.next()
         if token.text != char:
             raise _parse_error(token.text, token.column)
 
     def identifier(self) -> str:
+        """Consume a property or entity name."""
         token = self.next()
         if token.kind != "word" or token.text.lower() in _KEYWORDS:
             raise _parse_error(token.text, token.column)
         return token.text
 
     def integer(self) -> int:
+        """Consume an integer literal."""
         token = self.next()
         if token.kind != "number" or "." in token.text:
             raise _parse_error(token.text, token.column)
         return int(token.text)
 
     def value(self) -> Any:
+        """Consume a literal: quoted string, number or boolean."""
         token = self.next()
         if token.kind == "string":
             return unescape(token.text)
@@ -168,6 +183,7 @@ class _Parser:
         raise _parse_error(token.text, token.column)
 
     def parse(self) -> Query:
+        """Parse the whole statement."""
         self.expect_keyword("select")
         count = False
         columns: list[str] | None = None
@@ -223,6 +239,7 @@ class _Parser:
         return True
 
     def condition(self) -> Condition:
+        """Parse one WHERE condition."""
         prop = self.identifier()
         token = self.next()
         if token.kind == "op":
@@ -347,6 +364,7 @@ def run_query(query: Query, rows: list[dict[str, Any]]) -> dict[str, Any]:
     order_key = query.order_by or "Id"
 
     def sort_key(row: dict[str, Any]) -> tuple[int, Any]:
+        """Order rows by a property; missing values first."""
         value = _comparable(field_value(row, order_key))
         if value is None:
             return (0, "")

@@ -48,6 +48,7 @@ class EmulatorSwitches:
     unfilterable_properties: set[str] = field(default_factory=set)  # lower-case names refused in WHERE (4001)
 
     def update(self, values: dict[str, Any]) -> None:
+        """Set switches by name; unknown names raise KeyError."""
         for key, value in values.items():
             if not hasattr(self, key):
                 raise KeyError(key)
@@ -56,6 +57,8 @@ class EmulatorSwitches:
 
 @dataclass
 class OAuthClient:
+    """A registered app."""
+
     client_id: str
     client_secret: str
     redirect_uris: set[str]
@@ -63,6 +66,8 @@ class OAuthClient:
 
 @dataclass
 class AuthCode:
+    """An issued authorization code."""
+
     code: str
     client_id: str
     redirect_uri: str
@@ -75,6 +80,8 @@ class AuthCode:
 
 @dataclass
 class Grant:
+    """One authorisation: its refresh token, expiries and superseded tokens."""
+
     grant_id: str
     client_id: str
     realm_id: str
@@ -89,6 +96,8 @@ class Grant:
 
 @dataclass
 class AccessToken:
+    """An issued access token."""
+
     token: str
     grant_id: str
     expires_at: datetime
@@ -137,14 +146,17 @@ class Company:
 
     @property
     def tz(self) -> timezone:
+        """The company's fixed UTC offset."""
         return timezone(timedelta(minutes=self.utc_offset_minutes))
 
     def new_id(self) -> str:
+        """The next entity Id (digit string)."""
         value = str(self.next_id)
         self.next_id += 1
         return value
 
     def of(self, kind: str) -> dict[str, dict[str, Any]]:
+        """The Id -> entity map of one kind."""
         return self.entities.setdefault(kind, {})
 
 
@@ -344,22 +356,26 @@ class QboEmulatorState:
         return record
 
     def find_by(self, company: Company, kind: str, prop: str, value: str) -> dict[str, Any] | None:
+        """The first entity of a kind whose property equals a value."""
         for record in company.of(kind).values():
             if record.get(prop) == value:
                 return record
         return None
 
     def currency_ref(self, code: str) -> dict[str, str]:
+        """A CurrencyRef with the name QBO fills in."""
         names = {"USD": "United States Dollar", "EUR": "Euro", "GBP": "British Pound Sterling",
                  "CAD": "Canadian Dollar", "BRL": "Brazilian Real", "ARS": "Argentine Peso", "MXN": "Mexican Peso",
                  "COP": "Colombian Peso", "INR": "Indian Rupee"}  # fmt: skip
         return {"value": code, "name": names.get(code, code)}
 
     def meta(self, company: Company) -> dict[str, str]:
+        """MetaData with both times set to now."""
         stamp = self.local_time(company)
         return {"CreateTime": stamp, "LastUpdatedTime": stamp}
 
     def local_time(self, company: Company, *, millis: bool = False) -> str:
+        """Now in the company's offset, ISO-8601."""
         local = self.now().astimezone(company.tz)
         if millis:
             return local.isoformat(timespec="milliseconds")
@@ -367,6 +383,7 @@ class QboEmulatorState:
 
     # ---- OAuth ---------------------------------------------------------------------------------------------------
     def issue_code(self, client_id: str, redirect_uri: str, realm_id: str, scopes: list[str]) -> str:
+        """Issue a single-use authorization code."""
         with self.lock:
             code = "AB117" + secrets.token_urlsafe(48)
             expires = self.now() + timedelta(seconds=self.switches.code_ttl_seconds)
@@ -374,6 +391,7 @@ class QboEmulatorState:
             return code
 
     def new_grant(self, client_id: str, realm_id: str, scopes: list[str]) -> Grant:
+        """Start a grant with a fresh refresh token."""
         with self.lock:
             now = self.now()
             grant = Grant(
@@ -390,6 +408,7 @@ class QboEmulatorState:
             return grant
 
     def new_access_token(self, grant: Grant) -> AccessToken:
+        """Issue an access token for a grant."""
         with self.lock:
             token = AccessToken(
                 "eyJlbmMiOiJBMTI4Q0JDLUhTMjU2IiwiYWxnIjoiZGlyIn0.." + secrets.token_urlsafe(64),
@@ -408,6 +427,7 @@ class QboEmulatorState:
         return self.token_response(grant, access, include_hard=True)
 
     def token_response(self, grant: Grant, access: AccessToken, *, include_hard: bool) -> dict[str, Any]:
+        """The token endpoint's JSON body for a grant."""
         now = self.now()
         body: dict[str, Any] = {
             "token_type": "bearer",
@@ -489,6 +509,7 @@ class QboEmulatorState:
         return rule
 
     def clear_faults(self) -> None:
+        """Remove every fault rule."""
         with self.lock:
             self.faults.clear()
 
@@ -532,16 +553,19 @@ class QboEmulatorState:
             return True
 
     def enter(self, realm_id: str) -> None:
+        """Count a request in flight (for concurrency inspection)."""
         with self.lock:
             self.in_flight[realm_id] = self.in_flight.get(realm_id, 0) + 1
             self.max_in_flight[realm_id] = max(self.max_in_flight.get(realm_id, 0), self.in_flight[realm_id])
 
     def leave(self, realm_id: str) -> None:
+        """Count a request as finished."""
         with self.lock:
             self.in_flight[realm_id] = self.in_flight.get(realm_id, 1) - 1
 
     # ---- audit -------------------------------------------------------------------------------------------------
     def record_write(self, company: Company, operation: str, kind: str, entity_id: str, request_id: str | None) -> None:
+        """Append a write to the audit log and queue its webhook event."""
         with self.lock:
             self.audit.append(
                 AuditEntry(
@@ -559,6 +583,7 @@ class QboEmulatorState:
             self.webhooks.record(WebhookEvent(company.realm_id, kind, entity_id, operation_name, self.now()))
 
     def audit_log(self) -> list[dict[str, Any]]:
+        """The audit log as plain dicts."""
         with self.lock:
             return [asdict(entry) for entry in self.audit]
 

@@ -39,6 +39,8 @@ class WebhookConfig:
 
 @dataclass(frozen=True)
 class WebhookEvent:
+    """One entity change to notify."""
+
     realm_id: str
     entity: str
     entity_id: str
@@ -61,6 +63,7 @@ def sign(verifier_token: str, body: bytes) -> str:
 
 
 def legacy_body(events: list[WebhookEvent]) -> dict[str, Any]:
+    """The legacy eventNotifications body."""
     by_realm: dict[str, list[dict[str, str]]] = {}
     for event in events:
         by_realm.setdefault(event.realm_id, []).append(
@@ -79,6 +82,7 @@ def legacy_body(events: list[WebhookEvent]) -> dict[str, Any]:
 
 
 def cloudevents_body(events: list[WebhookEvent]) -> list[dict[str, Any]]:
+    """The CloudEvents 1.0 array body."""
     return [
         {
             "specversion": "1.0",
@@ -109,6 +113,7 @@ class WebhookOutbox:
         self.deliveries: list[Delivery] = []
 
     def configure(self, **values: Any) -> None:
+        """Set webhook options by name; unknown names raise KeyError."""
         with self._lock:
             for key, value in values.items():
                 if not hasattr(self.config, key):
@@ -116,6 +121,7 @@ class WebhookOutbox:
                 setattr(self.config, key, set(value) if key == "entities" else value)
 
     def record(self, event: WebhookEvent) -> None:
+        """Queue an event when a URL is configured and the entity is subscribed."""
         with self._lock:
             if self.config.url and event.entity in self.config.entities:
                 self._pending.append(event)

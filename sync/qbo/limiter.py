@@ -26,14 +26,17 @@ class RateLimits:
     margin_seconds: float = 0.05
 
     def scaled(self, time_scale: float) -> RateLimits:
+        """The same limits with every window multiplied by `time_scale`."""
         return replace(self, time_scale=time_scale)
 
     @property
     def minute(self) -> float:
+        """The per-minute window in seconds, after scaling."""
         return 60.0 * self.time_scale
 
     @property
     def second(self) -> float:
+        """The per-second window in seconds, after scaling."""
         return 1.0 * self.time_scale
 
 

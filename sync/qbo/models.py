@@ -43,6 +43,7 @@ class Preferences:
 
     @classmethod
     def from_wire(cls, raw: dict[str, Any]) -> Preferences:
+        """Read the QBO JSON object."""
         currency = raw.get("CurrencyPrefs") or {}
         accounting = raw.get("AccountingInfoPrefs") or {}
         return cls(
@@ -68,6 +69,7 @@ class Account:
 
     @classmethod
     def from_wire(cls, raw: dict[str, Any]) -> Account:
+        """Read the QBO JSON object."""
         return cls(
             id=str(raw["Id"]),
             name=str(raw.get("Name", "")),
@@ -99,6 +101,7 @@ class Vendor:
 
     @classmethod
     def from_wire(cls, raw: dict[str, Any]) -> Vendor:
+        """Read the QBO JSON object."""
         return cls(
             id=str(raw["Id"]),
             display_name=str(raw.get("DisplayName", "")),
@@ -121,6 +124,7 @@ class Address:
     country: str | None = None
 
     def to_wire(self) -> dict[str, str]:
+        """The QBO JSON object to send."""
         pairs = {
             "Line1": self.line1,
             "City": self.city,
@@ -147,6 +151,7 @@ class NewVendor:
     acct_num: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
+        """The QBO JSON object to send."""
         body: dict[str, Any] = {"DisplayName": clean_name(self.display_name)}
         body["PrintOnCheckName"] = clean_name(self.company_name or self.display_name)[:100]
         if self.given_name:
@@ -184,6 +189,7 @@ class BillLineDraft:
     description: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
+        """The QBO JSON object to send."""
         line: dict[str, Any] = {
             "Amount": self.amount,
             "DetailType": "AccountBasedExpenseLineDetail",
@@ -217,6 +223,7 @@ class BillDraft:
         return sum((line.amount for line in self.lines), Decimal("0"))
 
     def to_wire(self) -> dict[str, Any]:
+        """The QBO JSON object to send."""
         body: dict[str, Any] = {"VendorRef": {"value": self.vendor_id}}
         if self.ap_account_id:
             body["APAccountRef"] = {"value": self.ap_account_id}
@@ -252,6 +259,7 @@ class Bill:
 
     @classmethod
     def from_wire(cls, raw: dict[str, Any]) -> Bill:
+        """Read the QBO JSON object."""
         rate = raw.get("ExchangeRate")
         return cls(
             id=str(raw["Id"]),
@@ -279,6 +287,7 @@ class Attachable:
 
     @classmethod
     def from_wire(cls, raw: dict[str, Any]) -> Attachable:
+        """Read the QBO JSON object."""
         refs = []
         for item in raw.get("AttachableRef") or []:
             entity = item.get("EntityRef") or {}
