@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from sync import money
+from sync.qbo.emulator import create_qbo_emulator
 from sync.qbo.emulator_state import QboEmulatorState
 from tests.qbo.conftest import REALM, Emulator
 
@@ -620,3 +621,12 @@ async def test_seed_can_add_names_that_collide_with_ontop_workers(api: Api) -> N
     assert ("José Pérez", False) in {(c["DisplayName"], c["Active"]) for c in customers}
     with pytest.raises(ValueError):
         api.state.seed_company("5678", extra_names=[{"kind": "Account", "display_name": "x"}])
+
+
+async def test_default_app_comes_seeded_with_the_default_client_and_company() -> None:
+    app = create_qbo_emulator()
+    token = app.state.qbo.issue_tokens()["access_token"]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://qbo.test") as http:
+        response = await http.get(f"/v3/company/{REALM}/preferences", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert TID.match(response.headers["intuit_tid"])
