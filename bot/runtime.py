@@ -10,13 +10,14 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from handlers.notify import MessageRef
 from storage import migrate, repos
 from storage.crypto import SecretBox
-from storage.db import create_engine, session_factory
+from storage.db import create_engine, session_factory, transaction
 from sync.api import RunSummary, TeamRef
 from sync.connections import ClientFactory, QboSettings
 from sync.engine import EngineExecutor, SyncEngine
-from sync.jobs import ClaimedRun, get_run
+from sync.jobs import ClaimedRun, get_run, record_progress_message
 from sync.qbo.limiter import RateLimits
 from sync.service import Service
 from sync.worker import run_jobs
@@ -115,7 +116,13 @@ class SlackRunNotifier:
         summary = await self._summary(team, run.id) if team else None
         if team is None or summary is None:
             return None
+        if run.progress_channel and run.progress_ts:
+            # A run taken over from a lost worker keeps updating the message already posted.
+            return RunMessage(team, run.id, run.requested_by, MessageRef(team, run.progress_channel, run.progress_ts))
         posted = await self._slack.run_started(team, summary)
+        if posted is not None:
+            async with transaction(self._runtime.sessions) as session:
+                await record_progress_message(session, run.id, posted.channel_id, posted.ts)
         return RunMessage(team, run.id, run.requested_by, posted)
 
     async def run_progress(self, ref: RunMessage | None, done: int, total: int | None) -> None:

@@ -99,8 +99,8 @@ def build_bill(
         others = f" (and {', '.join(unmapped[1:])})" if len(unmapped) > 1 else ""
         return BillProblem(
             code="unmapped_concept",
-            message=f"concept *{concept}*{others} is not mapped to a QuickBooks account",
-            fix=Fix(FixKind.MAP_CONCEPT, concept, f"Map {concept.title()}"),
+            message=f"concept {concept}{others} is not mapped to a QuickBooks account",
+            fix=Fix(FixKind.MAP_CONCEPT, concept, f"Map {concept.replace('_', ' ').capitalize()}"),
         )
     if not invoice.lines:
         return BillProblem(code="no_lines", message="the invoice has no lines", fix=None)
@@ -172,7 +172,7 @@ def _bill_money(
         return "USD", None, amounts
     return _currency_problem(
         invoice,
-        f"the supplier *{vendor.display_name}* is in {vendor_currency} and the company's home currency is {home}",
+        f"the supplier {vendor.display_name} is in {vendor_currency} and the company's home currency is {home}",
     )
 
 

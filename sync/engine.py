@@ -152,9 +152,11 @@ class SyncEngine:
         except OntopAuthError:
             return SyncResult("failed", run.counts, _ontop_auth_text(), None)
         except OntopError as exc:
-            return SyncResult(
-                "failed", run.counts, f"Ontop could not be read: {exc}. The next run will try again.", None
-            )
+            log.warning("sync.ontop_unavailable", error=type(exc).__name__)
+            return SyncResult("failed", run.counts, _unavailable_text("Ontop", exc), None)
+        except QboError as exc:
+            log.warning("sync.qbo_unavailable", code=exc.code, intuit_tid=exc.intuit_tid)
+            return SyncResult("failed", run.counts, _unavailable_text("QuickBooks", exc), None)
         finally:
             await run.ontop.aclose()
         await report(run.counts.invoices_seen, _progress_text(run.counts))
@@ -260,9 +262,10 @@ class SyncEngine:
             except (QboAuthError, QboForbidden):
                 raise
             except (QboError, OntopError) as exc:
+                service = "QuickBooks" if isinstance(exc, QboError) else "Ontop"
                 problem = BillProblem(
                     "service_unavailable",
-                    f"{type(exc).__name__} while preparing the bill; the next run will try again",
+                    f"{service} did not answer while preparing this bill; the next run will try again",
                     Fix(FixKind.RETRY, invoice_id, "Retry"),
                 )
                 await self._record_failure(run, invoice, _worker_label(run, invoice), problem)
@@ -320,7 +323,7 @@ class SyncEngine:
             if not run.auto_create_vendors:
                 return BillProblem(
                     "no_vendor",
-                    f"*{decision.display_name}* is not a supplier in QuickBooks",
+                    f"{decision.display_name} is not a supplier in QuickBooks",
                     Fix(FixKind.CREATE_VENDOR, agreement_id, "Create supplier"),
                 )
             try:
@@ -333,7 +336,7 @@ class SyncEngine:
             return VendorForBill(created.id, created.display_name, created.currency)
         return BillProblem(
             "vendor_conflict",
-            f"the name *{worker.display_name}* is taken in QuickBooks",
+            f"the name {worker.display_name} is taken in QuickBooks",
             Fix(FixKind.RETRY, str(invoice.id), "Retry"),
         )
 
@@ -636,6 +639,14 @@ def _qbo_failure_text(error: QboError) -> str:
     where = f" (field {error.element})" if error.element else ""
     detail = f": {error.detail}" if error.detail else ""
     return f"QuickBooks refused the bill{where}: {error.message}{detail} [code {error.code}]"
+
+
+def _unavailable_text(service: str, exc: Exception) -> str:
+    code = f" (code {exc.code})" if isinstance(exc, QboError) else ""
+    return (
+        f"{service} could not be reached{code} after several tries; nothing was lost and the next run picks up"
+        " where this one stopped."
+    )
 
 
 def _reauth_text() -> str:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.db import transaction
@@ -103,6 +103,37 @@ async def list_daily_schedules(session: AsyncSession) -> list[DailySchedule]:
     return [DailySchedule(connection_id=row[0], sync_hour=row[1], timezone=row[2]) for row in rows]
 
 
+async def _without_fresh_runs(session: AsyncSession, due: list[tuple[int, date]]) -> list[tuple[int, date]]:
+    """Drop connections that already had a run (any trigger) queued after today's daily hour: a first sync or a
+    manual `/qbo sync` at 15:00 already did what the 07:00 run would have, so catching up would only repeat it."""
+    if not due:
+        return due
+    schedules = {schedule.connection_id: schedule for schedule in await list_daily_schedules(session)}
+    latest = dict(
+        (
+            await session.execute(
+                select(SyncRun.connection_id, func.max(SyncRun.queued_at))
+                .where(SyncRun.connection_id.in_([connection_id for connection_id, _ in due]))
+                .group_by(SyncRun.connection_id)
+            )
+        ).all()
+    )
+    kept = []
+    for connection_id, local_date in due:
+        schedule = schedules.get(connection_id)
+        last = latest.get(connection_id)
+        if schedule is not None and last is not None:
+            due_at = daily_due_at(local_date, schedule.sync_hour, zone_or_utc(schedule.timezone))
+            if _aware(last) >= due_at:
+                continue
+        kept.append((connection_id, local_date))
+    return kept
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 async def enqueue_due_daily_runs(sessions: async_sessionmaker[AsyncSession], now_utc: datetime) -> list[int]:
     """One scheduler tick: queue every due daily run not queued yet; returns the ids of runs it created.
 
@@ -119,6 +150,7 @@ async def enqueue_due_daily_runs(sessions: async_sessionmaker[AsyncSession], now
             )
             already = {(row[0], row[1]) for row in rows}
             due = [(cid, local_date) for cid, local_date in due if (cid, local_date.isoformat()) not in already]
+            due = await _without_fresh_runs(session, due)
     created: list[int] = []
     for connection_id, local_date in due:
         try:

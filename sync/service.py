@@ -54,7 +54,7 @@ from sync.ontop import webhooks
 from sync.ontop.client import OntopCredentials
 from sync.ontop.models import Concept, OntopAuthError, OntopError
 from sync.qbo.errors import QboDuplicateName, QboError, QboInvalidGrant
-from sync.vendors import decide
+from sync.vendors import decide, planned_vendor
 
 log = structlog.get_logger(__name__)
 
@@ -267,6 +267,8 @@ class Service:
         for worker in workers:
             link = links.get(str(worker.agreement_id))
             decision = decide(worker, link.qbo_vendor_id if link else None, directory)
+            if decision.match == VendorMatch.WILL_CREATE:
+                directory.add(planned_vendor(decision, worker))
             rows.append(
                 VendorPreviewRow(
                     agreement_id=decision.agreement_id,
@@ -696,7 +698,7 @@ async def _blocked_concepts(session: AsyncSession, connection_id: int) -> dict[s
 
 def _fix_label(row: SyncedInvoice) -> str:
     if row.fix_action == FixKind.MAP_CONCEPT:
-        return f"Map {(row.fix_value or '').title()}"
+        return f"Map {CONCEPT_LABELS.get(row.fix_value or '', (row.fix_value or '').replace('_', ' ').capitalize())}"
     if row.fix_action == FixKind.CREATE_VENDOR:
         return "Create supplier"
     if row.fix_action == FixKind.RECONNECT:

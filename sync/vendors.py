@@ -114,7 +114,7 @@ def decide(worker: Worker, linked_vendor_id: str | None, directory: VendorDirect
             VendorMatch.CONFLICT,
             None,
             name or inactive.display_name,
-            f"the inactive QuickBooks supplier *{inactive.display_name}* has this email: reactivate it in QuickBooks"
+            f"the inactive QuickBooks supplier {inactive.display_name} has this email: reactivate it in QuickBooks"
             " and run again",
         )
 
@@ -123,6 +123,12 @@ def decide(worker: Worker, linked_vendor_id: str | None, directory: VendorDirect
         return VendorDecision(agreement_id, VendorMatch.NOT_READY, None, worker.email or agreement_id, reason)
 
     same_name = directory.by_name(name)
+    if same_name is not None and _different_people(same_name, worker):
+        # Two people can share a name; a supplier with another email is not this worker.
+        planned = creation_name(name, agreement_id, directory)
+        return VendorDecision(
+            agreement_id, VendorMatch.WILL_CREATE, None, planned, f"another supplier is already called {name}"
+        )
     if same_name is not None:
         if same_name.active:
             return VendorDecision(agreement_id, VendorMatch.MATCH_NAME, same_name, name)
@@ -131,7 +137,7 @@ def decide(worker: Worker, linked_vendor_id: str | None, directory: VendorDirect
             VendorMatch.CONFLICT,
             None,
             name,
-            f"the inactive QuickBooks supplier *{same_name.display_name}* has this name: reactivate it in QuickBooks"
+            f"the inactive QuickBooks supplier {same_name.display_name} has this name: reactivate it in QuickBooks"
             " and run again",
         )
 
@@ -142,6 +148,23 @@ def decide(worker: Worker, linked_vendor_id: str | None, directory: VendorDirect
     if worker.is_ended:
         note = "contract ended" + (f"; {note}" if note else "")
     return VendorDecision(agreement_id, VendorMatch.WILL_CREATE, None, planned, note)
+
+
+def _different_people(vendor: Vendor, worker: Worker) -> bool:
+    return bool(vendor.email and worker.email and vendor.email.strip().casefold() != worker.email.strip().casefold())
+
+
+def planned_vendor(decision: VendorDecision, worker: Worker) -> Vendor:
+    """A stand-in for a vendor the bot would create, so a preview reserves its name and email for later rows."""
+    return Vendor(
+        id=f"planned-{decision.agreement_id}",
+        display_name=decision.display_name,
+        company_name=worker.legal_name,
+        email=worker.email,
+        active=True,
+        currency=None,
+        sync_token="0",
+    )
 
 
 def new_vendor_for(worker: Worker, display_name: str, currency: str | None) -> NewVendor:

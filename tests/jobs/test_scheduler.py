@@ -226,6 +226,19 @@ async def test_a_daily_tick_during_a_manual_run_joins_it_instead_of_running_twic
     ]
 
 
+async def test_a_sync_finished_after_todays_hour_already_counts_as_todays_daily_run(sessions: Sessions) -> None:
+    """Connected at 10:30 with the daily hour at 07:00: the first sync did today's work; no catch-up repeats it."""
+    connection_id = await make_connection(sessions, sync_hour=7, timezone="America/Bogota")
+    async with transaction(sessions) as session:
+        first, _ = await jobs.enqueue_run(session, connection_id, RunTrigger.FIRST, "U1", now=utc(2026, 1, 5, 15, 30))
+    async with transaction(sessions) as session:
+        await jobs.claim_next_run(session, "w1", 60, utc(2026, 1, 5, 15, 30))
+        await jobs.finish_run(session, first.id, "w1", RunOutcome(RunStatus.SUCCEEDED))
+
+    assert await _tick(sessions, utc(2026, 1, 5, 15, 35)) == []
+    assert len(await _tick(sessions, utc(2026, 1, 6, 12, 1))) == 1  # tomorrow 07:01 local runs as usual
+
+
 async def test_only_active_installed_connections_past_their_first_sync_are_scheduled(sessions: Sessions) -> None:
     scheduled = await make_connection(sessions, team_id="T1")
     pending = await make_connection(sessions, team_id="T2", status=ConnectionStatus.PENDING)
