@@ -1,0 +1,124 @@
+"""The bot's side of an engine benchmark: a fresh SQLite database, the real clients, Service and SyncEngine.
+
+Mirrors tests/sync/conftest.py: connect QBO through the emulator's OAuth, store the Ontop login, map every concept.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from storage import migrate
+from storage.crypto import SecretBox, generate_key
+from storage.db import create_engine, session_factory
+from sync.api import TeamRef
+from sync.connections import ClientFactory, QboSettings
+from sync.engine import SyncEngine, SyncResult
+from sync.ontop.emulator import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD
+from sync.qbo.client import QboClient
+from sync.qbo.emulator_state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from sync.qbo.limiter import RateLimits
+from sync.service import Service
+
+TEAM = TeamRef("T0BENCH")
+ADMIN = "U0BENCH"
+
+
+@dataclass(frozen=True)
+class WorldOptions:
+    qbo_url: str
+    ontop_url: str
+    time_scale: float = 1.0  # the client limiter's windows, matching the emulator's
+    limiter: bool = True  # False: the client limiter is opened wide (engine overhead runs, emulator limits off)
+
+
+def _rate_limits(options: WorldOptions) -> RateLimits:
+    if options.limiter:
+        # Scale the client's safety margin with the windows too, so a time scale raises every limit by one factor.
+        default = RateLimits()
+        return RateLimits(time_scale=options.time_scale, margin_seconds=default.margin_seconds * options.time_scale)
+    return RateLimits(per_minute=10**9, per_second=10**9, max_in_flight=64, batch_per_minute=10**9, margin_seconds=0)
+
+
+class EngineWorld:
+    """`async with EngineWorld(options) as world:` then `await world.connect()` and `await world.sync()`."""
+
+    def __init__(self, options: WorldOptions) -> None:
+        self.options = options
+        self._workdir = tempfile.TemporaryDirectory(prefix="qbo-bot-bench-")
+        self.database_url = f"sqlite+aiosqlite:///{Path(self._workdir.name) / 'bench.sqlite3'}"
+        self.engine: AsyncEngine = create_engine(self.database_url)
+        self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
+        self.clients = ClientFactory(
+            self.sessions,
+            SecretBox(generate_key()),
+            QboSettings(
+                client_id=DEFAULT_CLIENT_ID,
+                client_secret=DEFAULT_CLIENT_SECRET,
+                redirect_uri="http://127.0.0.1:9/qbo/callback",
+                api_base_url=options.qbo_url,
+                oauth_base_url=options.qbo_url,
+                rate_limits=_rate_limits(options),
+                throttle_wait_seconds=60 * options.time_scale,
+            ),
+            ontop_base_url=options.ontop_url,
+        )
+        self.service = Service(self.sessions, self.clients)
+        self.sync_engine = SyncEngine(self.sessions, self.clients)
+        self.connection_id: int | None = None
+        self.realm_id: str | None = None
+        self._runs = 0
+
+    async def __aenter__(self) -> EngineWorld:
+        await migrate.upgrade(self.engine)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        await self.clients.aclose()
+        await self.engine.dispose()
+        self._workdir.cleanup()
+
+    async def connect_qbo(self) -> int:
+        """Consent in the emulator, then complete the connection as the web app's callback would."""
+        consent = await self.service.start_qbo_connect(TEAM, ADMIN)
+        async with httpx.AsyncClient() as http:
+            answer = await http.get(consent, follow_redirects=False)
+        query = parse_qs(urlparse(answer.headers["location"]).query)
+        connected = await self.service.complete_qbo_connect(query["state"][0], query["code"][0], query["realmId"][0])
+        self.connection_id = connected.connection_id
+        self.realm_id = query["realmId"][0]
+        return connected.connection_id
+
+    async def connect(self, *, map_concepts: bool = True) -> int:
+        """QBO and Ontop connected and (unless told otherwise) every concept mapped to the contractors account."""
+        connection_id = await self.connect_qbo()
+        await self.service.save_ontop_credentials(TEAM, ADMIN, DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD)
+        if not map_concepts:
+            return connection_id
+        accounts = await self.service.account_options(TEAM)
+        contractors = next(option for option in accounts if "Contractors" in option.name)
+        rows = await self.service.mapping_rows(TEAM)
+        await self.service.save_mappings(TEAM, ADMIN, {row.concept: contractors.account_id for row in rows})
+        return connection_id
+
+    def qbo_client(self) -> QboClient:
+        """A client of the connected realm, with the stored tokens and the shared limiter."""
+        if self.connection_id is None or self.realm_id is None:
+            raise RuntimeError("connect first")
+        return self.clients.qbo_client(self.connection_id, self.realm_id)
+
+    async def sync(self) -> SyncResult:
+        """One engine run over everything Ontop has changed since the watermark."""
+        if self.connection_id is None:
+            raise RuntimeError("connect first")
+        self._runs += 1
+        # Run ids far above the queue's so a benchmark run never collides with the first sync the mapping queued.
+        return await self.sync_engine.run(self.connection_id, run_id=10_000 + self._runs)
