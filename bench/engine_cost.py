@@ -32,7 +32,7 @@ class EngineCost:
     wall_seconds: float
     cpu_seconds: float  # user + system time of the bot process during the run (all its threads)
     rss_before_mb: float  # after start-up and connect, before the run
-    peak_rss_mb: float  # ru_maxrss of the bot process at the end
+    peak_rss_mb: float  # the bot process's high-water RSS at the end (VmHWM)
 
     @property
     def cpu_ms_per_invoice(self) -> float:
@@ -44,6 +44,14 @@ class EngineCost:
 
 
 def _peak_rss_mb() -> float:
+    """This process's own high-water RSS. VmHWM starts afresh at exec; ru_maxrss would carry over the peak of the
+    parent that forked us (the benchmark runner), hiding the child's own figure."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 

@@ -29,6 +29,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     seconds: float = 0.0
+    load_at_start: str = field(default_factory=lambda: _load_average())
 
     def add(self, figure: Figure) -> None:
         self.figures.append(figure)
@@ -196,7 +197,8 @@ def render_markdown(report: Report) -> str:
         f"- Machine: {machine()}",
         f"- Command: `{report.command}`",
         f"- Options: {', '.join(f'{key}={value}' for key, value in report.options.items())}",
-        f"- Run: {report.started:%Y-%m-%d %H:%M} UTC, {report.seconds / 60:.1f} minutes",
+        f"- Run: {report.started:%Y-%m-%d %H:%M} UTC, {report.seconds / 60:.1f} minutes; load average at the start"
+        f" {report.load_at_start} (other work on the machine competes for its CPUs)",
         "",
     ]
     section = ""
@@ -218,6 +220,13 @@ def render_markdown(report: Report) -> str:
 
 def _missed(report: Report, section: str) -> bool:
     return any(figure.met is False for figure in report.figures if figure.section == section)
+
+
+def _load_average() -> str:
+    try:
+        return " / ".join(f"{value:.2f}" for value in os.getloadavg()) + " (1/5/15 min)"
+    except OSError:
+        return "unknown"
 
 
 def _is_nan(value: float | None) -> bool:
@@ -242,14 +251,14 @@ METHOD = [
     "- **Engine overhead.** QBO's limits off in the emulator and the client limiter opened wide; CPU is",
     "  `time.process_time()` of the bot process (every thread) over one run; emulators are other processes.",
     "- **Memory.** Each size runs in a fresh child process (the same engine run, limits off, without PDFs to keep",
-    "  the 100,000-invoice run within the time budget) that reports its own `ru_maxrss`.",
+    "  the 100,000-invoice run within the time budget) that reports its own high-water RSS (`VmHWM`).",
     "- **Slack responsiveness.** 50 signed requests sent at once to `/slack/events` over loopback; the ack time is",
     "  each request's HTTP round trip. Commands are `/qbo help`; interactions are external-select suggestions in the",
     "  mapping modal (answered from the account cache). Idle first, then while the first sync of 10,000 invoices",
-    "  (with PDFs, QBO limits off so the engine runs flat out) runs in the same process. The load generator shares",
-    "  the app's process and GIL, so the figures include client time (pessimistic).",
-    "- **Web throughput.** 8 concurrent senders repeat signed `/qbo help` commands for a few seconds (the",
-    "  installation is cached after the first request).",
+    "  (with PDFs, QBO limits off so the engine runs flat out) runs in the same process. The requests come from",
+    "  another process (`bench/load_client.py`, bodies built and signed before the clock starts).",
+    "- **Web throughput.** 8 concurrent senders in the load process repeat signed `/qbo help` commands for a few",
+    "  seconds (the installation is cached after the first request).",
 ]
 
 MISSED: dict[str, str] = {

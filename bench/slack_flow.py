@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from typing import Any
 
@@ -120,12 +121,19 @@ def summary_posted(stack: LocalStack) -> bool:
     return False
 
 
+SUMMARY_TITLE = re.compile(r"QuickBooks sync #\d+ \w+(?: in [^*]+)?")
+SUMMARY_COUNTS = re.compile(
+    r"\d+ bill\(s\) created, \d+ already synced, \d+ skipped, \d+ failed(?:, \d+ supplier\(s\) created)?"
+)
+
+
 def summary_text(stack: LocalStack) -> str:
+    """The summary's title and counts, e.g. "QuickBooks sync #1 partial in 4m 2s: 2,041 bill(s) created, ..."."""
     for method in ("chat.update", "chat.postMessage"):
         for call in reversed(stack.fake_slack.calls(method)):
             blocks = json.dumps(call.params.get("blocks") or "")
-            if "bill(s) created" in blocks:
-                text = str(call.params.get("blocks"))
-                start = text.find("QuickBooks sync #")
-                return text[start : start + 200] if start >= 0 else str(call.params.get("text", ""))
+            counts = SUMMARY_COUNTS.search(blocks)
+            if counts:
+                title = SUMMARY_TITLE.search(blocks)
+                return f"{title.group(0) if title else 'summary'}: {counts.group(0)}"
     return ""
