@@ -174,3 +174,61 @@ def interactive(payload: dict[str, Any]) -> bytes:
     from urllib.parse import urlencode
 
     return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+GUARDED_TABLES = (
+    "workspaces",
+    "connections",
+    "concept_mappings",
+    "vendor_links",
+    "synced_invoices",
+    "sync_runs",
+    "audit_events",
+    "qbo_oauth_states",
+)
+
+
+async def snapshot(stack: LocalStack, sessions: Any) -> dict[str, Any]:
+    """Every row of the tables an action could change, plus the QBO emulator's write log: compare before/after."""
+    from sqlalchemy import text
+
+    tables: dict[str, Any] = {}
+    async with sessions() as session:
+        for table in GUARDED_TABLES:
+            rows = (await session.execute(text(f"SELECT * FROM {table} ORDER BY 1"))).all()
+            tables[table] = [tuple(row) for row in rows]
+    assert stack.qbo_state is not None
+    tables["qbo_writes"] = len(stack.qbo_state.audit_log())
+    return tables
+
+
+def state_from_view(view: dict[str, Any], overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """`view.state.values` as Slack would send them for a view submitted with its initial values (plus overrides).
+
+    Args:
+        overrides: block_id -> state value for the single element of that input block.
+    """
+    values: dict[str, dict[str, Any]] = {}
+    for block in view.get("blocks") or []:
+        element = block.get("element")
+        if block.get("type") != "input" or not isinstance(element, dict):
+            continue
+        kind = element.get("type")
+        state: dict[str, Any] = {"type": kind}
+        if kind == "plain_text_input":
+            state["value"] = element.get("initial_value")
+        elif kind in ("static_select", "external_select", "radio_buttons"):
+            state["selected_option"] = element.get("initial_option")
+        elif kind == "multi_users_select":
+            state["selected_users"] = element.get("initial_users") or []
+        elif kind in ("conversations_select", "channels_select"):
+            key = "selected_conversation" if kind == "conversations_select" else "selected_channel"
+            state[key] = element.get("initial_conversation") or element.get("initial_channel")
+        elif kind == "checkboxes":
+            state["selected_options"] = element.get("initial_options") or []
+        elif kind == "number_input":
+            state["value"] = element.get("initial_value")
+        if overrides and block.get("block_id") in overrides:
+            state.update(overrides[block["block_id"]])
+        values[str(block.get("block_id"))] = {str(element.get("action_id")): state}
+    return values

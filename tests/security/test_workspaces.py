@@ -1,0 +1,138 @@
+"""Workspace B can never read or act on workspace A's connection, whatever it puts in the parts of a request it
+controls: action values, private_metadata, modal values and command text (Slack sets the team ids it signs)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.devtools.signing import SlackClientSimulator, block_actions_payload, interactive_body, view_submission_payload
+from bot.devtools.stack import SIGNING_SECRET, TEAM_ID
+from handlers.ids import DisconnectIds, FixIds, HomeIds, MappingIds, SettingsIds
+from sync.api import ServiceError, TeamRef
+from tests.reliability.support import TEAM, Driver, wait_until
+from tests.security.support import ADMIN_B, FINANCE_B, TEAM_B, TwoWorkspaceStack, snapshot, state_from_view
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def as_b(stack: TwoWorkspaceStack) -> SlackClientSimulator:
+    return SlackClientSimulator(stack.app_url, SIGNING_SECRET, TEAM_B, ADMIN_B, stack.fake_slack)
+
+
+def b_saw(stack: TwoWorkspaceStack) -> str:
+    """Everything the app sent towards workspace B's users and channels (views, replies, messages)."""
+    fake = stack.fake_slack
+    seen = [call.params for call in fake.calls() if call.method != "auth.test" and _for_b(call.params)]
+    seen += fake.ephemerals(user_id=ADMIN_B) + fake.messages(FINANCE_B)
+    return json.dumps(seen, default=str)
+
+
+def _for_b(params: dict[str, Any]) -> bool:
+    text = json.dumps(params, default=str)
+    return ADMIN_B in text or FINANCE_B in text or "view_id" in params
+
+
+async def test_workspace_b_sees_nothing_of_workspace_a_and_changes_nothing(
+    two_workspaces: TwoWorkspaceStack, driver_a: Driver
+) -> None:
+    stack = two_workspaces
+    company = (await driver_a.runtime.service.status(TEAM)).company_name  # type: ignore[union-attr]
+    ledger = await driver_a.ledger()
+    runs = await driver_a.runs()
+    secrets_of_a = {
+        "agreement": str(ledger[0].agreement_id),
+        "invoice": str(ledger[0].ontop_invoice_id),
+        "run": str(runs[0].id),
+        "connection": str(driver_a.connection_id),
+    }
+    before = await snapshot(stack, driver_a.runtime.sessions)
+
+    async with as_b(stack) as cat:
+        for text in ("status", "sync", f"map {TEAM_ID}", "sync preview", f"status {TEAM_ID}"):
+            assert (await cat.command(text, channel_id=FINANCE_B)).status_code == 200
+        for action_id, value in (
+            (FixIds.RETRY, secrets_of_a["invoice"]),
+            (FixIds.CREATE_VENDOR, secrets_of_a["agreement"]),
+            (FixIds.MAP, "BONUS"),
+            (HomeIds.SYNC, secrets_of_a["connection"]),
+            (HomeIds.DISCONNECT, json.dumps({"team_id": TEAM_ID, "connection_id": secrets_of_a["connection"]})),
+        ):
+            action = {"type": "button", "action_id": str(action_id), "block_id": "crafted", "value": value}
+            payload = block_actions_payload(
+                cat.actor,
+                action,
+                trigger_id=stack.fake_slack.mint_trigger_id(ADMIN_B),
+                message={"ts": "1.000001", "text": "crafted", "blocks": []},
+                channel=stack.fake_slack.channel_ref(FINANCE_B),
+                response_url=stack.fake_slack.new_response_url(channel_id=FINANCE_B, user_id=ADMIN_B),
+            )
+            answer = await cat.post(interactive_body(payload), FORM)
+            assert answer.status_code == 200, (action_id, answer.text)
+        # B's own modal (opened by /qbo settings) is the view B's forged submissions claim to come from, so that
+        # the app's views.update calls land; callback ids and private_metadata point at workspace A.
+        assert (await cat.command("settings", channel_id=FINANCE_B)).status_code == 200
+
+        async def b_has_a_view() -> bool:
+            return stack.fake_slack.last_view(user_id=ADMIN_B) is not None
+
+        await wait_until(b_has_a_view, timeout_seconds=10, what="a modal in workspace B")
+        own_view = stack.fake_slack.last_view(user_id=ADMIN_B)
+        assert own_view is not None
+        forged_metadata = json.dumps(
+            {"team_id": TEAM_ID, "connection_id": driver_a.connection_id, "run_id": runs[0].id, "concept": "BONUS"}
+        )
+        for callback_id in (MappingIds.CALLBACK, SettingsIds.CALLBACK, DisconnectIds.CALLBACK):
+            view = {**own_view, "callback_id": str(callback_id), "private_metadata": forged_metadata}
+            payload = view_submission_payload(
+                cat.actor, view, state_from_view(view), trigger_id=stack.fake_slack.mint_trigger_id(ADMIN_B)
+            )
+            answer = await cat.post(interactive_body(payload), FORM)
+            assert answer.status_code == 200, (callback_id, answer.text)
+
+    async def answered() -> bool:
+        return len(stack.fake_slack.ephemerals(user_id=ADMIN_B)) >= 4  # map opens a modal instead
+
+    await wait_until(answered, timeout_seconds=10, what="replies to workspace B's commands")
+    seen = b_saw(stack)
+    assert company not in seen, "workspace B was shown workspace A's company"
+    for name in ("invoice", "agreement"):
+        assert secrets_of_a[name] not in seen or name == "agreement", f"B was shown A's {name}"
+    assert await snapshot(stack, driver_a.runtime.sessions) == _with_b_workspace(
+        before, await snapshot(stack, driver_a.runtime.sessions)
+    )
+
+
+def _with_b_workspace(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """B's own workspace row (created on first contact) and B's own audit rows are allowed; nothing of A changes."""
+    allowed = dict(before)
+    allowed["workspaces"] = before["workspaces"] + [row for row in after["workspaces"] if TEAM_B in row]
+    return allowed
+
+
+async def test_the_service_never_answers_one_workspace_with_another_workspace_s_run_or_invoice(
+    two_workspaces: TwoWorkspaceStack, driver_a: Driver
+) -> None:
+    service = driver_a.runtime.service
+    team_b = TeamRef(TEAM_B)
+    await service.ensure_workspace(team_b, "Beta")
+    runs = await driver_a.runs()
+    ledger = await driver_a.ledger()
+
+    assert await service.run_summary(TEAM, runs[0].id) is not None  # the control
+    assert await service.run_summary(team_b, runs[0].id) is None
+    assert await service.status(team_b) is None
+    assert await service.account_options(team_b) == []
+    for attempt in (
+        service.retry_invoice(team_b, ADMIN_B, ledger[0].ontop_invoice_id),
+        service.create_missing_vendors(team_b, ADMIN_B, [str(ledger[0].agreement_id)]),
+        service.request_sync(team_b, ADMIN_B),
+        service.disconnect(team_b, ADMIN_B),
+    ):
+        try:
+            await attempt
+        except ServiceError:
+            continue
+        raise AssertionError("workspace B acted without a connection of its own")
+    status = await service.status(TEAM)
+    assert status is not None and status.status == "active"
