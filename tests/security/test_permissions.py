@@ -88,7 +88,7 @@ async def test_a_member_submitting_an_admin_modal_by_hand_is_refused_and_nothing
         "vendors": await open_as_admin(stack, "vendors", VendorIds.CALLBACK),
         "connect": await open_as_admin(stack, "connect", ConnectIds.CALLBACK),
     }
-    overrides = {
+    overrides: dict[str, dict[str, dict[str, Any]]] = {
         "settings": {SettingsIds.ADMINS_BLOCK.value: {"selected_users": [ADMIN_USER, MEMBER_USER]}},
         "connect": {
             ConnectIds.EMAIL_BLOCK.value: {"value": "intruder@example.com"},
