@@ -3,6 +3,7 @@ Slack, in error messages, or in the database file."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -71,6 +72,11 @@ def qbo_tokens(stack: LocalStack) -> set[str]:
     return tokens
 
 
+def database_bytes(workdir: Path) -> bytes:
+    """The SQLite database file with its WAL and journal, as anyone with disk access would read them."""
+    return b"".join(path.read_bytes() for path in sorted(workdir.glob("qbo-bot.sqlite3*")))
+
+
 async def test_no_secret_appears_in_logs_slack_errors_or_the_database(
     recording_stack: LocalStack, debug_log: io.StringIO
 ) -> None:
@@ -118,7 +124,7 @@ async def test_no_secret_appears_in_logs_slack_errors_or_the_database(
     logs = debug_log.getvalue()
     assert "qbo.request" in logs and '"level": "debug"' in logs, "the scenario logged at debug level"
     slack = json.dumps([call.params for call in stack.fake_slack.calls()], default=str)
-    database = b"".join(path.read_bytes() for path in Path(stack.workdir).glob("qbo-bot.sqlite3*"))
+    database = await asyncio.to_thread(database_bytes, stack.workdir)
     places: dict[str, Any] = {"logs": logs, "Slack": slack, "errors": json.dumps(errors), "database": database}
     leaks = [
         f"{kind} in {place}"
