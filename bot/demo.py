@@ -190,7 +190,12 @@ class Demo:
     async def _walk(self, admin: SlackClientSimulator, member: SlackClientSimulator) -> None:
         t = self.t
         t.skip_seen()
-        t.step("Installed in the Acme workspace: anyone can ask for help")
+        t.step("Ann installs the app into the Acme workspace (Slack OAuth: /slack/install → consent → redirect)")
+        installed_page = await self.stack.install_slack_app(ADMIN_USER)
+        t.say(_indent(f"browser: {_html_text(installed_page)}"))
+        await self.settle()
+        t.show_slack()
+        t.step("Anyone can ask for help")
         await self.command(member, "bob", "")
 
         t.step("Settings: the finance channel, the daily hour, and no silent supplier creation")
@@ -511,6 +516,9 @@ def _indent(text: str) -> str:
 def _html_text(html: str) -> str:
     import re
 
+    refresh = re.search(r'URL=([^"\s>]+)', html)
+    if refresh:
+        return f"installed; the page sends the browser back to Slack ({refresh.group(1)})"
     title = re.search(r"<h1[^>]*>(.*?)</h1>", html, re.S) or re.search(r"<title>(.*?)</title>", html, re.S)
     return re.sub(r"<[^>]+>", "", title.group(1)).strip() if title else html[:80]
 
@@ -526,6 +534,7 @@ def run_demo(options: DemoOptions, settings: Settings, out: TextIO | None = None
         seed=options.seed,
         qbo_url=options.qbo_url,
         ontop_url=options.ontop_url,
+        install_via_oauth=True,
     )
     if options.qbo_url:
         stack_options.qbo_client_id = settings.qbo_client_id or stack_options.qbo_client_id

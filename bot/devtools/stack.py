@@ -8,8 +8,11 @@ from __future__ import annotations
 import socket
 import tempfile
 from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
 from pathlib import Path
 from types import TracebackType
+
+import httpx
 
 from bot.config import Settings
 from bot.devtools.fake_slack import FakeSlack
@@ -26,6 +29,7 @@ from sync.qbo.emulator_state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DE
 from sync.qbo.limiter import RateLimits
 
 BOT_TOKEN = "xoxb-local-stack"  # the fake Slack's token for the demo workspace
+FAKE_CLIENT_SECRET = "local-stack-client-secret"  # the fake Slack's app credential, not a real secret
 SIGNING_SECRET = "local-stack-signing-secret"  # a fixed value of the local fake Slack, not a real secret
 TEAM_ID = "T0001"
 ADMIN_USER = "U0ANN"
@@ -51,6 +55,7 @@ class StackOptions:
     ontop_email: str = DEFAULT_ADMIN_EMAIL
     ontop_password: str = field(default=DEFAULT_ADMIN_PASSWORD, repr=False)
     log_level: str = "warning"
+    install_via_oauth: bool = False  # many-workspace mode: the workspace installs the app through /slack/install
 
 
 class LocalStack:
@@ -62,7 +67,7 @@ class LocalStack:
         self.qbo_state: QboEmulatorState | None = None
         self.ontop_state: OntopEmulatorState | None = None
         self._servers: list[BackgroundServer] = []
-        self.fake_slack = FakeSlack(bot_token=BOT_TOKEN)
+        self.fake_slack = FakeSlack(bot_token=BOT_TOKEN, client_secret=FAKE_CLIENT_SECRET)
         self.app_port = _free_port()
         self.app_url = f"http://127.0.0.1:{self.app_port}"
         self.qbo_url = self.options.qbo_url or ""
@@ -97,7 +102,9 @@ class LocalStack:
             public_base_url=self.app_url,
             encryption_keys=generate_key(),
             slack_signing_secret=SIGNING_SECRET,
-            slack_bot_token=BOT_TOKEN,
+            slack_bot_token=None if options.install_via_oauth else BOT_TOKEN,
+            slack_client_id=self.fake_slack.client_id if options.install_via_oauth else None,
+            slack_client_secret=FAKE_CLIENT_SECRET if options.install_via_oauth else None,
             slack_api_base_url=self.fake_slack.api_url,
             qbo_client_id=options.qbo_client_id,
             qbo_client_secret=options.qbo_client_secret,
@@ -131,6 +138,25 @@ class LocalStack:
         server = BackgroundServer(app).start()
         self._servers.append(server)
         return server.url
+
+    async def install_slack_app(self, user_id: str = ADMIN_USER) -> str:
+        """Install into the fake workspace as a browser would: /slack/install, Slack's consent, the redirect back."""
+        async with httpx.AsyncClient(base_url=self.app_url, timeout=30) as browser:
+            page = await browser.get("/slack/install")
+            cookie = SimpleCookie()
+            cookie.load(page.headers.get("set-cookie", ""))
+            if "slack-app-oauth-state" not in cookie:
+                raise RuntimeError(f"/slack/install answered {page.status_code} without an OAuth state")
+            state = cookie["slack-app-oauth-state"].value
+            code = self.fake_slack.issue_oauth_code(team_id=TEAM_ID, user_id=user_id)
+            done = await browser.get(
+                "/slack/oauth_redirect",
+                params={"code": code, "state": state},
+                headers={"Cookie": f"slack-app-oauth-state={state}"},
+            )
+        if done.status_code != 200:
+            raise RuntimeError(f"the OAuth redirect answered {done.status_code}")
+        return done.text
 
     def slack(self, user_id: str = ADMIN_USER) -> SlackClientSimulator:
         return SlackClientSimulator(self.app_url, SIGNING_SECRET, TEAM_ID, user_id, self.fake_slack)
