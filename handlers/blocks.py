@@ -115,18 +115,6 @@ def button(
     return element
 
 
-def confirm_dialog(title: str, text: str, confirm: str, *, danger: bool = False) -> dict[str, Any]:
-    dialog: dict[str, Any] = {
-        "title": plain(title, 100),
-        "text": mrkdwn(text, 300),
-        "confirm": plain(confirm, 30),
-        "deny": plain("Cancel", 30),
-    }
-    if danger:
-        dialog["style"] = "danger"
-    return dialog
-
-
 def actions(elements: Sequence[dict[str, Any]], *, block_id: str | None = None) -> dict[str, Any]:
     block: dict[str, Any] = {"type": "actions", "elements": list(elements[:ACTIONS_ELEMENT_LIMIT])}
     if block_id is not None:
@@ -134,12 +122,11 @@ def actions(elements: Sequence[dict[str, Any]], *, block_id: str | None = None) 
     return block
 
 
-def capped(blocks: list[dict[str, Any]], limit: int, *, reserved: int = 0) -> list[dict[str, Any]]:
-    """At most `limit - reserved` blocks; when cut, the last one says how many were left out."""
-    room = limit - reserved
-    if len(blocks) <= room:
+def capped(blocks: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """At most `limit` blocks; when cut, the last one says how many were left out."""
+    if len(blocks) <= limit:
         return blocks
-    kept = blocks[: room - 1]
+    kept = blocks[: limit - 1]
     return [*kept, context(f"_…and {len(blocks) - len(kept)} more_")]
 
 

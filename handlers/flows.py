@@ -15,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import blocks
 from handlers.deps import Deps
-from handlers.views.common import loading_view, modal, result_view
+from handlers.views.common import loading_view, result_view
 from handlers.views.connect import connect_view
 from handlers.views.disconnect import disconnect_view
 from handlers.views.mapping import mapping_view
@@ -129,14 +129,6 @@ def disconnect_builder(deps: Deps, team: TeamRef) -> ViewBuilder:
         if status is None or status.status == "disconnected":
             raise NotConnectedError("QuickBooks is not connected, so there is nothing to disconnect.")
         return disconnect_view(status.company_name)
-
-    return build
-
-
-def status_builder(deps: Deps, team: TeamRef) -> ViewBuilder:
-    async def build() -> dict[str, Any]:
-        message = blocks.status_message(await deps.service.status(team))
-        return modal("Status", message.blocks, callback_id="status-view", close="Done")
 
     return build
 

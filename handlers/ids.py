@@ -67,6 +67,5 @@ class FixIds(StrEnum):
 
 
 class MiscIds(StrEnum):
-    URL_BUTTON = "open-link"  # url buttons still send block_actions: acked and ignored
     RESULT = "result-view"
     LOADING = "loading-view"

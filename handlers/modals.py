@@ -207,6 +207,6 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.view(SettingsIds.CALLBACK.value)(save_settings)
     app.view(VendorIds.CALLBACK.value)(create_vendors)
     app.view(DisconnectIds.CALLBACK.value)(disconnect)
-    app.view(re.compile(f"^({MiscIds.LOADING.value}|{MiscIds.RESULT.value}|status-view)$"))(ignore_loading_submit)
+    app.view(re.compile(f"^({MiscIds.LOADING.value}|{MiscIds.RESULT.value})$"))(ignore_loading_submit)
     app.action(re.compile(f"^{VendorIds.PAGE.value}-"))(turn_vendor_page)
     app.action(ConnectIds.QBO_BUTTON.value)(acknowledge_link)
