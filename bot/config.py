@@ -35,6 +35,8 @@ PURPOSES: dict[str, str] = {
     "ONTOP_API_BASE_URL": "Ontop API base URL; Ontop publishes none for production, ask them (the demo: the emulator)",
     "LOG_LEVEL": "debug, info, warning or error (default info)",
     "LOG_FORMAT": "json, console or auto (console in a terminal, json otherwise)",
+    "ONTOP_WEBHOOK_DELAY_SECONDS": "how long after an Ontop payment webhook its sync starts, gathering bursts"
+    " into one run (default 30)",
     "WORKER_CONCURRENCY": "how many connections one worker syncs at the same time (default 4)",
 }
 
@@ -100,6 +102,7 @@ class Settings(BaseSettings):
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=1, le=65535)
     worker_concurrency: int = Field(default=4, ge=1, le=64)
+    ontop_webhook_delay_seconds: int = Field(default=30, ge=0, le=3600)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -69,7 +69,12 @@ def build_runtime(
         ),
         ontop_base_url=settings.ontop_api_base_url or "",
     )
-    service = Service(sessions, clients)
+    service = Service(
+        sessions,
+        clients,
+        public_base_url=settings.public_base_url,
+        webhook_delay_seconds=settings.ontop_webhook_delay_seconds,
+    )
     sync_engine = SyncEngine(sessions, clients)
     return Runtime(
         settings, engine, sessions, box, clients, service, sync_engine, EngineExecutor(sessions, sync_engine)

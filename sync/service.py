@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import re
 import secrets
-from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -83,11 +82,13 @@ class Service:
         sessions: async_sessionmaker[AsyncSession],
         clients: ClientFactory,
         *,
-        webhook_verifier: Callable[[Connection, dict[str, str], bytes], str | None] | None = None,
+        public_base_url: str | None = None,
+        webhook_delay_seconds: int = webhooks.DEFAULT_SYNC_DELAY_SECONDS,
     ) -> None:
         self._sessions = sessions
         self._clients = clients
-        self._webhook_verifier = webhook_verifier
+        self._public_base_url = public_base_url
+        self._webhook_delay_seconds = webhook_delay_seconds
 
     def __repr__(self) -> str:
         return "Service()"
@@ -200,15 +201,30 @@ class Service:
             raise ServiceError("Ontop could not be reached. Try again in a minute.", field="email") from None
         finally:
             await client.aclose()
+        webhook_secret = secrets.token_urlsafe(32)
         async with transaction(self._sessions) as session:
             connection = await repos.get_connection(session, connection_id, for_update=True)
             assert connection is not None
             repos.store_ontop_credentials(connection, self._clients.box, {"email": email, "password": password})
-            repos.issue_webhook_token(connection)
-            connection.ontop_webhook_secret_encrypted = self._clients.box.encrypt(secrets.token_urlsafe(32))
+            webhook_token = repos.issue_webhook_token(connection)
+            connection.ontop_webhook_secret_encrypted = self._clients.box.encrypt(webhook_secret)
             connection.status = ConnectionStatus.ACTIVE
             repos.record_audit(session, connection.workspace_id, user_id, "connect_ontop", connection.id)
             await scheduler.enqueue_first_sync(session, connection.id, user_id)
+        await self._register_webhook(email, password, webhook_token, webhook_secret)
+
+    async def _register_webhook(self, email: str, password: str, token: str, secret: str) -> None:
+        """Ask Ontop to call us on payments; best effort: without it the daily and manual syncs still run."""
+        if not self._public_base_url:
+            return
+        url = f"{self._public_base_url.rstrip('/')}/ontop/webhook/{token}"
+        client = self._clients.ontop_client(OntopCredentials(email=email, password=password))
+        try:
+            await client.register_webhook(url, secret)
+        except OntopError as exc:
+            log.warning("ontop.webhook_registration_failed", error=type(exc).__name__)
+        finally:
+            await client.aclose()
 
     # --- status -----------------------------------------------------------------------------------------------
 
@@ -597,6 +613,7 @@ class Service:
                 headers=headers,
                 secret=secret,
                 store=repos.DeliveryOrderStore(session, connection.id),
+                delay_seconds=self._webhook_delay_seconds,
             )
             if outcome.status_code == 401:
                 raise WebhookRejected(outcome.reason)

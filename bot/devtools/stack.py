@@ -55,6 +55,7 @@ class StackOptions:
     ontop_email: str = DEFAULT_ADMIN_EMAIL
     ontop_password: str = field(default=DEFAULT_ADMIN_PASSWORD, repr=False)
     log_level: str = "warning"
+    webhook_delay_seconds: int = 1  # Ontop payment webhook → sync, quickly for the demo
     install_via_oauth: bool = False  # many-workspace mode: the workspace installs the app through /slack/install
 
 
@@ -112,6 +113,7 @@ class LocalStack:
             qbo_oauth_base_url=self.qbo_url,
             ontop_api_base_url=self.ontop_url,
             log_level=options.log_level,
+            ontop_webhook_delay_seconds=options.webhook_delay_seconds,
         )
         self.runtime = build_runtime(
             self.settings,

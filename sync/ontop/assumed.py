@@ -33,6 +33,11 @@ INVOICES_PATH = "/contract/invoices"
 WEBHOOKS_PATH = "/webhooks"
 
 
+def webhook_config_body(url: str, secret: str) -> bytes:
+    """B.6: `POST /webhooks` with the receiver URL and the signing secret."""
+    return json.dumps({"url": url, "secret": secret}).encode()
+
+
 def invoice_path(invoice_id: int) -> str:
     return f"{INVOICES_PATH}/{invoice_id}"
 

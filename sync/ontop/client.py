@@ -213,6 +213,14 @@ class OntopClient:
             return invoice_from_payment(await self._get_json(f"{PAYMENTS_PATH}/{invoice_id}"))
         return assumed.parse_invoice(await self._get_json(assumed.invoice_path(invoice_id)))
 
+    async def register_webhook(self, url: str, secret: str) -> bool:
+        """Point Ontop's webhook at `url`, signed with `secret` (assumed API B.6); False when not supported."""
+        if not self._assumed_api:
+            return False
+        body = assumed.webhook_config_body(url, secret)
+        await self._send("POST", assumed.WEBHOOKS_PATH, content=body)
+        return True
+
     async def invoice_pdf(self, invoice: Invoice) -> bytes | None:
         if not self._assumed_api or not invoice.pdf_available:
             return None
