@@ -279,3 +279,24 @@ async def test_crafted_submission_by_a_non_admin_changes_nothing(
     refused = wait_view(app, "result-view", updates=2)
     assert "only workspace admins" in texts(refused)
     assert connected.calls("disconnect") == []
+
+
+async def test_the_ontop_password_never_reaches_the_logs(
+    app: RunningApp, connected: FakeService, slack, caplog, capsys
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)  # Bolt and slack_sdk at their chattiest
+    secret = "hunter2-very-secret"
+    view = await open_modal(app, slack, "connect", ConnectIds.CALLBACK)
+    values = {
+        ConnectIds.EMAIL_BLOCK: {ConnectIds.EMAIL: plain_text_state(ONTOP_EMAIL)},
+        ConnectIds.PASSWORD_BLOCK: {ConnectIds.PASSWORD: plain_text_state(secret)},
+    }
+    await slack.submit_view(view["id"], values)
+    wait_view(app, ConnectIds.CALLBACK, updates=2)
+    captured = capsys.readouterr()
+    assert "Ontop refused" in json.dumps(app.fake.last_view(ConnectIds.CALLBACK))
+    assert "views.update" in caplog.text  # the capture sees the app's debug logging
+    assert secret not in caplog.text and secret not in captured.out and secret not in captured.err
+    assert all(secret not in json.dumps(call.params) for call in app.fake.calls())
