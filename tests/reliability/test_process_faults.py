@@ -1,0 +1,193 @@
+"""Worker processes die (SIGKILL) at random points, lose their database connection, or race for the same run:
+every eligible invoice still ends as exactly one bill, the ledger agrees with QuickBooks, the channel is told."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import text
+
+from bot.devtools.stack import LocalStack
+from storage.db import create_engine
+from storage.models import Base
+from tests.reliability.conftest import stack_options
+from tests.reliability.support import Driver, assert_nothing_lost_nor_doubled, wait_until
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PROCESS_WAIT_SECONDS = 30.0
+StartWorker = Callable[[], "subprocess.Popen[bytes]"]
+
+
+async def empty_postgres(url: str) -> None:
+    engine = create_engine(url)
+    names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str | None:
+    """None: the stack's own SQLite file; else the session's PostgreSQL database, emptied."""
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("postgres_url")
+    asyncio.run(empty_postgres(url))
+    return url
+
+
+@pytest.fixture
+def headless_stack(backend: str | None) -> Iterator[LocalStack]:
+    """Emulators, fake Slack and the web app, but no embedded worker: worker processes do the syncing."""
+    options = stack_options(invoices=90, workers=10, with_worker=False, database_url=backend)
+    with LocalStack(options) as started:
+        yield started
+
+
+@pytest.fixture
+async def headless_driver(headless_stack: LocalStack) -> Any:
+    built = Driver(headless_stack)
+    yield built
+    await built.aclose()
+
+
+def settings_file(stack: LocalStack, directory: Path) -> Path:
+    assert stack.settings is not None
+    values = {
+        key: value.get_secret_value() if isinstance(value, SecretStr) else value
+        for key, value in stack.settings.model_dump().items()
+        if value is not None
+    }
+    path = directory / "worker-settings.json"
+    path.write_text(json.dumps(values, default=str))
+    return path
+
+
+@pytest.fixture
+def start_worker(headless_stack: LocalStack, tmp_path: Path) -> Iterator[StartWorker]:
+    processes: list[subprocess.Popen[bytes]] = []
+    config = settings_file(headless_stack, tmp_path)
+
+    def start() -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "tests.reliability.worker_process", str(config)]
+        log = (tmp_path / f"worker-{len(processes)}.log").open("wb")
+        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=PROCESS_WAIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=PROCESS_WAIT_SECONDS)
+
+
+def slow_batches(stack: LocalStack) -> None:
+    """Each bill batch takes a moment, so a kill lands mid-run (sometimes with a batch in flight)."""
+    assert stack.qbo_state is not None
+    stack.qbo_state.inject("*/batch", "timeout", None, delay_seconds=0.25)
+
+
+async def wait_for_a_running_run(driver: Driver) -> None:
+    async def running() -> bool:
+        return any(run.status == "running" for run in await driver.runs())
+
+    await wait_until(running, timeout_seconds=PROCESS_WAIT_SECONDS, what="a worker to start the run")
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_a_worker_killed_at_random_points_mid_sync_loses_and_doubles_nothing(
+    headless_driver: Driver, start_worker: StartWorker, seed: int
+) -> None:
+    driver = headless_driver
+    chooser = random.Random(seed)
+    slow_batches(driver.stack)
+    await driver.connect()  # queues the first sync; no worker yet
+
+    for _ in range(2):  # two workers in a row die at a random moment of the run
+        victim = start_worker()
+        await wait_for_a_running_run(driver)
+        await asyncio.sleep(chooser.uniform(0.05, 0.8))  # the random point of death
+        os.kill(victim.pid, signal.SIGKILL)
+        assert victim.wait(timeout=PROCESS_WAIT_SECONDS) == -signal.SIGKILL
+    assert driver.stack.qbo_state is not None
+    driver.stack.qbo_state.clear_faults()
+    start_worker()  # the survivor takes the run over once the dead worker's lease expires
+
+    outcome = await assert_nothing_lost_nor_doubled(driver, taken_over=True)
+    assert outcome.lost == 0 and outcome.duplicates == 0
+    [first, *_] = outcome.runs
+    assert first.attempt >= 2, "the first run was taken over after the kill"
+
+
+async def test_two_workers_racing_for_the_same_run_create_each_bill_once(
+    headless_driver: Driver, start_worker: StartWorker
+) -> None:
+    driver = headless_driver
+    slow_batches(driver.stack)
+    await driver.connect()
+
+    workers = [start_worker(), start_worker(), start_worker()]
+    await wait_for_a_running_run(driver)
+    assert driver.stack.qbo_state is not None
+    driver.stack.qbo_state.clear_faults()
+
+    outcome = await assert_nothing_lost_nor_doubled(driver)
+    assert outcome.lost == 0 and outcome.duplicates == 0
+    assert [run.attempt for run in outcome.runs][:1] == [1], "one worker claimed the run, once"
+    assert all(worker.poll() is None for worker in workers), "no worker crashed"
+
+
+async def terminate_other_backends(url: str) -> int:
+    """pg_terminate_backend on every other connection to this database (the workers' and the web app's)."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            result = await connection.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            return int(result.scalar_one())
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_database_connections_dropped_mid_run_lose_and_double_nothing(
+    headless_driver: Driver, start_worker: StartWorker, backend: str
+) -> None:
+    driver = headless_driver
+    slow_batches(driver.stack)
+    await driver.connect()
+    start_worker()
+    await wait_for_a_running_run(driver)
+
+    terminated = 0
+    for _ in range(3):  # the connections die three times during the run
+        await asyncio.sleep(0.3)
+        terminated += await terminate_other_backends(backend)
+    assert terminated >= 1, "some connections were dropped"
+    assert driver.stack.qbo_state is not None
+    driver.stack.qbo_state.clear_faults()
+
+    outcome = await assert_nothing_lost_nor_doubled(driver, taken_over=True)
+    assert outcome.lost == 0 and outcome.duplicates == 0
