@@ -20,6 +20,8 @@ log = structlog.get_logger(__name__)
 
 # Errors meaning "this channel cannot take our message": fall back to a DM.
 CHANNEL_UNAVAILABLE = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
+# Errors meaning "the progress message cannot be edited any more" (deleted, too old, channel gone): post anew.
+MESSAGE_GONE = CHANNEL_UNAVAILABLE | {"message_not_found", "cant_update_message", "edit_window_closed"}
 
 ClientFactory = Callable[[TeamRef], Awaitable[AsyncWebClient]]
 
@@ -93,15 +95,21 @@ class SlackNotifier:
         """chat.update of the progress message (the worker throttles how often)."""
         client = await self._client_factory(ref.team)
         message = run_messages.run_progress_message(run_id, done, total, requested_by=requested_by)
-        await client.chat_update(channel=ref.channel_id, ts=ref.ts, **_with_note(ref, message).as_kwargs())
+        try:
+            await client.chat_update(channel=ref.channel_id, ts=ref.ts, **_with_note(ref, message).as_kwargs())
+        except SlackApiError as error:
+            if error.response.get("error") not in MESSAGE_GONE:
+                raise
+            # Progress is a courtesy: the summary is posted anew at the end.
+            log.info("progress_message_gone", team_id=ref.team.team_id, error=error.response.get("error"))
 
     async def run_finished(self, team: TeamRef, summary: RunSummary, ref: MessageRef | None) -> MessageRef | None:
         """The summary replaces the progress message (or is posted); long failure lists go to its thread."""
         client = await self._client_factory(team)
         message = run_messages.run_summary_message(summary)
-        if ref is not None:
-            await client.chat_update(channel=ref.channel_id, ts=ref.ts, **_with_note(ref, message).as_kwargs())
-        else:
+        if ref is not None and not await self._replace(client, ref, message):
+            ref = None  # the progress message is gone: the summary is posted as a new message
+        if ref is None:
             settings = await self._service.workspace_settings(team)
             ref = await announce(client, settings, message, summary.requested_by, team=team)
             if ref is None:
@@ -110,6 +118,17 @@ class SlackNotifier:
             for reply in run_messages.failure_thread_messages(summary):
                 await client.chat_postMessage(channel=ref.channel_id, thread_ts=ref.ts, **reply.as_kwargs())
         return ref
+
+    async def _replace(self, client: AsyncWebClient, ref: MessageRef, message: blocks.Message) -> bool:
+        """chat.update of the progress message; False when it can no longer be edited."""
+        try:
+            await client.chat_update(channel=ref.channel_id, ts=ref.ts, **_with_note(ref, message).as_kwargs())
+        except SlackApiError as error:
+            if error.response.get("error") not in MESSAGE_GONE:
+                raise
+            log.info("progress_message_gone", team_id=ref.team.team_id, error=error.response.get("error"))
+            return False
+        return True
 
     async def needs_reauth(self, team: TeamRef, *, company_name: str, reason: str | None = None) -> MessageRef | None:
         """QuickBooks refused the tokens (or will soon): ask for a reconnect, with the button."""

@@ -13,6 +13,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from handlers.deps import Deps, team_of
 from handlers.ids import MappingIds
 from handlers.views.mapping import account_options
+from sync.api import ServiceError
 
 log = structlog.get_logger(__name__)
 
@@ -28,6 +29,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
             accounts = await asyncio.wait_for(deps.service.account_options(team, search), OPTIONS_BUDGET_SECONDS)
         except TimeoutError:
             log.warning("account_options_slow", team_id=team.team_id)
+            accounts = []
+        except ServiceError as error:  # e.g. disconnected while the modal was open: an empty list, not an error
+            log.info("account_options_unavailable", team_id=team.team_id, reason=error.message)
             accounts = []
         await ack(options=account_options(accounts))
 

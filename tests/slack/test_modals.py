@@ -300,3 +300,14 @@ async def test_the_ontop_password_never_reaches_the_logs(
     assert "views.update" in caplog.text  # the capture sees the app's debug logging
     assert secret not in caplog.text and secret not in captured.out and secret not in captured.err
     assert all(secret not in json.dumps(call.params) for call in app.fake.calls())
+
+
+async def test_account_options_after_a_disconnect_are_empty_not_an_error(
+    app: RunningApp, connected: FakeService, slack
+) -> None:
+    from sync.api import NotConnectedError
+
+    view = await open_modal(app, slack, "map", MappingIds.CALLBACK)
+    connected.failures["account_options"] = NotConnectedError("QuickBooks is not connected.")
+    response = await slack.suggest(view["id"], "concept:bonus", MappingIds.ACCOUNT, "")
+    assert response.status_code == 200 and response.json() == {"options": []}

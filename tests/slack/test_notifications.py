@@ -176,3 +176,16 @@ async def test_home_sync_button_queues_a_sync_and_confirms_in_a_modal(
 async def test_notifier_uses_the_team_it_is_given(app: RunningApp, connected: FakeService) -> None:
     await post_summary(app)
     assert {c.team_id for c in connected.calls("workspace_settings")} == {"T0001"}
+
+
+async def test_summary_is_posted_anew_when_the_progress_message_was_deleted(
+    app: RunningApp, connected: FakeService
+) -> None:
+    started = await app.notifier.run_started(TEAM, replace(sample_run(), finished_at=None))
+    assert started is not None
+    app.fake.fail_next("chat.update", error="message_not_found", times=2)
+    await app.notifier.run_progress(started, 7, 1, 2)  # a lost progress update is not an error
+    ref = await app.notifier.run_finished(TEAM, sample_run(), started)
+    assert ref is not None and ref.ts != started.ts
+    summary = app.fake.message("C0FIN", ref.ts)
+    assert summary is not None and "sync #7 partial" in summary["text"]
