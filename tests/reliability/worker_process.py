@@ -21,8 +21,7 @@ from sync.qbo.limiter import RateLimits
 from sync.worker import run_jobs
 
 
-async def main(arguments: argparse.Namespace) -> None:
-    settings = Settings(_env_file=None, **json.loads(Path(arguments.settings_json).read_text()))
+async def main(arguments: argparse.Namespace, settings: Settings) -> None:
     runtime = build_runtime(
         settings,
         rate_limits=RateLimits(time_scale=arguments.time_scale),
@@ -52,4 +51,5 @@ if __name__ == "__main__":
     parser.add_argument("settings_json")
     parser.add_argument("--time-scale", type=float, default=0.01)
     parser.add_argument("--lease-seconds", type=float, default=1.5)
-    asyncio.run(main(parser.parse_args()))
+    parsed = parser.parse_args()
+    asyncio.run(main(parsed, Settings(_env_file=None, **json.loads(Path(parsed.settings_json).read_text()))))
