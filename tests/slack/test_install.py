@@ -46,23 +46,28 @@ def multi_app(
     stop_later(shutdowns, server.stop)
 
 
-@pytest.fixture
-async def installed(multi_app: RunningApp) -> AsyncIterator[RunningApp]:
-    """Workspace T0001 installed through /slack/install and /slack/oauth_redirect, as a browser would."""
-    async with httpx.AsyncClient(base_url=multi_app.url) as browser:
+async def install(app: RunningApp, team_id: str, user_id: str) -> None:
+    """Install into `team_id` through /slack/install and /slack/oauth_redirect, as a browser would."""
+    async with httpx.AsyncClient(base_url=app.url) as browser:
         page = await browser.get("/slack/install")
         assert page.status_code == 200
         cookie = SimpleCookie()
         cookie.load(page.headers["set-cookie"])
         state = cookie["slack-app-oauth-state"].value
         assert f"state={state}" in page.text  # the Add to Slack link carries the same state
-        code = multi_app.fake.issue_oauth_code(team_id="T0001", user_id="U0ANN")
+        code = app.fake.issue_oauth_code(team_id=team_id, user_id=user_id)
         done = await browser.get(
             "/slack/oauth_redirect",
             params={"code": code, "state": state},
             headers={"Cookie": f"slack-app-oauth-state={state}"},
         )
         assert done.status_code == 200, done.text
+
+
+@pytest.fixture
+async def installed(multi_app: RunningApp) -> AsyncIterator[RunningApp]:
+    """Workspace T0001 installed."""
+    await install(multi_app, "T0001", "U0ANN")
     yield multi_app
 
 
@@ -124,3 +129,24 @@ async def test_workspace_that_never_installed_is_told_so(multi_app: RunningApp) 
         response = await slack.command("status")
     assert response.status_code == 200
     assert multi_app.service.calls() == []
+
+
+async def test_a_click_from_another_workspace_acts_only_on_that_workspace(installed: RunningApp) -> None:
+    """Workspace B clicking a button copied from workspace A's message: values are looked up in B only."""
+    from tests.slack.conftest import TEAM
+    from tests.slack.fakes import sample_run
+
+    fake, service = installed.fake, installed.service
+    fake.add_team("T0002", "Beta", domain="beta", bot_token=None, bot_user_id="U2BOT", bot_id="B2BOT")
+    fake.add_user("U2EVE", "eve", team_id="T0002", is_admin=True)
+    await install(installed, "T0002", "U2EVE")
+    service.connect("T0001")
+    ref = await installed.notifier.run_finished(TEAM, sample_run(), None)
+    assert ref is not None
+    async with SlackClientSimulator(installed.url, SIGNING_SECRET, "T0002", "U2EVE", fake) as eve:
+        assert (await eve.click_message_button("C0FIN", ref.ts, "fix-create-vendor")).status_code == 200
+        await eve.click_message_button("C0FIN", ref.ts, "fix-retry")
+    fake.recorder.wait_for("views.update", 2)
+    touched = {call.team_id for call in service.calls() if call.method in ("create_missing_vendors", "retry_invoice")}
+    assert touched == {"T0002"}
+    assert service.team("T0001").vendor_rows[1].match.value == "will_create"  # A's supplier was not created
