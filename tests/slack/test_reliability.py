@@ -55,3 +55,24 @@ async def test_service_error_is_shown_as_its_message(app: RunningApp, connected:
     app.fake.recorder.wait_for("response_url")
     [reply] = app.fake.ephemerals(user_id="U0ANN")
     assert "QuickBooks needs to be reconnected" in reply["text"]
+
+
+async def test_submission_is_acked_with_a_saving_view_before_the_save_finishes(
+    app: RunningApp, connected: FakeService, slack
+) -> None:
+    from bot.devtools.signing import selected_option_state
+
+    await slack.command("map")
+    app.fake.recorder.wait_for("views.update")
+    view = app.fake.last_view(MappingIds.CALLBACK)
+    assert view is not None
+    gate = connected.gates.setdefault("save_mappings", threading.Event())
+    values = {"concept:bonus": {MappingIds.ACCOUNT: selected_option_state("60110", "Contractors:Bonuses")}}
+    response = await slack.submit_view(view["id"], values)
+    body = response.json()
+    assert body["response_action"] == "update" and "Saving" in str(body["view"]["blocks"])
+    connected.wait_for_call("save_mappings")  # still blocked on the gate: the ack did not wait for it
+    assert connected.team("T0001").mapping.get("bonus") is None
+    gate.set()
+    app.fake.recorder.wait_for("views.update", 2)
+    assert connected.team("T0001").mapping["bonus"] == "60110"
