@@ -77,7 +77,15 @@ def create_web_app(
     async def slack_events(request: Request) -> Response:
         started = time.perf_counter()
         raw = await request.body()
-        bolt_request = SlackRequest(body=raw.decode("utf-8"), query=dict(request.query_params), headers=request.headers)
+        timestamp = request.headers.get("x-slack-request-timestamp", "")
+        if not timestamp.isdigit():
+            # Bolt would crash on a non-numeric timestamp; such a request is unauthenticated whatever it carries.
+            return JSONResponse({"error": "invalid request"}, status_code=401)
+        try:
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return JSONResponse({"error": "invalid request"}, status_code=400)
+        bolt_request = SlackRequest(body=body, query=dict(request.query_params), headers=request.headers)
         bolt_response = await bolt_app.async_dispatch(bolt_request)
         # Bolt answers as soon as the listener calls ack(): this is the ack latency Slack sees.
         metrics.observe_ack(slack_request_kind(bolt_request.body), time.perf_counter() - started)
