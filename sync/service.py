@@ -51,9 +51,10 @@ from sync.connections import ClientFactory
 from sync.engine import create_vendor, load_vendor_directory, refresh_account_cache
 from sync.ontop import webhooks
 from sync.ontop.client import OntopCredentials
-from sync.ontop.models import Concept, OntopAuthError, OntopError
+from sync.ontop.models import Concept, OntopAuthError, OntopError, Worker
+from sync.qbo.client import QboClient
 from sync.qbo.errors import QboDuplicateName, QboError, QboInvalidGrant
-from sync.vendors import decide, planned_vendor
+from sync.vendors import VendorDirectory, decide, planned_vendor
 
 log = structlog.get_logger(__name__)
 
@@ -268,8 +269,8 @@ class Service:
 
     # --- vendors ----------------------------------------------------------------------------------------------
 
-    async def vendor_preview(self, team: TeamRef) -> VendorPreview:
-        connection = await self._connection(team)
+    async def _suppliers_and_contracts(self, connection: Connection) -> tuple[QboClient, VendorDirectory, list[Worker]]:
+        """QuickBooks' suppliers (and the names others hold) and every Ontop contract, read once."""
         qbo = self._clients.qbo_client(connection.id, connection.realm_id)
         try:
             directory = await load_vendor_directory(qbo)
@@ -277,6 +278,11 @@ class Service:
                 workers = [worker async for worker in ontop.workers()]
         except (QboError, OntopError) as exc:
             raise _unavailable(exc) from None
+        return qbo, directory, workers
+
+    async def vendor_preview(self, team: TeamRef) -> VendorPreview:
+        connection = await self._connection(team)
+        _, directory, workers = await self._suppliers_and_contracts(connection)
         async with self._sessions() as session:
             links = await repos.get_vendor_links(session, connection.id)
         rows = []
@@ -306,13 +312,7 @@ class Service:
         self, team: TeamRef, user_id: str, agreement_ids: list[str] | None = None
     ) -> VendorCreateResult:
         connection = await self._connection(team)
-        qbo = self._clients.qbo_client(connection.id, connection.realm_id)
-        try:
-            directory = await load_vendor_directory(qbo)
-            async with await self._clients.ontop_for_connection(connection.id) as ontop:
-                workers = [worker async for worker in ontop.workers()]
-        except (QboError, OntopError) as exc:
-            raise _unavailable(exc) from None
+        qbo, directory, workers = await self._suppliers_and_contracts(connection)
         wanted = set(agreement_ids) if agreement_ids is not None else None
         async with self._sessions() as session:
             linked_ids = set(await repos.get_vendor_links(session, connection.id))
