@@ -16,7 +16,7 @@ from storage.db import transaction
 from storage.models import ConnectionStatus
 from sync.api import NeedsReauthError, NotConnectedError
 from sync.ontop.client import OntopClient, OntopCredentials
-from sync.qbo.auth import QboOAuth, QboTokens
+from sync.qbo.auth import QboOAuth, QboTokens, refresh_deadline
 from sync.qbo.client import QboClient
 from sync.qbo.errors import QboInvalidGrant
 from sync.qbo.limiter import RateLimits, RealmLimiter
@@ -89,7 +89,7 @@ class StoredTokenSource:
                         new.access_token,
                         new.refresh_token,
                         new.access_expires_at,
-                        new.refresh_hard_expires_at or new.refresh_expires_at,
+                        refresh_deadline(new),
                     )
                     log.info("qbo.tokens_refreshed", connection_id=self._connection_id)
                     return new.access_token

@@ -52,6 +52,7 @@ from sync.engine import create_vendor, load_vendor_directory, refresh_account_ca
 from sync.ontop import webhooks
 from sync.ontop.client import OntopCredentials
 from sync.ontop.models import Concept, OntopAuthError, OntopError, Worker
+from sync.qbo.auth import refresh_deadline
 from sync.qbo.client import QboClient
 from sync.qbo.errors import QboDuplicateName, QboError, QboInvalidGrant
 from sync.vendors import VendorDirectory, decide, planned_vendor
@@ -169,7 +170,7 @@ class Service:
                 tokens.access_token,
                 tokens.refresh_token,
                 tokens.access_expires_at,
-                tokens.refresh_hard_expires_at or tokens.refresh_expires_at,
+                refresh_deadline(tokens),
             )
             connection.status = (
                 ConnectionStatus.ACTIVE if connection.ontop_credentials_encrypted else ConnectionStatus.PENDING

@@ -77,6 +77,13 @@ class QboTokens:
         return self.access_expires_at - now <= timedelta(seconds=seconds)
 
 
+def refresh_deadline(tokens: QboTokens) -> datetime:
+    """When the refresh token stops working: its rolling expiry (100 days unused) or the hard cap, if sooner."""
+    if tokens.refresh_hard_expires_at is None:
+        return tokens.refresh_expires_at
+    return min(tokens.refresh_expires_at, tokens.refresh_hard_expires_at)
+
+
 class QboOAuth:
     """Intuit's OAuth 2.0 endpoints through authlib's AsyncOAuth2Client (client_secret_basic, form bodies)."""
 
