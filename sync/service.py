@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import secrets
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import repos
@@ -20,16 +19,12 @@ from storage.models import (
     InvoiceState,
     RunTrigger,
     SyncedInvoice,
-    SyncRun,
     Workspace,
 )
-from sync import jobs, scheduler
+from sync import jobs, reports, scheduler
 from sync.api import (
     AccountOption,
     ConnectionStatusView,
-    Fix,
-    FixKind,
-    InvoiceFailure,
     MappingRow,
     NeedsReauthError,
     NotConnectedError,
@@ -59,17 +54,8 @@ from sync.vendors import VendorDirectory, decide, planned_vendor
 
 log = structlog.get_logger(__name__)
 
-CONCEPT_LABELS = {
-    "COMPENSATION": "Base compensation",
-    "BONUS": "Bonus",
-    "COMMISSION": "Commission",
-    "REIMBURSEMENT": "Reimbursement",
-    "FEE": "Client fees",
-    "DEDUCTION": "Deduction",
-}
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PREVIEW_LIMIT = 5000
-MAX_FAILURES_IN_SUMMARY = 50
 
 
 def _not_connected() -> NotConnectedError:
@@ -100,7 +86,7 @@ class Service:
     async def ensure_workspace(self, team: TeamRef, team_name: str = "") -> WorkspaceSettings:
         async with transaction(self._sessions) as session:
             workspace = await repos.get_or_create_workspace(session, team.team_id, team.enterprise_id, team_name)
-            return _settings(team, workspace)
+            return reports.workspace_settings(team, workspace)
 
     async def workspace_settings(self, team: TeamRef) -> WorkspaceSettings:
         return await self.ensure_workspace(team)
@@ -128,7 +114,7 @@ class Service:
             workspace.admin_user_ids = sorted(set(admin_user_ids))
             workspace.auto_create_vendors = auto_create_vendors
             repos.record_audit(session, workspace.id, user_id, "settings", None, sync_hour=sync_hour, timezone=timezone)
-            return _settings(team, workspace)
+            return reports.workspace_settings(team, workspace)
 
     # --- connect ----------------------------------------------------------------------------------------------
 
@@ -233,40 +219,10 @@ class Service:
     async def status(self, team: TeamRef) -> ConnectionStatusView | None:
         async with self._sessions() as session:
             workspace = await repos.find_workspace(session, team.team_id, team.enterprise_id)
-            if workspace is None:
+            connection = await repos.current_connection(session, workspace.id) if workspace else None
+            if workspace is None or connection is None:
                 return None
-            connection = await repos.current_connection(session, workspace.id)
-            if connection is None:
-                return None
-            mappings = await repos.get_mappings(session, connection.id)
-            unmapped = await _blocked_concepts(session, connection.id)
-            links = await repos.get_vendor_links(session, connection.id)
-            created = await _count(session, connection.id, InvoiceState.CREATED)
-            failed = await _count(session, connection.id, InvoiceState.FAILED)
-            history = await jobs.run_history(session, connection.id, limit=5)
-            active = await jobs.active_run(session, connection.id)
-            last = next((run for run in history if run.status not in ("queued", "running")), None)
-            last_summary = await self._summary(session, last) if last else None
-            return ConnectionStatusView(
-                connection_id=connection.id,
-                status=connection.status,
-                company_name=connection.company_name,
-                realm_id=connection.realm_id,
-                home_currency=connection.home_currency,
-                multicurrency_enabled=connection.multicurrency_enabled,
-                ontop_connected=connection.ontop_credentials_encrypted is not None,
-                mapped_concepts=len(mappings),
-                unmapped_concepts=sorted(set(unmapped) - set(mappings)),
-                vendors_linked=len(links),
-                bills_created_total=created,
-                failed_invoices=failed,
-                last_run=last_summary,
-                active_run=jobs.run_summary(active) if active else None,
-                next_daily_run_at=scheduler.next_daily_run_at(
-                    workspace.sync_hour, workspace.timezone, datetime.now(UTC)
-                ),
-                settings=_settings(team, workspace),
-            )
+            return await reports.connection_status(session, team, workspace, connection)
 
     # --- vendors ----------------------------------------------------------------------------------------------
 
@@ -398,7 +354,7 @@ class Service:
         connection = await self._connection(team)
         async with self._sessions() as session:
             mappings = await repos.get_mappings(session, connection.id)
-            blocked = await _blocked_concepts(session, connection.id)
+            blocked = await reports.blocked_concepts(session, connection.id)
         concepts = [str(concept) for concept in Concept] + sorted(set(blocked) | set(mappings))
         rows = []
         for concept in dict.fromkeys(concepts):
@@ -406,7 +362,7 @@ class Service:
             rows.append(
                 MappingRow(
                     concept=concept,
-                    label=CONCEPT_LABELS.get(concept, concept.replace("_", " ").title()),
+                    label=reports.CONCEPT_LABELS.get(concept, concept.replace("_", " ").title()),
                     invoices_seen=blocked.get(concept, 0),
                     account_id=mapping.qbo_account_id if mapping else None,
                     account_name=mapping.account_name if mapping else None,
@@ -509,49 +465,7 @@ class Service:
             connection = await repos.get_connection(session, run.connection_id)
             if connection is None or connection.workspace_id != workspace.id:
                 return None  # never show another workspace's run
-            return await self._summary(session, run)
-
-    async def _summary(self, session: AsyncSession, run: SyncRun) -> RunSummary:
-        base = jobs.run_summary(run)
-        rows = (
-            await session.scalars(
-                select(SyncedInvoice)
-                .where(
-                    SyncedInvoice.connection_id == run.connection_id,
-                    SyncedInvoice.last_run_id == run.id,
-                    SyncedInvoice.error_code.is_not(None),
-                )
-                .order_by(SyncedInvoice.id)
-                .limit(MAX_FAILURES_IN_SUMMARY)
-            )
-        ).all()
-        failures = [
-            InvoiceFailure(
-                invoice_id=row.ontop_invoice_id,
-                invoice_number=row.invoice_number,
-                worker_name=row.worker_name or f"contract {row.agreement_id}",
-                amount=row.amount,
-                currency=row.currency,
-                reason=row.error_message or row.error_code or "failed",
-                fix=Fix(FixKind(row.fix_action), row.fix_value or "", _fix_label(row)) if row.fix_action else None,
-            )
-            for row in rows
-        ]
-        connection = await repos.get_connection(session, run.connection_id)
-        if connection is not None and connection.status == ConnectionStatus.NEEDS_REAUTH:
-            failures.insert(
-                0,
-                InvoiceFailure(
-                    "",
-                    "",
-                    connection.company_name,
-                    None,
-                    None,
-                    "QuickBooks no longer accepts this connection",
-                    Fix(FixKind.RECONNECT, str(connection.id), "Reconnect QuickBooks"),
-                ),
-            )
-        return dataclasses.replace(base, failures=failures)
+            return await reports.run_summary(session, run)
 
     # --- disconnect -------------------------------------------------------------------------------------------
 
@@ -677,51 +591,8 @@ def _is_time_zone(name: str) -> bool:
     return True
 
 
-def _settings(team: TeamRef, workspace: Workspace) -> WorkspaceSettings:
-    return WorkspaceSettings(
-        team=team,
-        finance_channel_id=workspace.finance_channel_id,
-        sync_hour=workspace.sync_hour,
-        timezone=workspace.timezone,
-        admin_user_ids=list(workspace.admin_user_ids or []),
-        auto_create_vendors=workspace.auto_create_vendors,
-    )
-
-
 def _company(connection: Connection) -> Company:
     return Company(connection.realm_id, connection.home_currency, connection.multicurrency_enabled)
-
-
-async def _count(session: AsyncSession, connection_id: int, state: str) -> int:
-    value = await session.scalar(
-        select(func.count(SyncedInvoice.id)).where(
-            SyncedInvoice.connection_id == connection_id, SyncedInvoice.state == state
-        )
-    )
-    return int(value or 0)
-
-
-async def _blocked_concepts(session: AsyncSession, connection_id: int) -> dict[str, int]:
-    rows = await session.execute(
-        select(SyncedInvoice.fix_value, func.count(SyncedInvoice.id))
-        .where(
-            SyncedInvoice.connection_id == connection_id,
-            SyncedInvoice.state == InvoiceState.FAILED,
-            SyncedInvoice.fix_action == FixKind.MAP_CONCEPT,
-        )
-        .group_by(SyncedInvoice.fix_value)
-    )
-    return {str(concept): int(count) for concept, count in rows.all() if concept}
-
-
-def _fix_label(row: SyncedInvoice) -> str:
-    if row.fix_action == FixKind.MAP_CONCEPT:
-        return f"Map {CONCEPT_LABELS.get(row.fix_value or '', (row.fix_value or '').replace('_', ' ').capitalize())}"
-    if row.fix_action == FixKind.CREATE_VENDOR:
-        return "Create supplier"
-    if row.fix_action == FixKind.RECONNECT:
-        return "Reconnect QuickBooks"
-    return "Retry"
 
 
 def _unavailable(exc: Exception) -> ServiceError:
