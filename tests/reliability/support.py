@@ -114,12 +114,12 @@ class Driver:
         answer = await self.connect_qbo()
         assert answer.status_code == 200, answer.text
         await self.runtime.service.save_ontop_credentials(TEAM, ADMIN_USER, DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD)
-        self.connection_id = await self._connection_id()
+        self.connection_id = await self.current_connection_id()
         if map_all:
             await self.map_everything()
         return self.connection_id
 
-    async def _connection_id(self) -> int:
+    async def current_connection_id(self) -> int:
         async with self.runtime.sessions() as session:
             workspace = await repos.find_workspace(session, TEAM.team_id, None)
             assert workspace is not None

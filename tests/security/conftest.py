@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -20,6 +21,33 @@ def stack() -> Iterator[LocalStack]:
 @pytest.fixture
 async def driver(stack: LocalStack) -> AsyncIterator[Driver]:
     built = Driver(stack)
+    yield built
+    await built.aclose()
+
+
+@pytest.fixture(scope="module")
+def connected_stack() -> Iterator[LocalStack]:
+    """One stack per module, connected and synced once, for tests that must leave it unchanged (refusals)."""
+    with LocalStack(small_options()) as stack:
+
+        async def connect() -> None:
+            driver = Driver(stack)
+            try:
+                await driver.connect()
+                await driver.wait_for_runs_to_settle()
+            finally:
+                await driver.aclose()
+
+        asyncio.run(connect())
+        yield stack
+
+
+@pytest.fixture
+async def connected(connected_stack: LocalStack) -> AsyncIterator[Driver]:
+    """A driver on the module's connected stack (runs from earlier tests of the module are settled)."""
+    built = Driver(connected_stack)
+    built.connection_id = await built.current_connection_id()
+    await built.wait_for_runs_to_settle()
     yield built
     await built.aclose()
 

@@ -3,10 +3,8 @@ that says what to do: never a 5xx, never a traceback, never "something went wron
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,8 +15,7 @@ from hypothesis import strategies as st
 from bot.devtools.signing import FORM_CONTENT_TYPE, interactive_body, sign_request, view_submission_payload
 from bot.devtools.stack import ADMIN_USER, SIGNING_SECRET, LocalStack
 from handlers.ids import ConnectIds, MappingIds, SettingsIds
-from tests.reliability.support import Driver
-from tests.security.support import command_body, small_options, state_from_view
+from tests.security.support import command_body, state_from_view
 
 INJECTIONS = [
     "'; DROP TABLE sync_runs; --",
@@ -46,22 +43,6 @@ command_texts = st.one_of(
 HYPOTHESIS = settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )
-
-
-@pytest.fixture(scope="module")
-def connected_stack() -> Iterator[LocalStack]:
-    with LocalStack(small_options()) as stack:
-
-        async def connect() -> None:
-            driver = Driver(stack)
-            try:
-                await driver.connect()
-                await driver.wait_for_runs_to_settle()
-            finally:
-                await driver.aclose()
-
-        asyncio.run(connect())
-        yield stack
 
 
 def post(stack: LocalStack, body: bytes) -> httpx.Response:

@@ -16,13 +16,6 @@ from tests.security.support import snapshot, state_from_view
 LOCK = ":lock:"
 
 
-@pytest.fixture
-async def connected(driver: Driver) -> Driver:
-    await driver.connect()
-    await driver.wait_for_runs_to_settle()
-    return driver
-
-
 def refusals(stack: LocalStack) -> int:
     """Refusal views and refusal replies the fake Slack has received so far."""
     views = [call for call in stack.fake_slack.calls("views.update") if LOCK in str(call.params.get("view"))]
@@ -55,14 +48,19 @@ async def test_a_member_typing_an_admin_command_is_refused_and_nothing_changes(
 async def test_a_member_may_read_the_status(connected: Driver) -> None:
     """The control for the refusals: members are not locked out of everything."""
     stack = connected.stack
+    replies_before = len(stack.fake_slack.ephemerals(user_id=MEMBER_USER))
+    refused_before = refusals(stack)
     async with stack.slack(MEMBER_USER) as bob:
         await bob.command("status")
 
     async def replied() -> bool:
-        return bool(stack.fake_slack.ephemerals(user_id=MEMBER_USER))
+        return len(stack.fake_slack.ephemerals(user_id=MEMBER_USER)) > replies_before
 
     await wait_until(replied, timeout_seconds=10, what="the status reply")
-    assert refusals(stack) == 0
+    assert refusals(stack) == refused_before
+    assert "Connected" in str(stack.fake_slack.ephemerals(user_id=MEMBER_USER)[-1]) or "QuickBooks" in str(
+        stack.fake_slack.ephemerals(user_id=MEMBER_USER)[-1]
+    )
 
 
 async def open_as_admin(stack: LocalStack, subcommand: str, callback_id: str) -> dict[str, Any]:

@@ -25,13 +25,6 @@ async def queued_runs(driver: Driver) -> int:
     return len(await driver.runs())
 
 
-@pytest.fixture
-async def connected(driver: Driver) -> Driver:
-    await driver.connect()
-    await driver.wait_for_runs_to_settle()
-    return driver
-
-
 CASES: dict[str, dict[str, Any]] = {
     "bad_signature": {"secret": "not-the-signing-secret"},
     "stale_timestamp": {"timestamp": -STALE_SECONDS},
