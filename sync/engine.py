@@ -22,8 +22,7 @@ from storage.models import ConnectionStatus, InvoiceState, RunStatus, SyncedInvo
 from sync.api import Fix, FixKind, NeedsReauthError, NotConnectedError, VendorMatch
 from sync.bills import BillProblem, Company, VendorForBill, build_bill, request_id_for, waiting_reason
 from sync.connections import ClientFactory, mark_needs_reauth
-from sync.jobs import RunCounts as QueueCounts
-from sync.jobs import RunOutcome, get_run
+from sync.jobs import RunCounts, RunOutcome, get_run
 from sync.ontop.client import OntopClient
 from sync.ontop.models import Invoice, InvoiceStatus, OntopAuthError, OntopError, Worker
 from sync.qbo.client import QboClient
@@ -51,17 +50,6 @@ class RunAborted(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-@dataclass
-class RunCounts:
-    invoices_seen: int = 0
-    bills_created: int = 0
-    already_synced: int = 0
-    skipped: int = 0
-    failed: int = 0
-    vendors_created: int = 0
-    attachments_failed: int = 0
 
 
 @dataclass
@@ -101,6 +89,7 @@ class _Run:
     batch: list[_Pending] = field(default_factory=list)
     directory: VendorDirectory | None = None
     workers: dict[str, Worker] | None = None
+    attachments_failed: int = 0  # retried by later runs; not a failure of the bill
     hold_watermark_at: datetime | None = None
     newest_seen: datetime | None = None
 
@@ -525,7 +514,7 @@ class SyncEngine:
                     row.attachment_id = attachment_id
                     row.attachment_pending = False
                 else:
-                    run.counts.attachments_failed += 1
+                    run.attachments_failed += 1
 
     async def _attach(self, run: _Run, invoice: Invoice, bill_id: str) -> str | None:
         """Attach the invoice PDF; a failure leaves it pending for a later run and never fails the bill."""
@@ -678,17 +667,9 @@ class EngineExecutor:
             await progress(done, None)
 
         result = await self._engine.run(run.connection_id, run_id, report)
-        counts = result.counts
         return RunOutcome(
             status=RunStatus(result.status),
-            counts=QueueCounts(
-                invoices_seen=counts.invoices_seen,
-                bills_created=counts.bills_created,
-                already_synced=counts.already_synced,
-                skipped=counts.skipped,
-                failed=counts.failed,
-                vendors_created=counts.vendors_created,
-            ),
+            counts=result.counts,
             error_summary=result.error_summary,
             watermark_after=result.watermark_after,
         )

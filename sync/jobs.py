@@ -37,7 +37,7 @@ class ConnectionNotFoundError(LookupError):
     """enqueue_run was given a connection id that does not exist."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class RunCounts:
     invoices_seen: int = 0
     bills_created: int = 0
