@@ -80,24 +80,35 @@ def parse_slack_body(raw_body: str, content_type: str | None) -> dict[str, Any]:
     if not raw_body:
         return {}
     if (content_type or "").startswith("application/json") or raw_body.lstrip().startswith("{"):
-        loaded = json.loads(raw_body)
-        return loaded if isinstance(loaded, dict) else {}
+        return _json_object(raw_body)
     fields = dict(parse_qsl(raw_body, keep_blank_values=True))
     payload = fields.get("payload")
     if payload is not None and "command" not in fields:
-        loaded = json.loads(payload)
-        return loaded if isinstance(loaded, dict) else {}
+        return _json_object(payload)
     return fields
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    """Parsed before the signature is checked: garbage becomes {} and the signature check answers 401."""
+    try:
+        loaded = json.loads(text)
+    except ValueError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
 
 
 class SlackRequest(AsyncBoltRequest):
     """An AsyncBoltRequest whose body is parsed by `parse_slack_body` (copies, e.g. for lazy listeners, too)."""
 
     def __init__(self, *, body: str | dict[str, Any], **kwargs: Any) -> None:
-        super().__init__(body=body, **kwargs)
-        if isinstance(body, str) and self.mode == "http":
-            self.body = parse_slack_body(self.raw_body, self.content_type)
-            self.context = build_async_context(AsyncBoltContext(kwargs.get("context") or {}), self.body)
+        if not (isinstance(body, str) and kwargs.get("mode", "http") == "http"):
+            super().__init__(body=body, **kwargs)
+            return
+        # Bolt's own parse never sees the raw body (it mis-parses "payload" and raises on bad JSON): ours does.
+        super().__init__(body="", **kwargs)
+        self.raw_body = body  # what the signature is checked against
+        self.body = parse_slack_body(body, self.content_type)
+        self.context = build_async_context(AsyncBoltContext(kwargs.get("context") or {}), self.body)
 
     def to_copyable(self) -> SlackRequest:
         body: str | dict[str, Any] = self.raw_body if self.mode == "http" else self.body

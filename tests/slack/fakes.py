@@ -10,7 +10,7 @@ import asyncio
 import itertools
 import threading
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -265,7 +265,9 @@ class FakeService:
             team_state.connected_company = "Acme Books LLC"
             return QboConnected(team, user_id, "Acme Books LLC", 1)
 
-    async def save_ontop_credentials(self, team: TeamRef, user_id: str, email: str, password: str) -> None:
+    async def save_ontop_credentials(
+        self, team: TeamRef, user_id: str, email: str, password: str, backfill_from: date | None = None
+    ) -> None:
         await self._enter("save_ontop_credentials", team, user_id=user_id, email=email)  # never record the password
         if (email, password) != (ONTOP_EMAIL, ONTOP_PASSWORD):
             raise ServiceError("Ontop refused this email and password.", field="password")

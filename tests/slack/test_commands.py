@@ -175,3 +175,12 @@ async def test_single_workspace_identity_is_looked_up_once(app: RunningApp, conn
         await slack.command("status")
     wait_ephemeral(app, count=3)
     assert len(app.fake.calls("auth.test")) == 1
+
+
+async def test_unsigned_garbage_is_401_not_a_crash(app: RunningApp, service: FakeService, slack) -> None:
+    for body, content_type in [(b"{not json", "application/json"), (b"payload=%7Bnope", FORM_CONTENT_TYPE)]:
+        headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": str(int(time.time()))}
+        headers["X-Slack-Signature"] = "v0=" + "0" * 64
+        response = await slack._http.post("/slack/events", content=body, headers=headers)
+        assert response.status_code == 401
+    assert service.calls() == []
