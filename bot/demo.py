@@ -226,6 +226,8 @@ class Demo:
         t.show_slack()
         email = self.options.ontop_email or self.stack.options.ontop_email
         password = self.options.ontop_password or self.stack.options.ontop_password
+        # The generated company's history starts months ago; Ann books all of it (the default is this month).
+        backfill = self.stack.ontop_state.generator.start.date().isoformat() if self.stack.ontop_state else None
         await self.submit(
             admin,
             ConnectIds.CALLBACK,
@@ -235,8 +237,8 @@ class Demo:
         await self.submit(
             admin,
             ConnectIds.CALLBACK,
-            {ConnectIds.EMAIL_BLOCK: email, ConnectIds.PASSWORD_BLOCK: password},
-            "Save Ontop login",
+            {ConnectIds.EMAIL_BLOCK: email, ConnectIds.PASSWORD_BLOCK: password, ConnectIds.BACKFILL_BLOCK: backfill},
+            f"Save Ontop login, syncing invoices from {backfill}",
         )
 
         t.step("/qbo vendors: Ontop contracts next to QuickBooks suppliers; create the missing ones")
@@ -466,6 +468,8 @@ def submission_values(view: dict[str, Any], answers: dict[str, Any]) -> dict[str
 
 def _element_value(element: dict[str, Any], answer: Any) -> dict[str, Any]:
     kind = element["type"]
+    if kind == "datepicker":
+        return {"type": kind, "selected_date": answer or element.get("initial_date")}
     if kind in ("plain_text_input", "email_text_input", "number_input", "url_text_input"):
         return {"type": kind, "value": answer if answer is not None else element.get("initial_value")}
     if kind in ("static_select", "external_select", "radio_buttons"):

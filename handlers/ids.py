@@ -16,6 +16,8 @@ class ConnectIds(StrEnum):
     EMAIL = "connect-ontop-email-input"
     PASSWORD_BLOCK = "connect-ontop-password"
     PASSWORD = "connect-ontop-password-input"
+    BACKFILL_BLOCK = "connect-backfill-from"
+    BACKFILL = "connect-backfill-from-input"
 
 
 class VendorIds(StrEnum):

@@ -23,7 +23,7 @@ from handlers.deps import Deps, team_of
 from handlers.ids import ConnectIds, DisconnectIds, MappingIds, MiscIds, SettingsIds, VendorIds
 from handlers.notify import announce
 from handlers.views.common import flatten_state, loading_view, result_view
-from handlers.views.connect import connect_view, validate_credentials_form
+from handlers.views.connect import connect_view, parse_backfill, validate_credentials_form
 from handlers.views.mapping import concept_block_id, mapping_view, read_mapping
 from handlers.views.settings import read_settings, settings_saved_text
 from handlers.views.vendors import vendors_result_lines, vendors_view
@@ -75,7 +75,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
         state = flatten_state(view)
         email = state.get(ConnectIds.EMAIL_BLOCK)
         password = state.get(ConnectIds.PASSWORD_BLOCK)
-        problems = validate_credentials_form(email, password)
+        backfill = state.get(ConnectIds.BACKFILL_BLOCK)
+        problems = validate_credentials_form(email, password, backfill)
         if problems:
             await ack(response_action="errors", errors=problems)
             return
@@ -84,13 +85,17 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if not await submission.allowed("Connect", "connect Ontop"):
             return
         try:
-            await deps.service.save_ontop_credentials(submission.team, submission.user_id, str(email), str(password))
+            await deps.service.save_ontop_credentials(
+                submission.team, submission.user_id, str(email), str(password), parse_backfill(backfill)
+            )
         except ServiceError as error:
             field = CREDENTIAL_FIELDS.get(error.field or "", ConnectIds.EMAIL_BLOCK.value)
             consent_url = str(_metadata(view).get("consent_url") or "")
             if not consent_url:
                 consent_url = await deps.service.start_qbo_connect(submission.team, submission.user_id)
-            retry = connect_view(consent_url, email=str(email), errors={field: error.message})
+            retry = connect_view(
+                consent_url, email=str(email), errors={field: error.message}, backfill_from=parse_backfill(backfill)
+            )
             retry["private_metadata"] = view.get("private_metadata") or ""
             await submission.show(retry)
             return

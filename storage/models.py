@@ -149,6 +149,8 @@ class Connection(Base):
     ontop_webhook_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     ontop_webhook_secret_encrypted: Mapped[str | None] = mapped_column(Text)
     watermark: Mapped[datetime | None]
+    # The first run reads invoices changed since this instant (chosen at connect; default: this month's start).
+    backfill_from: Mapped[datetime | None]
     accounts_refreshed_at: Mapped[datetime | None]
     first_sync_enqueued: Mapped[bool] = mapped_column(Boolean, default=False)
     default_account_id: Mapped[str | None] = mapped_column(String(32))  # catches unmapped concepts when set

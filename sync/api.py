@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -229,8 +229,13 @@ class BotService(Protocol):
         """The OAuth callback: raises ServiceError for a bad, expired, reused or foreign state."""
         ...
 
-    async def save_ontop_credentials(self, team: TeamRef, user_id: str, email: str, password: str) -> None:
-        """Checks the credentials by logging in; raises ServiceError(field="email"|"password") when refused."""
+    async def save_ontop_credentials(
+        self, team: TeamRef, user_id: str, email: str, password: str, backfill_from: date | None = None
+    ) -> None:
+        """Checks the credentials by logging in; raises ServiceError(field="email"|"password") when refused.
+
+        `backfill_from`: the first sync reads invoices changed since that day (default: the current month's start).
+        """
         ...
 
     async def status(self, team: TeamRef) -> ConnectionStatusView | None: ...

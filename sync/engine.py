@@ -120,8 +120,8 @@ class SyncEngine:
             return SyncResult("failed", RunCounts(), aborted.message, None)
         try:
             await self._refresh_company(run)
-            watermark_before = await self._watermark(connection_id)
-            since = watermark_before - WATERMARK_OVERLAP if watermark_before else None
+            watermark_before, backfill_from = await self._watermark(connection_id)
+            since = watermark_before - WATERMARK_OVERLAP if watermark_before else backfill_from
             async for page in run.ontop.invoices_changed_since(since):
                 await self._process_page(run, page)
                 while len(run.batch) >= self._batch_size:
@@ -198,10 +198,11 @@ class SyncEngine:
         if stale:
             await refresh_account_cache(self._sessions, run.qbo, run.connection_id)
 
-    async def _watermark(self, connection_id: int) -> datetime | None:
+    async def _watermark(self, connection_id: int) -> tuple[datetime | None, datetime | None]:
+        """Where this run starts reading: the watermark, or the backfill start on the first run."""
         async with self._sessions() as session:
             connection = await repos.get_connection(session, connection_id)
-            return connection.watermark if connection else None
+            return (connection.watermark, connection.backfill_from) if connection else (None, None)
 
     # --- per page -------------------------------------------------------------------------------------------------
 

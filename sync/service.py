@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
@@ -170,7 +170,9 @@ class Service:
         await refresh_account_cache(self._sessions, self._clients.qbo_client(connection_id, realm_id), connection_id)
         return QboConnected(team, user_id, company.company_name, connection_id)
 
-    async def save_ontop_credentials(self, team: TeamRef, user_id: str, email: str, password: str) -> None:
+    async def save_ontop_credentials(
+        self, team: TeamRef, user_id: str, email: str, password: str, backfill_from: date | None = None
+    ) -> None:
         email = email.strip()
         if not EMAIL.match(email):
             raise ServiceError("Enter the email address of an Ontop admin.", field="email")
@@ -197,6 +199,10 @@ class Service:
             webhook_token = repos.issue_webhook_token(connection)
             connection.ontop_webhook_secret_encrypted = self._clients.box.encrypt(webhook_secret)
             connection.status = ConnectionStatus.ACTIVE
+            if backfill_from is not None:
+                connection.backfill_from = datetime.combine(backfill_from, time(0), tzinfo=UTC)
+            elif connection.backfill_from is None:
+                connection.backfill_from = start_of_month(datetime.now(UTC))
             repos.record_audit(session, connection.workspace_id, user_id, "connect_ontop", connection.id)
             await scheduler.enqueue_first_sync(session, connection.id, user_id)
         await self._register_webhook(email, password, webhook_token, webhook_secret)
@@ -581,6 +587,10 @@ class Service:
         )
         if blocked is not None:
             await jobs.enqueue_run(session, connection_id, RunTrigger.RETRY, user_id)
+
+
+def start_of_month(moment: datetime) -> datetime:
+    return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 def _is_time_zone(name: str) -> bool:

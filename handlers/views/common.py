@@ -74,4 +74,6 @@ def _state_value(state: dict[str, Any]) -> Any:
         return state.get("selected_channel")
     if kind == "checkboxes":
         return [option.get("value") for option in state.get("selected_options") or []]
+    if kind == "datepicker":
+        return state.get("selected_date")
     return state.get("value")

@@ -72,7 +72,9 @@ class World:
 
     async def connect(self, *, map_all: bool = True) -> int:
         connection_id = await self.connect_qbo()
-        await self.service.save_ontop_credentials(TEAM, ADMIN, DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD)
+        await self.service.save_ontop_credentials(
+            TEAM, ADMIN, DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, self.emulators.ontop.generator.start.date()
+        )
         if map_all:
             await self.map_everything()
         return connection_id

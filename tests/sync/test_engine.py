@@ -223,3 +223,15 @@ async def test_a_refused_refresh_token_marks_the_connection_for_reconnecting(wor
     async with world.sessions() as session:
         connection = await repos.get_connection(session, connection_id)
     assert connection is not None and connection.status == ConnectionStatus.NEEDS_REAUTH
+
+
+async def test_by_default_the_first_sync_starts_at_the_beginning_of_the_current_month(world: World) -> None:
+    """Connecting does not book years of history unless the admin picks an earlier day."""
+    connection_id = await world.connect_qbo()
+    await world.service.save_ontop_credentials(TEAM, ADMIN, "admin@ontop.test", "ontop-demo-password")
+    await world.map_everything()
+
+    result = await world.engine.run(connection_id, run_id=1)
+
+    assert result.counts.invoices_seen == 0  # the generated company's invoices are all from 2024
+    assert qbo_entities(world, "Bill") == []
