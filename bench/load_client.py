@@ -32,7 +32,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 @dataclass(frozen=True)
 class Round:
-    """`count` requests sent at once: "command" (`/qbo <text>`) or "suggestion" (typing `text` in a select)."""
+    """`count` requests sent at once (or one after the other when `sequential`): "command" (`/qbo <text>`) or
+    "suggestion" (typing `text` in an external select of `view`)."""
 
     kind: str
     count: int
@@ -40,6 +41,7 @@ class Round:
     view: dict[str, Any] | None = None
     block_id: str = ""
     action_id: str = ""
+    sequential: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,11 @@ async def run_plan(plan: LoadPlan) -> LoadAnswer:
     async with httpx.AsyncClient(base_url=plan.app_url, timeout=30, limits=limits) as http:
         timings: list[list[float]] = []
         for round_ in plan.rounds:
-            timings.append(list(await asyncio.gather(*(_send(http, plan, actor, round_) for _ in range(round_.count)))))
+            if round_.sequential:
+                timings.append([await _send(http, plan, actor, round_) for _ in range(round_.count)])
+            else:
+                sends = (_send(http, plan, actor, round_) for _ in range(round_.count))
+                timings.append(list(await asyncio.gather(*sends)))
         answered = 0
         started = time.monotonic()
         if plan.throughput_seconds > 0:

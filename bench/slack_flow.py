@@ -18,7 +18,11 @@ from bot.devtools.signing import SlackClientSimulator, selected_option_state
 from bot.devtools.stack import FINANCE_CHANNEL, LocalStack
 from handlers.ids import ConnectIds, MappingIds
 from sync.ontop.emulator import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD
+from sync.ontop.generator import DEFAULT_START
 
+# The connect modal's "first sync reads from" date picker (when the product has it).
+BACKFILL_BLOCK = "connect-backfill-from"
+BACKFILL_INPUT = "connect-backfill-from-input"
 WAIT_SECONDS = 30.0
 POLL_SECONDS = 0.02
 
@@ -60,6 +64,11 @@ async def connect(stack: LocalStack, slack: SlackClientSimulator) -> None:
         ConnectIds.EMAIL_BLOCK: {ConnectIds.EMAIL: {"type": "email_text_input", "value": DEFAULT_ADMIN_EMAIL}},
         ConnectIds.PASSWORD_BLOCK: {ConnectIds.PASSWORD: {"type": "plain_text_input", "value": DEFAULT_ADMIN_PASSWORD}},
     }
+    if BACKFILL_BLOCK in {block.get("block_id") for block in view.get("blocks") or []}:
+        # Read the generated company from its first day (the modal's default is the current month's start).
+        values[BACKFILL_BLOCK] = {
+            BACKFILL_INPUT: {"type": "datepicker", "selected_date": DEFAULT_START.date().isoformat()}
+        }
     submitted = await slack.submit_view(view["id"], values)
     _expect_ok(submitted, "the connect modal submission")
     if submitted.content and "errors" in submitted.text:
