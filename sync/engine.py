@@ -8,7 +8,7 @@ any create is sent; QBO replays a requestid it has seen instead of creating agai
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -18,13 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.logs import bind_context
 from storage import repos
 from storage.db import transaction
-from storage.models import ConnectionStatus, InvoiceState, RunStatus, SyncedInvoice, VendorLink, Workspace
+from storage.models import ConnectionStatus, InvoiceState, RunStatus, RunTrigger, SyncedInvoice, VendorLink, Workspace
 from sync.api import Fix, FixKind, NeedsReauthError, NotConnectedError, VendorMatch
 from sync.bills import BillProblem, Company, VendorForBill, build_bill, request_id_for, waiting_reason
 from sync.connections import ClientFactory, mark_needs_reauth
 from sync.jobs import RunCounts, RunOutcome, get_run
 from sync.ontop.client import OntopClient
-from sync.ontop.models import Invoice, InvoiceStatus, OntopAuthError, OntopError, Worker
+from sync.ontop.models import Invoice, InvoiceStatus, OntopAuthError, OntopError, OntopNotFoundError, Worker
 from sync.qbo.client import QboClient
 from sync.qbo.errors import QboAuthError, QboDuplicateDocNumber, QboDuplicateName, QboError, QboForbidden
 from sync.qbo.models import Bill, BillDraft, Vendor
@@ -110,8 +110,14 @@ class SyncEngine:
         self._clients = clients
         self._batch_size = batch_size
 
-    async def run(self, connection_id: int, run_id: int, progress: Progress | None = None) -> SyncResult:
-        """Sync one connection. Raises nothing for per-invoice problems; returns the outcome."""
+    async def run(
+        self, connection_id: int, run_id: int, progress: Progress | None = None, *, only_failed: bool = False
+    ) -> SyncResult:
+        """Sync one connection. Raises nothing for per-invoice problems; returns the outcome.
+
+        only_failed: a retry reprocesses just the invoices whose ledger row failed or whose outcome is unknown,
+        fetching each from Ontop, and leaves the watermark where it is.
+        """
         bind_context(connection_id=connection_id, run_id=run_id)
         report = progress or _no_progress
         try:
@@ -122,7 +128,8 @@ class SyncEngine:
             await self._refresh_company(run)
             watermark_before, backfill_from = await self._watermark(connection_id)
             since = watermark_before - WATERMARK_OVERLAP if watermark_before else backfill_from
-            async for page in run.ontop.invoices_changed_since(since):
+            pages = self._unfinished_invoices(run) if only_failed else run.ontop.invoices_changed_since(since)
+            async for page in pages:
                 await self._process_page(run, page)
                 while len(run.batch) >= self._batch_size:
                     await self._flush(run, run.batch[: self._batch_size])
@@ -132,7 +139,7 @@ class SyncEngine:
                 await self._flush(run, run.batch[: self._batch_size])
                 run.batch = run.batch[self._batch_size :]
             await self._retry_attachments(run)
-            watermark_after = await self._advance_watermark(run, watermark_before)
+            watermark_after = watermark_before if only_failed else await self._advance_watermark(run, watermark_before)
         except (NeedsReauthError, QboAuthError, QboForbidden) as exc:
             message = exc.message if isinstance(exc, NeedsReauthError) else str(exc)
             if not isinstance(exc, NeedsReauthError):
@@ -203,6 +210,23 @@ class SyncEngine:
         async with self._sessions() as session:
             connection = await repos.get_connection(session, connection_id)
             return (connection.watermark, connection.backfill_from) if connection else (None, None)
+
+    async def _unfinished_invoices(self, run: _Run) -> AsyncIterator[list[Invoice]]:
+        """The invoices whose ledger row failed or is still pending, as they are in Ontop now, a batch at a time."""
+        async with self._sessions() as session:
+            rows = [
+                *await repos.ledger_by_state(session, run.connection_id, InvoiceState.FAILED),
+                *await repos.ledger_by_state(session, run.connection_id, InvoiceState.PENDING),
+            ]
+        ids = [row.ontop_invoice_id for row in rows]
+        for start in range(0, len(ids), self._batch_size):
+            page = []
+            for invoice_id in ids[start : start + self._batch_size]:
+                try:
+                    page.append(await run.ontop.invoice(int(invoice_id)))
+                except OntopNotFoundError:
+                    log.info("sync.retry_invoice_gone", invoice_id=invoice_id)
+            yield page
 
     # --- per page -------------------------------------------------------------------------------------------------
 
@@ -667,7 +691,7 @@ class EngineExecutor:
         async def report(done: int, message: str) -> None:
             await progress(done, None)
 
-        result = await self._engine.run(run.connection_id, run_id, report)
+        result = await self._engine.run(run.connection_id, run_id, report, only_failed=run.trigger == RunTrigger.RETRY)
         return RunOutcome(
             status=RunStatus(result.status),
             counts=result.counts,
