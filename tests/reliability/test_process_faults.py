@@ -4,99 +4,17 @@ every eligible invoice still ends as exactly one bill, the ledger agrees with Qu
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import signal
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import text
 
 from bot.devtools.stack import LocalStack
 from storage.db import create_engine
-from storage.models import Base
-from tests.reliability.conftest import stack_options
+from tests.reliability.conftest import PROCESS_WAIT_SECONDS, StartWorker
 from tests.reliability.support import Driver, assert_nothing_lost_nor_doubled, wait_until
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-PROCESS_WAIT_SECONDS = 30.0
-StartWorker = Callable[[], "subprocess.Popen[bytes]"]
-
-
-async def empty_postgres(url: str) -> None:
-    engine = create_engine(url)
-    names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-    try:
-        async with engine.begin() as connection:
-            await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend(request: pytest.FixtureRequest) -> str | None:
-    """None: the stack's own SQLite file; else the session's PostgreSQL database, emptied."""
-    if request.param == "sqlite":
-        return None
-    url: str = request.getfixturevalue("postgres_url")
-    asyncio.run(empty_postgres(url))
-    return url
-
-
-@pytest.fixture
-def headless_stack(backend: str | None) -> Iterator[LocalStack]:
-    """Emulators, fake Slack and the web app, but no embedded worker: worker processes do the syncing."""
-    options = stack_options(invoices=90, workers=10, with_worker=False, database_url=backend)
-    with LocalStack(options) as started:
-        yield started
-
-
-@pytest.fixture
-async def headless_driver(headless_stack: LocalStack) -> Any:
-    built = Driver(headless_stack)
-    yield built
-    await built.aclose()
-
-
-def settings_file(stack: LocalStack, directory: Path) -> Path:
-    assert stack.settings is not None
-    values = {
-        key: value.get_secret_value() if isinstance(value, SecretStr) else value
-        for key, value in stack.settings.model_dump().items()
-        if value is not None
-    }
-    path = directory / "worker-settings.json"
-    path.write_text(json.dumps(values, default=str))
-    return path
-
-
-@pytest.fixture
-def start_worker(headless_stack: LocalStack, tmp_path: Path) -> Iterator[StartWorker]:
-    processes: list[subprocess.Popen[bytes]] = []
-    config = settings_file(headless_stack, tmp_path)
-
-    def start() -> subprocess.Popen[bytes]:
-        command = [sys.executable, "-m", "tests.reliability.worker_process", str(config)]
-        log = (tmp_path / f"worker-{len(processes)}.log").open("wb")
-        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
-        processes.append(process)
-        return process
-
-    yield start
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=PROCESS_WAIT_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=PROCESS_WAIT_SECONDS)
 
 
 def slow_batches(stack: LocalStack) -> None:
@@ -112,7 +30,7 @@ async def wait_for_a_running_run(driver: Driver) -> None:
     await wait_until(running, timeout_seconds=PROCESS_WAIT_SECONDS, what="a worker to start the run")
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [7])
 async def test_a_worker_killed_at_random_points_mid_sync_loses_and_doubles_nothing(
     headless_driver: Driver, start_worker: StartWorker, seed: int
 ) -> None:
