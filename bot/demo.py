@@ -291,6 +291,9 @@ class Demo:
             await self.settle()
             t.show_slack()
 
+        t.step("/qbo reconcile: Ontop's paid invoices against QuickBooks' bills, read again from both")
+        await self.command(admin, "ann", "reconcile")
+
         t.step("/qbo status")
         await self.command(admin, "ann", "status")
 

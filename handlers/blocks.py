@@ -14,6 +14,7 @@ from typing import Any
 
 from sync.api import (
     ConnectionStatusView,
+    ReconcileReport,
     RunSummary,
     SyncPreview,
     SyncRequest,
@@ -36,6 +37,7 @@ SUBCOMMANDS: dict[str, str] = {
     "map": "map each Ontop invoice concept to a QuickBooks expense account",
     "sync": "sync new Ontop invoices into QuickBooks now (`sync preview` shows what would be created)",
     "status": "connections, last and next run, unresolved failures",
+    "reconcile": "compare Ontop's paid invoices with QuickBooks' bills (`reconcile 2026-01-01 2026-02-01`)",
     "settings": "finance channel, daily sync time and time zone, admins, auto-create suppliers",
     "disconnect": "revoke QuickBooks access and forget the mapping (history is kept)",
 }
@@ -178,7 +180,7 @@ def help_message(*, unknown: str | None = None, suggestion: str | None = None) -
         blocks.append(section(intro))
         text = intro
     blocks.append(section("*QuickBooks sync commands*\n" + "\n".join(lines)))
-    blocks.append(context("Admin-only: connect, vendors, map, sync, settings, disconnect."))
+    blocks.append(context("Admin-only: connect, vendors, map, sync, reconcile, settings, disconnect."))
     return Message(text=text, blocks=blocks)
 
 
@@ -224,6 +226,35 @@ def sync_preview_message(preview: SyncPreview) -> Message:
     if unmapped:
         lines.append("*Blocked by unmapped concepts* (`/qbo map`): " + ", ".join(unmapped))
     return Message(text=text, blocks=[header("Sync preview"), section("\n".join(lines))])
+
+
+def reconcile_message(report: ReconcileReport, listed: int = 15) -> Message:
+    """`/qbo reconcile`: what is missing, duplicated or different between Ontop and QuickBooks."""
+    period = f"{report.since:%Y-%m-%d} to {report.until:%Y-%m-%d}"
+    if report.clean:
+        text = f"Reconciled {period}: all {report.paid_invoices} paid Ontop invoices have exactly one matching bill."
+        return Message(text=text, blocks=[section(f":white_check_mark: {text}")])
+    text = (
+        f"Reconciled {period}: {len(report.missing)} missing, {len(report.duplicated)} duplicated, "
+        f"{len(report.different)} different, of {report.paid_invoices} paid Ontop invoices."
+    )
+    lines = [f":mag: *{text}*"]
+    if report.missing:
+        lines.append(
+            f"*No bill in QuickBooks:* {_listed(report.missing, listed)} (run `/qbo sync` or see the failures)"
+        )
+    if report.duplicated:
+        lines.append(f"*More than one bill:* {_listed(report.duplicated, listed)}")
+    for difference in report.different[:listed]:
+        lines.append(f"*{difference.invoice_number}*: expected {difference.expected}, found {difference.found}")
+    if len(report.different) > listed:
+        lines.append(f"…and {len(report.different) - listed} more differences")
+    return Message(text=text, blocks=[section(truncate("\n".join(lines), SECTION_TEXT_LIMIT))])
+
+
+def _listed(items: list[str], limit: int) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
 def status_message(status: ConnectionStatusView | None) -> Message:

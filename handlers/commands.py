@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import structlog
@@ -103,6 +104,26 @@ async def sync_now(call: CommandCall) -> None:
     await call.reply(blocks.sync_queued_message(request))
 
 
+async def reconcile(call: CommandCall) -> None:
+    if not await call.is_admin():
+        await call.reply(blocks.refusal_message("reconcile QuickBooks with Ontop"))
+        return
+    days = [parse_day(word) for word in call.args[:2]]
+    if any(day is None for day in days):
+        await call.reply(blocks.error_message("Give the period as days, like `/qbo reconcile 2026-01-01 2026-02-01`."))
+        return
+    since = days[0] if days else None
+    until = days[1] if len(days) > 1 else None
+    await call.reply(blocks.reconcile_message(await call.deps.service.reconcile(call.team, since, until)))
+
+
+def parse_day(word: str) -> date | None:
+    try:
+        return date.fromisoformat(word)
+    except ValueError:
+        return None
+
+
 async def show_status(call: CommandCall) -> None:
     await call.reply(blocks.status_message(await call.deps.service.status(call.team)))
 
@@ -113,6 +134,7 @@ SUBCOMMANDS: dict[str, Callable[[CommandCall], Awaitable[None]]] = {
     "map": open_mapping,
     "sync": sync_now,
     "status": show_status,
+    "reconcile": reconcile,
     "settings": open_settings,
     "disconnect": open_disconnect,
 }

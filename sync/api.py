@@ -195,6 +195,30 @@ class SyncPreview:
 
 
 @dataclass(frozen=True)
+class Difference:
+    invoice_number: str
+    expected: str  # e.g. "2682.93 USD"
+    found: str  # e.g. "2682.92 USD (bill 151)"
+
+
+@dataclass
+class ReconcileReport:
+    """Ontop's paid invoices of a period against QuickBooks' bills, read again from both systems."""
+
+    since: datetime
+    until: datetime
+    paid_invoices: int = 0
+    matching: int = 0
+    missing: list[str] = field(default_factory=list)  # paid in Ontop, no bill in QuickBooks
+    duplicated: list[str] = field(default_factory=list)  # more than one bill for one invoice
+    different: list[Difference] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not (self.missing or self.duplicated or self.different)
+
+
+@dataclass(frozen=True)
 class QboConnected:
     team: TeamRef
     user_id: str
@@ -261,6 +285,10 @@ class BotService(Protocol):
     async def sync_preview(self, team: TeamRef) -> SyncPreview: ...
 
     async def retry_invoice(self, team: TeamRef, user_id: str, invoice_id: str) -> SyncRequest: ...
+
+    async def reconcile(self, team: TeamRef, since: date | None = None, until: date | None = None) -> ReconcileReport:
+        """Compare Ontop and QuickBooks for a period (default: since the backfill start)."""
+        ...
 
     async def run_summary(self, team: TeamRef, run_id: int) -> RunSummary | None: ...
 

@@ -29,6 +29,7 @@ from sync.api import (
     NeedsReauthError,
     NotConnectedError,
     QboConnected,
+    ReconcileReport,
     RunSummary,
     ServiceError,
     SyncPreview,
@@ -50,6 +51,7 @@ from sync.ontop.models import Concept, OntopAuthError, OntopError, Worker
 from sync.qbo.auth import refresh_deadline
 from sync.qbo.client import QboClient
 from sync.qbo.errors import QboDuplicateName, QboError, QboInvalidGrant
+from sync.reconcile import reconcile
 from sync.vendors import VendorDirectory, decide, planned_vendor
 
 log = structlog.get_logger(__name__)
@@ -200,7 +202,7 @@ class Service:
             connection.ontop_webhook_secret_encrypted = self._clients.box.encrypt(webhook_secret)
             connection.status = ConnectionStatus.ACTIVE
             if backfill_from is not None:
-                connection.backfill_from = datetime.combine(backfill_from, time(0), tzinfo=UTC)
+                connection.backfill_from = _midnight(backfill_from)
             elif connection.backfill_from is None:
                 connection.backfill_from = start_of_month(datetime.now(UTC))
             repos.record_audit(session, connection.workspace_id, user_id, "connect_ontop", connection.id)
@@ -462,6 +464,19 @@ class Service:
             raise ServiceError("That invoice is not part of this workspace's connection.")
         return await self.request_sync(team, user_id, RunTrigger.RETRY)
 
+    async def reconcile(self, team: TeamRef, since: date | None = None, until: date | None = None) -> ReconcileReport:
+        connection = await self._connection(team, require_active=True)
+        start = _midnight(since) if since else (connection.backfill_from or start_of_month(datetime.now(UTC)))
+        end = _midnight(until) if until else datetime.now(UTC)
+        if end <= start:
+            raise ServiceError("The end of the period must come after its start.")
+        qbo = self._clients.qbo_client(connection.id, connection.realm_id)
+        try:
+            async with await self._clients.ontop_for_connection(connection.id) as ontop:
+                return await reconcile(ontop, qbo, connection.home_currency, start, end)
+        except (QboError, OntopError) as exc:
+            raise _unavailable(exc) from None
+
     async def run_summary(self, team: TeamRef, run_id: int) -> RunSummary | None:
         async with self._sessions() as session:
             workspace = await repos.find_workspace(session, team.team_id, team.enterprise_id)
@@ -587,6 +602,10 @@ class Service:
         )
         if blocked is not None:
             await jobs.enqueue_run(session, connection_id, RunTrigger.RETRY, user_id)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
 
 
 def start_of_month(moment: datetime) -> datetime:

@@ -23,6 +23,7 @@ from sync.api import (
     MappingRow,
     NotConnectedError,
     QboConnected,
+    ReconcileReport,
     RunStatusName,
     RunSummary,
     ServiceError,
@@ -381,6 +382,11 @@ class FakeService:
         with self._lock:
             self._connected(team)
         return SyncRequest(next(self._run_ids), False, RunStatusName.QUEUED)
+
+    async def reconcile(self, team: TeamRef, since: date | None = None, until: date | None = None) -> ReconcileReport:
+        await self._enter("reconcile", team)
+        now = datetime.now(UTC)
+        return ReconcileReport(since=now, until=now, paid_invoices=3, matching=2, missing=["INV-1"])
 
     async def run_summary(self, team: TeamRef, run_id: int) -> RunSummary | None:
         await self._enter("run_summary", team, run_id=run_id)

@@ -1,0 +1,46 @@
+"""Reconcile reads Ontop and QuickBooks again and lists what is missing, duplicated or different."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sync.bills import doc_number_for
+from sync.qbo.emulator_state import DEFAULT_REALM
+from tests.sync.conftest import TEAM, World
+from tests.sync.test_engine import UNKNOWN_CONCEPT, ontop_invoices, paid_and_fully_mapped
+
+
+async def test_after_a_sync_only_the_blocked_invoice_is_missing(world: World) -> None:
+    connection_id = await world.connect()
+    await world.engine.run(connection_id, run_id=1)
+
+    report = await world.service.reconcile(TEAM, date(2024, 1, 1), date(2030, 1, 1))
+
+    blocked = [
+        row["invoiceNumber"]
+        for row in ontop_invoices(world)
+        if row["status"] == "PAID" and any(line["concept"] == UNKNOWN_CONCEPT for line in row["lines"])
+    ]
+    assert report.missing == blocked
+    assert report.duplicated == [] and report.different == []
+    assert report.matching == len(paid_and_fully_mapped(world))
+
+
+async def test_a_duplicated_or_edited_bill_in_quickbooks_is_reported(world: World) -> None:
+    connection_id = await world.connect()
+    await world.engine.run(connection_id, run_id=1)
+    first, second = paid_and_fully_mapped(world)[:2]
+    company = world.emulators.qbo.companies[DEFAULT_REALM]
+    with world.emulators.qbo.lock:
+        bills = company.of("Bill")
+        copied = next(bill for bill in bills.values() if bill["DocNumber"] == doc_number_for(first["invoiceNumber"]))
+        world.emulators.qbo.add_entity(company, "Bill", {k: v for k, v in copied.items() if k != "Id"})
+        edited = next(bill for bill in bills.values() if bill["DocNumber"] == doc_number_for(second["invoiceNumber"]))
+        edited["TotalAmt"] = Decimal(str(edited["TotalAmt"])) + Decimal("0.01")
+
+    report = await world.service.reconcile(TEAM, date(2024, 1, 1), date(2030, 1, 1))
+
+    assert report.duplicated == [first["invoiceNumber"]]
+    assert [difference.invoice_number for difference in report.different] == [second["invoiceNumber"]]
+    assert not report.clean
