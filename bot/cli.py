@@ -193,6 +193,8 @@ def manifest(
     url = base_url or load_settings().public_base_url
     if not url:
         fail("give --base-url or set PUBLIC_BASE_URL: the manifest needs the bot's public https address")
+    if not url.startswith("https://"):
+        fail(f"Slack only calls https addresses; {url!r} is not one")
     typer.echo(render_manifest(url), nl=False)
 
 

@@ -113,3 +113,20 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     for name in SETTING_NAMES:
         assert f"`{name}`" in readme, name
+
+
+def test_manifest_points_every_slack_url_at_the_deployment(tmp_path: Path) -> None:
+    import yaml
+
+    result = _run("manifest", "--base-url", "https://bot.acme.test/", env=_clean_env(tmp_path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    manifest = yaml.safe_load(result.stdout)
+    settings = manifest["settings"]
+    assert settings["event_subscriptions"]["request_url"] == "https://bot.acme.test/slack/events"
+    assert settings["interactivity"]["request_url"] == "https://bot.acme.test/slack/events"
+    assert manifest["oauth_config"]["redirect_urls"] == ["https://bot.acme.test/slack/oauth_redirect"]
+
+
+def test_manifest_refuses_a_plain_http_address(tmp_path: Path) -> None:
+    result = _run("manifest", "--base-url", "http://bot.acme.test", env=_clean_env(tmp_path), cwd=tmp_path)
+    assert result.returncode == 1 and "https" in result.stderr and "Traceback" not in result.stderr
