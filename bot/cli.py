@@ -9,6 +9,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from bot.config import MissingSettingsError, Settings, load_settings
 from storage.crypto import SecretsKeyError
@@ -234,6 +235,16 @@ def _describe_validation(error: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def _operational_problem(exc: BaseException) -> str:
+    if isinstance(exc, NoSuchModuleError | ArgumentError):
+        return "DATABASE_URL is not a database URL SQLAlchemy understands (e.g. postgresql://user@host/db)"
+    reason = type(exc).__name__
+    original = getattr(exc, "orig", None) or exc
+    if isinstance(original, OSError) and original.strerror:
+        reason = original.strerror
+    return f"cannot reach a service the command needs (is DATABASE_URL right and the database up?): {reason}"
+
+
 def run_cli(entry: Callable[[], object]) -> None:
     """Run the typer app turning configuration problems into one clear message (never a traceback)."""
     try:
@@ -246,6 +257,11 @@ def run_cli(entry: Callable[[], object]) -> None:
         sys.exit(1)
     except (CliError, SecretsKeyError) as exc:
         typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except (SQLAlchemyError, OSError) as exc:
+        # The database (or another service) cannot be reached or the URL is wrong: say so, without a traceback
+        # and without echoing the URL (it may hold a password).
+        typer.echo(f"error: {_operational_problem(exc)}", err=True)
         sys.exit(1)
 
 

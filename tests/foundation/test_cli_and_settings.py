@@ -130,3 +130,11 @@ def test_manifest_points_every_slack_url_at_the_deployment(tmp_path: Path) -> No
 def test_manifest_refuses_a_plain_http_address(tmp_path: Path) -> None:
     result = _run("manifest", "--base-url", "http://bot.acme.test", env=_clean_env(tmp_path), cwd=tmp_path)
     assert result.returncode == 1 and "https" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unreachable_database_is_one_clear_line_without_the_password(tmp_path: Path) -> None:
+    env = _clean_env(tmp_path) | {"DATABASE_URL": "postgresql://bot:s3cret-pw@127.0.0.1:1/qbo"}
+    result = _run("db", "upgrade", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "cannot reach" in result.stderr and "Traceback" not in result.stderr
+    assert "s3cret-pw" not in result.stderr
