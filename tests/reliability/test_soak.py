@@ -35,7 +35,7 @@ QBO_FAULT_KINDS: list[tuple[str, str | int]] = [
 
 
 @pytest.mark.soak
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 async def test_soak_many_rounds_of_random_faults_lose_and_double_nothing(
     headless_driver: Driver, start_worker: StartWorker, request: pytest.FixtureRequest, tmp_path: Path, backend: str
 ) -> None:
