@@ -96,18 +96,33 @@ async def test_workspace_b_sees_nothing_of_workspace_a_and_changes_nothing(
     await wait_until(answered, timeout_seconds=10, what="replies to workspace B's commands")
     seen = b_saw(stack)
     assert company not in seen, "workspace B was shown workspace A's company"
-    for name in ("invoice", "agreement"):
-        assert secrets_of_a[name] not in seen or name == "agreement", f"B was shown A's {name}"
-    assert await snapshot(stack, driver_a.runtime.sessions) == _with_b_workspace(
-        before, await snapshot(stack, driver_a.runtime.sessions)
-    )
+    shown = [row.invoice_number for row in ledger if row.invoice_number and row.invoice_number in seen]
+    assert not shown, f"workspace B was shown A's invoices {shown}"
+    assert f"<@{ADMIN_B}>" not in json.dumps(stack.fake_slack.messages("C0FIN")), "nothing of B's landed in A's channel"
+
+    async def a_unchanged() -> bool:
+        after = await snapshot(stack, driver_a.runtime.sessions)
+        b_ids = {row[0] for row in after["workspaces"] if TEAM_B in row}
+        return without_workspaces(after, b_ids) == without_workspaces(before, b_ids)
+
+    async def forged_submissions_answered() -> bool:
+        updates = [c for c in stack.fake_slack.calls("views.update") if c.params.get("view_id") == own_view["id"]]
+        return len(updates) >= 3  # each forged submission ends with a views.update of B's modal
+
+    await wait_until(forged_submissions_answered, timeout_seconds=10, what="the app to finish B's submissions")
+    # B's own settings save lands after the ack; whatever B did to its own workspace, A's rows stay as they were.
+    await wait_until(a_unchanged, timeout_seconds=5, what="workspace A's rows to be as before")
+    after = await snapshot(stack, driver_a.runtime.sessions)
+    assert len(after["sync_runs"]) == len(before["sync_runs"]) and after["qbo_writes"] == before["qbo_writes"]
 
 
-def _with_b_workspace(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    """B's own workspace row (created on first contact) and B's own audit rows are allowed; nothing of A changes."""
-    allowed = dict(before)
-    allowed["workspaces"] = before["workspaces"] + [row for row in after["workspaces"] if TEAM_B in row]
-    return allowed
+def without_workspaces(tables: dict[str, Any], workspace_ids: set[Any]) -> dict[str, Any]:
+    """The snapshot minus the rows of these workspaces (B's own row, and B's audit of changing B's own settings)."""
+    return {
+        **tables,
+        "workspaces": [row for row in tables["workspaces"] if row[0] not in workspace_ids],
+        "audit_events": [row for row in tables["audit_events"] if row[1] not in workspace_ids],
+    }
 
 
 async def test_the_service_never_answers_one_workspace_with_another_workspace_s_run_or_invoice(
