@@ -60,6 +60,9 @@ def redact_value(key: str, value: Any, extra_secrets: tuple[str, ...] = ()) -> A
     return value
 
 
+_RENDERED_LATER = frozenset({"exc_info", "stack_info"})
+
+
 class Redactor:
     """A structlog processor masking secrets by key name, by shape, and any known literal secrets."""
 
@@ -68,14 +71,17 @@ class Redactor:
 
     def __call__(self, logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         for key in list(event_dict):
+            if key in _RENDERED_LATER:
+                continue  # the traceback is rendered by format_exc_info and masked after rendering
             event_dict[key] = redact_value(key, event_dict[key], self.known_secrets)
         return event_dict
 
 
 def _redact_rendered(logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     # Tracebacks are rendered into `exception` by format_exc_info; mask them too.
-    if isinstance(event_dict.get("exception"), str):
-        event_dict["exception"] = redact_text(event_dict["exception"])
+    for key in ("exception", "stack"):
+        if isinstance(event_dict.get(key), str):
+            event_dict[key] = redact_text(event_dict[key])
     return event_dict
 
 

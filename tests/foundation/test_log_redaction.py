@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Iterator
 
+import pytest
 import structlog
 
 from bot.logs import bind_context, clear_context, configure_logging
@@ -14,6 +16,17 @@ ACCESS_TOKEN = "eyJhbGciOiJkaXIifQ.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
 REFRESH_TOKEN = "AB11790000000000refreshSECRETvalue"
 PASSWORD = "hunter2-but-longer"
 CLIENT_SECRET = "qbo-client-secret-value"
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """configure_logging changes process-wide state; put it back so later tests see the defaults."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.reset_defaults()
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def _capture(fmt: str) -> io.StringIO:
@@ -61,6 +74,17 @@ def test_console_logs_mask_secrets_on_every_path() -> None:
     stream = _capture("console")
     _log_secrets_every_way()
     _assert_clean(stream.getvalue())
+
+
+def test_a_logged_exception_keeps_its_traceback_with_the_secret_masked() -> None:
+    stream = _capture("json")
+    try:
+        raise ValueError(f"token {BOT_TOKEN} refused")
+    except ValueError as error:
+        structlog.get_logger("test").error("listener_failed", exc_info=error)
+    output = stream.getvalue()
+    assert "Traceback" in output and "ValueError" in output
+    assert BOT_TOKEN not in output
 
 
 def test_harmless_values_are_left_alone() -> None:
