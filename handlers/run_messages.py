@@ -119,6 +119,8 @@ def run_summary_message(summary: RunSummary) -> Message:
     )
     if summary.vendors_created:
         counts += f", {summary.vendors_created} supplier(s) created"
+    if summary.api_calls:
+        counts += f" · {summary.api_calls} QuickBooks calls"
     blocks: list[dict[str, Any]] = [
         section(f"{icon} *{title}*\n{counts}"),
     ]

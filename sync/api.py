@@ -104,6 +104,7 @@ class RunSummary:
     failed: int
     vendors_created: int
     failures: list[InvoiceFailure] = field(default_factory=list)
+    api_calls: int = 0
     error_summary: str | None = None
 
 

@@ -154,6 +154,7 @@ class SyncEngine:
             log.warning("sync.qbo_unavailable", code=exc.code, intuit_tid=exc.intuit_tid)
             return SyncResult("failed", run.counts, _unavailable_text("QuickBooks", exc), None)
         finally:
+            run.counts.api_calls = run.qbo.requests_sent
             await run.ontop.aclose()
         await report(run.counts.invoices_seen, _progress_text(run.counts))
         return SyncResult(_status(run.counts), run.counts, None, watermark_after)

@@ -45,6 +45,7 @@ class RunCounts:
     skipped: int = 0
     failed: int = 0
     vendors_created: int = 0
+    api_calls: int = 0  # requests sent to QuickBooks
 
 
 @dataclass(frozen=True)
@@ -291,6 +292,7 @@ async def finish_run(
     run.skipped = counts.skipped
     run.failed = counts.failed
     run.vendors_created = counts.vendors_created
+    run.api_calls = counts.api_calls
     run.error_summary = outcome.error_summary[:ERROR_SUMMARY_LIMIT] if outcome.error_summary else None
     if outcome.watermark_after is not None:
         run.watermark_after = outcome.watermark_after
@@ -401,5 +403,6 @@ def run_summary(run: SyncRun) -> RunSummary:
         skipped=run.skipped,
         failed=run.failed,
         vendors_created=run.vendors_created,
+        api_calls=run.api_calls,
         error_summary=run.error_summary,
     )

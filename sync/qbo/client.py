@@ -154,6 +154,7 @@ class QboClient:
         self._max_throttle_wait = max_throttle_wait_seconds
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self.requests_sent = 0  # every HTTP request, retries included (run summaries report it)
 
     def __repr__(self) -> str:
         return f"QboClient(realm_id={self.realm_id!r}, base={self._base!r})"
@@ -245,6 +246,7 @@ class QboClient:
         content: bytes | str | None,
         files: list[tuple[str, tuple[str, bytes, str, dict[str, str]]]] | None,
     ) -> httpx.Response:
+        self.requests_sent += 1
         return await self._http.request(
             method, f"{self._base}/{path}", params=query, headers=headers, content=content, files=files
         )
