@@ -17,10 +17,13 @@ class Figure:
     target: str = ""
     met: bool | None = None
     note: str = ""
+    decimals: int | None = None  # fixed decimals (ratios compared with 0.9 need three)
 
     def value_text(self) -> str:
-        if self.value is None:
+        if self.value is None or math.isnan(self.value):
             return "n/a"
+        if self.decimals is not None:
+            return f"{self.value:.{self.decimals}f}"
         if self.value != 0 and abs(self.value) < 0.1:
             return f"{self.value:.4f}"
         if abs(self.value) >= 100:

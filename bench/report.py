@@ -66,6 +66,7 @@ def throughput_figures(results: list[ThroughputResult], time_scale: float) -> li
                 target="" if simple else f"≥ {THROUGHPUT_TARGET}",
                 met=None if simple else result.ratio >= THROUGHPUT_TARGET,
                 note=note,
+                decimals=3,
             )
         )
     batched = next((r for r in results if r.mode == "batched, without PDFs"), None)
@@ -77,6 +78,7 @@ def throughput_figures(results: list[ThroughputResult], time_scale: float) -> li
                 "simple way against the batched ceiling (baseline)",
                 simple_result.rate.per_window / batched.ceiling,
                 "× batched ceiling",
+                decimals=3,
                 note=f"{simple_result.rate.per_window:,.0f} vs {batched.ceiling:,.0f} bills per QBO minute",
             )
         )

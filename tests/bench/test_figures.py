@@ -69,6 +69,11 @@ def test_figure_line_puts_the_value_next_to_its_target() -> None:
     assert figure.line() == "ratio: 0.87 × ceiling  (target ≥ 0.9: MISSED)"
 
 
+def test_ratio_just_under_the_target_shows_enough_digits_to_see_the_miss() -> None:
+    figure = Figure("S", "ratio", 0.8991, "× ceiling", target="≥ 0.9", met=False, decimals=3)
+    assert figure.value_text() == "0.899"
+
+
 def _cost(invoices: int, peak: float) -> EngineCost:
     return EngineCost(invoices, False, invoices, invoices, 1.0, 1.0, 90.0, peak)
 
