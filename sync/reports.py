@@ -12,15 +12,8 @@ from storage import repos
 from storage.models import Connection, ConnectionStatus, InvoiceState, SyncedInvoice, SyncRun, Workspace
 from sync import jobs, scheduler
 from sync.api import ConnectionStatusView, Fix, FixKind, InvoiceFailure, RunSummary, TeamRef, WorkspaceSettings
+from sync.ontop.models import CONCEPT_LABELS
 
-CONCEPT_LABELS = {
-    "COMPENSATION": "Base compensation",
-    "BONUS": "Bonus",
-    "COMMISSION": "Commission",
-    "REIMBURSEMENT": "Reimbursement",
-    "FEE": "Client fees",
-    "DEDUCTION": "Deduction",
-}
 MAX_FAILURES_IN_SUMMARY = 50
 
 

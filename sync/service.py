@@ -47,7 +47,7 @@ from sync.connections import ClientFactory
 from sync.engine import create_vendor, load_vendor_directory, refresh_account_cache
 from sync.ontop import webhooks
 from sync.ontop.client import OntopCredentials
-from sync.ontop.models import Concept, OntopAuthError, OntopError, Worker
+from sync.ontop.models import CONCEPT_LABELS, Concept, OntopAuthError, OntopError, Worker
 from sync.qbo.auth import refresh_deadline
 from sync.qbo.client import QboClient
 from sync.qbo.errors import QboDuplicateName, QboError, QboInvalidGrant
@@ -370,7 +370,7 @@ class Service:
             rows.append(
                 MappingRow(
                     concept=concept,
-                    label=reports.CONCEPT_LABELS.get(concept, concept.replace("_", " ").title()),
+                    label=CONCEPT_LABELS.get(concept, concept.replace("_", " ").title()),
                     invoices_seen=blocked.get(concept, 0),
                     account_id=mapping.qbo_account_id if mapping else None,
                     account_name=mapping.account_name if mapping else None,

@@ -23,6 +23,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from sync.ontop.models import CONCEPT_LABELS
+
 _MASK64 = (1 << 64) - 1
 LATE_CHANGE_OFFSET = timedelta(milliseconds=137)
 DEFAULT_START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -74,15 +76,8 @@ USD_RATES = {
 }  # fmt: skip
 ZERO_DECIMAL_CURRENCIES = frozenset({"CLP"})
 
-CONCEPT_LABELS = {
-    "COMPENSATION": "Base compensation",
-    "BONUS": "Bonus",
-    "COMMISSION": "Commission",
-    "REIMBURSEMENT": "Reimbursement",
-    "FEE": "Client fees",
-    "DEDUCTION": "Deduction",
-    "HOLIDAY_PAY": "Holiday pay",  # a concept the reference does not know: clients must keep it raw
-}
+# A concept the reference does not know: clients must keep it raw.
+GENERATED_CONCEPT_LABELS = {**CONCEPT_LABELS, "HOLIDAY_PAY": "Holiday pay"}
 
 
 class InvoiceKind(StrEnum):
@@ -443,7 +438,7 @@ class CompanyGenerator:
                 {
                     "lineNumber": number,
                     "concept": concept,
-                    "conceptLabel": CONCEPT_LABELS[concept],
+                    "conceptLabel": GENERATED_CONCEPT_LABELS[concept],
                     "title": title,
                     "quantity": None if quantity is None else f"{quantity:.1f}",
                     "unitAmount": None if quantity is None else money_text(worker.rate, currency),

@@ -86,6 +86,17 @@ class Concept(StrEnum):
     DEDUCTION = "DEDUCTION"
 
 
+# How Ontop labels its concepts (B.5); shown to people, never used for mapping.
+CONCEPT_LABELS: dict[str, str] = {
+    "COMPENSATION": "Base compensation",
+    "BONUS": "Bonus",
+    "COMMISSION": "Commission",
+    "REIMBURSEMENT": "Reimbursement",
+    "FEE": "Client fees",
+    "DEDUCTION": "Deduction",
+}
+
+
 def known_or_raw(enum: type[E], raw: str) -> E | str:
     """The enum member for `raw`, or `raw` itself when Ontop sent a value we do not know yet."""
     try:
