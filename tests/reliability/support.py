@@ -113,7 +113,14 @@ class Driver:
         await self.configure()
         answer = await self.connect_qbo()
         assert answer.status_code == 200, answer.text
-        await self.runtime.service.save_ontop_credentials(TEAM, ADMIN_USER, DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD)
+        assert self.stack.ontop_state is not None
+        await self.runtime.service.save_ontop_credentials(
+            TEAM,
+            ADMIN_USER,
+            DEFAULT_ADMIN_EMAIL,
+            DEFAULT_ADMIN_PASSWORD,
+            self.stack.ontop_state.generator.start.date(),  # the generated history, not just this month
+        )
         self.connection_id = await self.current_connection_id()
         if map_all:
             await self.map_everything()
@@ -206,6 +213,20 @@ class Driver:
             assert Decimal(str(by_doc[str(row.doc_number)]["TotalAmt"])) == row.amount, row.ontop_invoice_id
         return Outcome(expected, counts, await self.runs())
 
+    async def describe(self) -> str:
+        """The runs and the open ledger rows, for failure messages."""
+        lines = [
+            f"run {run.id} {run.trigger} {run.status} attempt={run.attempt} created={run.bills_created} "
+            f"already={run.already_synced} failed={run.failed} error={run.error_summary!r}"
+            for run in await self.runs()
+        ]
+        lines += [
+            f"ledger {row.invoice_number} {row.state} {row.error_code} {row.error_message!r}"
+            for row in await self.ledger()
+            if row.state != InvoiceState.CREATED
+        ]
+        return "\n".join(lines)
+
     async def request_sync_in_slack(self) -> None:
         """An admin types `/qbo sync` in the finance channel."""
         async with self.stack.slack(ADMIN_USER) as slack:
@@ -213,11 +234,13 @@ class Driver:
         assert answer.status_code == 200, answer.text
 
     async def settle_and_finish(self, *, max_extra_runs: int = 2) -> list[SyncRun]:
-        """Wait for the runs; while eligible invoices are still open (QBO gave up answering), ask for another sync."""
+        """Wait for the runs; while invoices are left for the next run or the last run failed, ask for another sync
+        (as the person reading the summary would)."""
         runs = await self.wait_for_runs_to_settle()
         for _ in range(max_extra_runs):
             open_rows = [row for row in await self.ledger() if is_left_for_next_run(row)]
-            if not open_rows:
+            last_failed = bool(runs) and runs[-1].status == RunStatus.FAILED
+            if not open_rows and not last_failed:
                 break
             await self.request_sync_in_slack()
             runs = await self.wait_for_runs_to_settle(at_least=len(runs) + 1)
@@ -262,7 +285,10 @@ async def assert_nothing_lost_nor_doubled(
         taken_over: a run was taken over from a killed worker (its counts restart with the new attempt).
     """
     runs = await driver.settle_and_finish()
-    outcome = await driver.check_exactly_once(not_ours=not_ours, refused=refused)
+    try:
+        outcome = await driver.check_exactly_once(not_ours=not_ours, refused=refused)
+    except AssertionError as failure:
+        raise AssertionError(f"{failure}\n{await driver.describe()}") from None
     counts = [(run.id, run.status, run.attempt, run.bills_created, run.already_synced, run.failed) for run in runs]
     bills = sum(outcome.bill_counts.values())
     created = sum(run.bills_created for run in runs)

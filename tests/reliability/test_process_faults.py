@@ -109,3 +109,7 @@ async def test_database_connections_dropped_mid_run_lose_and_double_nothing(
 
     outcome = await assert_nothing_lost_nor_doubled(driver, taken_over=True)
     assert outcome.lost == 0 and outcome.duplicates == 0
+    for run in outcome.runs:  # a run the outage failed tells the channel in plain words, without SQL or driver names
+        summary = run.error_summary or ""
+        for internal in ("SQL", "DBAPIError", "sqlalchemy", "asyncpg"):
+            assert internal not in summary, f"run {run.id} shows internals to the channel: {summary[:300]!r}"
