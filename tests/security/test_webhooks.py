@@ -3,35 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 
 import httpx
 from sqlalchemy import select
 
-from storage.models import Connection, SyncRun
-from storage.repos import sha256_hex
+from storage.models import SyncRun
 from tests.reliability.support import ADMIN_USER, TEAM, Driver
 
 
 async def webhook_ready(driver: Driver) -> str:
-    """Connect, let the first sync finish, and point the Ontop emulator at the connection's webhook address.
-
-    The product stores only a hash of the address token (and never registers it with Ontop, see the report), so the
-    test sets a token it knows and hands Ontop the connection's signing secret, as the registration would.
-    """
+    """Connect (which registers the connection's secret webhook address with Ontop) and let the first sync finish;
+    returns the path token of the registered address."""
     await driver.connect()
     await driver.wait_for_runs_to_settle()
-    token = secrets.token_urlsafe(32)
-    async with driver.runtime.sessions.begin() as session:
-        connection = await session.scalar(select(Connection))
-        assert connection is not None and connection.ontop_webhook_secret_encrypted
-        connection.ontop_webhook_token_hash = sha256_hex(token)
-        secret = driver.runtime.box.decrypt(connection.ontop_webhook_secret_encrypted)
     ontop = driver.stack.ontop_state
-    assert ontop is not None
-    ontop.webhook_url = f"{driver.stack.app_url}/ontop/webhook/{token}"
-    ontop.webhook_secret = secret
-    return token
+    assert ontop is not None and ontop.webhook_url and ontop.webhook_secret, "connecting registered the webhook"
+    prefix = f"{driver.stack.app_url}/ontop/webhook/"
+    assert ontop.webhook_url.startswith(prefix)
+    return ontop.webhook_url.removeprefix(prefix)
 
 
 async def run_count(driver: Driver) -> int:
