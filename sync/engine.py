@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import structlog
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.logs import bind_context
@@ -38,6 +39,7 @@ BATCH_SIZE = 30  # QBO's batch maximum
 WATERMARK_OVERLAP = timedelta(minutes=10)  # re-read a little before the watermark: late writes on Ontop's side
 ACCOUNT_CACHE_TTL = timedelta(hours=1)
 ATTACHMENT_CONCURRENCY = 4
+DATABASE_ATTEMPTS = 3
 MAX_ATTACHMENT_RETRIES_PER_RUN = 200
 
 # Failures that a person fixes and a later run picks up again: they keep the watermark from passing the invoice.
@@ -692,7 +694,22 @@ class EngineExecutor:
         async def report(done: int, message: str) -> None:
             await progress(done, None)
 
-        result = await self._engine.run(run.connection_id, run_id, report, only_failed=run.trigger == RunTrigger.RETRY)
+        for attempt in range(1, DATABASE_ATTEMPTS + 1):
+            try:
+                result = await self._engine.run(
+                    run.connection_id, run_id, report, only_failed=run.trigger == RunTrigger.RETRY
+                )
+                break
+            except DBAPIError as exc:
+                # The database dropped the connection (restart, failover): the pool reconnects, and resuming is
+                # safe because the ledger was written before every create.
+                log.warning("sync.database_error", attempt=attempt, error=type(exc).__name__)
+                if attempt == DATABASE_ATTEMPTS:
+                    return RunOutcome.failure(
+                        "The database connection kept dropping during the sync. Nothing was lost: the next run"
+                        " finishes it."
+                    )
+                await asyncio.sleep(attempt)
         return RunOutcome(
             status=RunStatus(result.status),
             counts=result.counts,

@@ -120,8 +120,12 @@ async def _call_notifier(call: Awaitable[Any], what: str, run_id: int) -> Any:
 
 
 def _failure_summary(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    """What the finance channel reads: plain words and the error's kind, never its text (it can hold SQL or
+    data); the details are in the logs under the run id."""
+    return (
+        f"The sync stopped on an unexpected error ({type(exc).__name__}). Nothing was lost: the next run picks up"
+        " where this one stopped. The details are in the bot's logs."
+    )
 
 
 class Worker:

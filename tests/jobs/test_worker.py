@@ -130,7 +130,9 @@ async def test_an_executor_error_fails_the_run_with_a_summary_and_the_worker_car
     await worker.run_once()
 
     broken = await load_run(sessions, broken_run)
-    assert (broken.status, broken.error_summary) == ("failed", "ValueError: QBO said no")
+    assert broken.status == "failed"
+    assert broken.error_summary is not None and "ValueError" in broken.error_summary
+    assert "QBO said no" not in broken.error_summary  # the error's text stays in the logs, not in Slack
     assert (await load_run(sessions, healthy_run)).status == "succeeded"
     assert [run_id for run_id, _ in notifier.finished] == [broken_run, healthy_run]
 
