@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.logs import bind_context
 from handlers import flows
 from handlers.deps import Deps, team_of
+from handlers.errors import reported
 from handlers.ids import FixIds, HomeIds
 from handlers.views.common import result_view
 from handlers.views.vendors import vendors_result_lines
@@ -79,4 +80,4 @@ def register(app: AsyncApp, deps: Deps) -> None:
         )
 
     for action_id in BUTTONS:
-        app.action(str(action_id))(press_button)
+        app.action(str(action_id))(reported(press_button))

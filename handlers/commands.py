@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.logs import bind_context
 from handlers import blocks, flows
 from handlers.deps import Deps, team_of
+from handlers.errors import reported
 from handlers.ids import CommandIds
 from sync.api import ServiceError, TeamRef
 
@@ -183,4 +184,4 @@ def register(app: AsyncApp, deps: Deps) -> None:
         except ServiceError as error:
             await call.reply(blocks.error_message(error.message))
 
-    app.command(CommandIds.COMMAND.value)(qbo_command)
+    app.command(CommandIds.COMMAND.value)(reported(qbo_command))

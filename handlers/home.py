@@ -9,6 +9,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.deps import Deps, team_of
+from handlers.errors import reported
 from handlers.views.home import home_view
 from sync.api import ServiceError
 
@@ -25,4 +26,4 @@ def register(app: AsyncApp, deps: Deps) -> None:
             status = None
         await client.views_publish(user_id=str(event.get("user")), view=home_view(status, settings))
 
-    app.event("app_home_opened")(publish_home)
+    app.event("app_home_opened")(reported(publish_home))

@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.logs import bind_context
 from handlers import blocks, flows, run_messages
 from handlers.deps import Deps, team_of
+from handlers.errors import reported
 from handlers.ids import ConnectIds, DisconnectIds, MappingIds, MiscIds, SettingsIds, VendorIds
 from handlers.notify import announce
 from handlers.views.common import flatten_state, loading_view, result_view
@@ -207,11 +208,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def ignore_loading_submit(ack: AsyncAck) -> None:
         await ack()
 
-    app.view(ConnectIds.CALLBACK.value)(save_ontop_credentials)
-    app.view(MappingIds.CALLBACK.value)(save_mapping)
-    app.view(SettingsIds.CALLBACK.value)(save_settings)
-    app.view(VendorIds.CALLBACK.value)(create_vendors)
-    app.view(DisconnectIds.CALLBACK.value)(disconnect)
+    app.view(ConnectIds.CALLBACK.value)(reported(save_ontop_credentials))
+    app.view(MappingIds.CALLBACK.value)(reported(save_mapping))
+    app.view(SettingsIds.CALLBACK.value)(reported(save_settings))
+    app.view(VendorIds.CALLBACK.value)(reported(create_vendors))
+    app.view(DisconnectIds.CALLBACK.value)(reported(disconnect))
     app.view(re.compile(f"^({MiscIds.LOADING.value}|{MiscIds.RESULT.value})$"))(ignore_loading_submit)
-    app.action(re.compile(f"^{VendorIds.PAGE.value}-"))(turn_vendor_page)
+    app.action(re.compile(f"^{VendorIds.PAGE.value}-"))(reported(turn_vendor_page))
     app.action(ConnectIds.QBO_BUTTON.value)(acknowledge_link)

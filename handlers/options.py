@@ -11,6 +11,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from handlers.deps import Deps, team_of
+from handlers.errors import reported
 from handlers.ids import MappingIds
 from handlers.views.mapping import account_options
 from sync.api import ServiceError
@@ -35,4 +36,4 @@ def register(app: AsyncApp, deps: Deps) -> None:
             accounts = []
         await ack(options=account_options(accounts))
 
-    app.options(MappingIds.ACCOUNT.value)(suggest_accounts)
+    app.options(MappingIds.ACCOUNT.value)(reported(suggest_accounts))
