@@ -31,6 +31,8 @@ PURPOSES: dict[str, str] = {
     "QBO_ENVIRONMENT": "sandbox or production QuickBooks companies",
     "QBO_API_BASE_URL": "QuickBooks API base URL (default from QBO_ENVIRONMENT; point it at the emulator to test)",
     "QBO_OAUTH_BASE_URL": "Intuit OAuth base URL (default Intuit's; point it at the emulator to test)",
+    "QBO_REQUESTS_PER_MINUTE": "the bot's own QuickBooks budget per company and minute (default 450, under Intuit's"
+    " 500 so other apps on the company keep room; 480 if nothing else uses its API)",
     "QBO_MINORVERSION": "QuickBooks API minor version sent with every call (default 75)",
     "ONTOP_API_BASE_URL": "Ontop API base URL; Ontop publishes none for production, ask them (the demo: the emulator)",
     "LOG_LEVEL": "debug, info, warning or error (default info)",
@@ -93,6 +95,7 @@ class Settings(BaseSettings):
     qbo_api_base_url: str | None = None
     qbo_oauth_base_url: str | None = None
     qbo_minorversion: int = 75
+    qbo_requests_per_minute: int = Field(default=450, ge=10, le=500)
 
     ontop_api_base_url: str | None = None
 

@@ -64,7 +64,7 @@ def build_runtime(
             api_base_url=settings.qbo_api_url,
             oauth_base_url=settings.qbo_oauth_base_url,
             minorversion=settings.qbo_minorversion,
-            rate_limits=rate_limits or RateLimits(),
+            rate_limits=rate_limits or RateLimits(per_minute=settings.qbo_requests_per_minute),
             throttle_wait_seconds=throttle_wait_seconds,
         ),
         ontop_base_url=settings.ontop_api_base_url or "",
