@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from starlette.requests import Request
@@ -65,12 +66,23 @@ class ControlRoutes:
     async def control_switches(self, request: Request) -> Response:
         """POST updates switches, GET shows them."""
         if request.method == "POST":
+            # Read before taking the lock (other requests wait on it); JSON numbers arrive as Decimal, switches are
+            # plain floats.
+            changes = {
+                key: float(value) if isinstance(value, Decimal) else value
+                for key, value in (await _json_body(request)).items()
+            }
             try:
                 with self.state.lock:
-                    self.state.switches.update(await _json_body(request))
+                    self.state.switches.update(changes)
             except KeyError as exc:
                 return JSONResponse({"error": f"unknown switch {exc}"}, status_code=400)
-        return JSONResponse(vars(self.state.switches))
+        with self.state.lock:
+            shown = {
+                key: sorted(value) if isinstance(value, set | frozenset) else value
+                for key, value in vars(self.state.switches).items()
+            }
+        return JSONResponse(shown)
 
     async def control_entities(self, request: Request) -> Response:
         """Every stored entity of a kind (inactive and deleted included)."""

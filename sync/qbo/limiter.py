@@ -80,7 +80,7 @@ class RealmLimiter:
 
     async def _reserve(self, window: _RealmWindow, batch: bool) -> None:
         limits = self.limits
-        margin = limits.margin_seconds
+        margin = limits.margin_seconds * limits.time_scale  # the margin shrinks with the windows it pads
         while True:
             async with window.lock:
                 now = self._clock()
