@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 
+MIN_MARGIN_SECONDS = 0.005
+
 
 @dataclass(frozen=True)
 class RateLimits:
@@ -80,7 +82,8 @@ class RealmLimiter:
 
     async def _reserve(self, window: _RealmWindow, batch: bool) -> None:
         limits = self.limits
-        margin = limits.margin_seconds * limits.time_scale  # the margin shrinks with the windows it pads
+        # The margin shrinks with the windows it pads, but never below the jitter between two processes.
+        margin = max(limits.margin_seconds * limits.time_scale, MIN_MARGIN_SECONDS)
         while True:
             async with window.lock:
                 now = self._clock()
