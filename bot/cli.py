@@ -204,12 +204,28 @@ def emulator_qbo(
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8021,
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     multicurrency: Annotated[bool, typer.Option(help="Turn multicurrency on in the company")] = False,
+    home_currency: Annotated[str, typer.Option(help="The company's home currency")] = "USD",
     seed: Annotated[int, typer.Option(help="Seed for ids and tokens")] = 0,
+    client_id: Annotated[
+        str | None, typer.Option(help="The OAuth client id it accepts (default emulator-client)")
+    ] = None,
+    client_secret: Annotated[str | None, typer.Option(help="The OAuth client secret it accepts")] = None,
+    realm: Annotated[str | None, typer.Option(help="The company's realm id")] = None,
 ) -> None:
     """Run the QuickBooks Online emulator (OAuth, API, limits, faults; controls under /_emulator/)."""
     from sync.qbo.emulator import run_qbo_emulator
+    from sync.qbo.emulator_state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REALM
 
-    run_qbo_emulator(host=host, port=port, multicurrency_enabled=multicurrency, seed=seed)
+    run_qbo_emulator(
+        host=host,
+        port=port,
+        realm_id=realm or DEFAULT_REALM,
+        client_id=client_id or DEFAULT_CLIENT_ID,
+        client_secret=client_secret or DEFAULT_CLIENT_SECRET,
+        home_currency=home_currency.upper(),
+        multicurrency_enabled=multicurrency,
+        seed=seed,
+    )
 
 
 @emulator_app.command("ontop")

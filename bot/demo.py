@@ -135,7 +135,18 @@ class Demo:
         if response.content:
             self.t.say(_indent(render_message(response.json())))
         await self.settle()
+        await self._wait_while_loading(slack.actor.user_id)
         self.t.show_slack()
+
+    async def _wait_while_loading(self, user_id: str, timeout_seconds: float = 180.0) -> None:
+        """A modal opened as 'Loading…' is updated when the app's work is done (slower when QBO misbehaves)."""
+        deadline = time.monotonic() + timeout_seconds
+        while time.monotonic() < deadline:
+            latest = self.fake.last_view(user_id=user_id, view_type="modal")
+            if latest is None or latest.get("callback_id") != MiscIds.LOADING:
+                break
+            await asyncio.sleep(0.1)
+        await self.settle()
 
     def _view_updates(self, view_id: str) -> int:
         return sum(1 for call in self.fake.calls("views.update") if call.params.get("view_id") == view_id)
@@ -586,8 +597,10 @@ def run_demo(options: DemoOptions, settings: Settings, out: TextIO | None = None
     print("Starting emulated QuickBooks, Ontop and Slack, and the bot, on loopback…", file=stream, flush=True)
     with LocalStack(stack_options) as stack:
         if options.faults and stack.qbo_state is not None:
-            for kind in ("500", "503", "429"):
-                stack.qbo_state.inject("*", kind, count=None, probability=options.faults / 3)
+            # QBO sends no Retry-After (the client then waits 60 s); the demo's throttles say 2 s to stay short.
+            stack.qbo_state.switches.retry_after = "2"
+            for kind in ("500", "503", "429", "reset"):
+                stack.qbo_state.inject("*", kind, count=None, probability=options.faults / 4)
         transcript = Transcript(stack, stream)
         demo = Demo(stack, transcript, options)
         try:

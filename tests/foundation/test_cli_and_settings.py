@@ -138,3 +138,52 @@ def test_an_unreachable_database_is_one_clear_line_without_the_password(tmp_path
     assert result.returncode == 1
     assert "cannot reach" in result.stderr and "Traceback" not in result.stderr
     assert "s3cret-pw" not in result.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _answers(url: str, timeout_seconds: float = 30.0) -> int:
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        try:
+            return httpx.get(url, timeout=2).status_code
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@pytest.mark.parametrize(
+    ("emulator", "options", "probe"),
+    [
+        ("qbo", ["--client-id", "my-app", "--realm", "4620816365"], "/_emulator/switches"),
+        ("ontop", ["--workers", "8", "--invoices", "20"], "/_emulator/state"),
+    ],
+)
+def test_each_emulator_runs_standalone_from_the_cli(
+    tmp_path: Path, emulator: str, options: list[str], probe: str
+) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from bot.cli import main; main()", "emulator", emulator, "--port", str(port), *options],
+        env=_clean_env(tmp_path),
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert _answers(f"http://127.0.0.1:{port}{probe}") == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
