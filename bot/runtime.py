@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -14,6 +15,7 @@ from handlers.notify import MessageRef
 from storage import migrate, repos
 from storage.crypto import SecretBox
 from storage.db import create_engine, session_factory, transaction
+from storage.models import ConnectionStatus
 from sync.api import RunSummary, TeamRef
 from sync.connections import ClientFactory, QboSettings
 from sync.engine import EngineExecutor, SyncEngine
@@ -23,6 +25,8 @@ from sync.service import Service
 from sync.worker import run_jobs
 
 log = structlog.get_logger(__name__)
+
+AUTHORIZATION_WARNING = timedelta(days=30)
 
 
 @dataclass
@@ -136,16 +140,28 @@ class SlackRunNotifier:
         await self._slack.run_progress(ref.posted, ref.run_id, done, total or done, requested_by=ref.requested_by)
 
     async def run_finished(self, run_id: int, ref: RunMessage | None) -> None:
-        team = ref.team if ref else None
-        if team is None:
-            async with self._runtime.sessions() as session:
-                run = await get_run(session, run_id)
-            team = await self._team_for_connection(run.connection_id) if run else None
+        async with self._runtime.sessions() as session:
+            run = await get_run(session, run_id)
+        if run is None:
+            return
+        team = ref.team if ref else await self._team_for_connection(run.connection_id)
         if team is None:
             return
         summary = await self._summary(team, run_id)
         if summary is not None:
             await self._slack.run_finished(team, summary, ref.posted if ref else None)
+        await self._warn_before_authorization_expires(team, run.connection_id)
+
+    async def _warn_before_authorization_expires(self, team: TeamRef, connection_id: int) -> None:
+        """QBO authorizations end (100 days unused, 5 years at most): ask for a reconnect in the last 30 days."""
+        async with self._runtime.sessions() as session:
+            connection = await repos.get_connection(session, connection_id)
+        if connection is None or connection.status != ConnectionStatus.ACTIVE:
+            return
+        deadline = connection.refresh_expires_at
+        if deadline is not None and deadline - datetime.now(UTC) < AUTHORIZATION_WARNING:
+            reason = f"The QuickBooks authorization ends on {deadline:%Y-%m-%d}; reconnect before then to keep syncing."
+            await self._slack.needs_reauth(team, company_name=connection.company_name, reason=reason)
 
 
 async def run_worker_until(
