@@ -385,8 +385,10 @@ class Demo:
         statuses = await ontop.deliver_webhook_async(event)
         return f"invoice {pending[0]['invoiceNumber']} is PAID; Ontop's signed webhook answered HTTP {statuses}"
 
-    async def wait_for_runs(self, finished: int, timeout_seconds: float = 300.0) -> int:
+    async def wait_for_runs(self, finished: int) -> int:
         """Wait until at least `finished` runs have ended and none is queued or running; the newest run's id."""
+        # QBO's limits allow about 450 requests a minute, and a bill with its PDF costs about one: allow for that.
+        timeout_seconds = 300.0 + self.options.invoices * 0.5
         deadline = time.monotonic() + timeout_seconds
         while time.monotonic() < deadline:
             async with self.sessions() as session:
