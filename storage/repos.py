@@ -65,10 +65,6 @@ async def get_workspace(session: AsyncSession, workspace_id: int) -> Workspace |
     return await session.get(Workspace, workspace_id)
 
 
-async def list_workspaces(session: AsyncSession) -> Sequence[Workspace]:
-    return (await session.scalars(select(Workspace).where(Workspace.uninstalled_at.is_(None)))).all()
-
-
 # --- connections ------------------------------------------------------------------------------------------
 
 
@@ -300,17 +296,6 @@ def record_audit(
     session.add(
         AuditEvent(workspace_id=workspace_id, connection_id=connection_id, actor=actor, action=action, detail=detail)
     )
-
-
-async def audit_trail(session: AsyncSession, workspace_id: int, limit: int = 50) -> Sequence[AuditEvent]:
-    return (
-        await session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.workspace_id == workspace_id)
-            .order_by(AuditEvent.id.desc())
-            .limit(limit)
-        )
-    ).all()
 
 
 # --- QBO OAuth state --------------------------------------------------------------------------------------

@@ -386,13 +386,25 @@ class SyncEngine:
     # --- the ledger -----------------------------------------------------------------------------------------------
 
     async def _upsert_row(self, session: AsyncSession, run: _Run, invoice: Invoice) -> SyncedInvoice:
-        rows = await repos.ledger_rows(session, run.connection_id, [str(invoice.id)])
-        row = rows.get(str(invoice.id))
-        if row is None:
-            row = SyncedInvoice(
-                connection_id=run.connection_id, ontop_invoice_id=str(invoice.id), generation=0, attempts=0
-            )
-            session.add(row)
+        return (await self._upsert_rows(session, run, [invoice]))[0]
+
+    async def _upsert_rows(self, session: AsyncSession, run: _Run, invoices: list[Invoice]) -> list[SyncedInvoice]:
+        """The ledger rows of these invoices (created when missing), refreshed from Ontop, in one query."""
+        existing = await repos.ledger_rows(session, run.connection_id, [str(invoice.id) for invoice in invoices])
+        rows = []
+        for invoice in invoices:
+            row = existing.get(str(invoice.id))
+            if row is None:
+                row = SyncedInvoice(
+                    connection_id=run.connection_id, ontop_invoice_id=str(invoice.id), generation=0, attempts=0
+                )
+                session.add(row)
+            self._refresh_row(row, run, invoice)
+            rows.append(row)
+        return rows
+
+    @staticmethod
+    def _refresh_row(row: SyncedInvoice, run: _Run, invoice: Invoice) -> None:
         row.invoice_number = invoice.number
         row.agreement_id = str(invoice.agreement_id) if invoice.agreement_id is not None else None
         row.ontop_status = str(invoice.status)
@@ -400,7 +412,6 @@ class SyncEngine:
         row.amount = invoice.total
         row.currency = invoice.currency
         row.last_run_id = run.run_id
-        return row
 
     async def _record_failure(self, run: _Run, invoice: Invoice, worker_name: str, problem: BillProblem) -> None:
         run.counts.failed += 1
@@ -445,8 +456,8 @@ class SyncEngine:
     async def _flush(self, run: _Run, items: list[_Pending]) -> None:
         # 1. The ledger says "pending" with its requestid before anything is sent to QBO.
         async with transaction(self._sessions) as session:
-            for item in items:
-                row = await self._upsert_row(session, run, item.invoice)
+            rows = await self._upsert_rows(session, run, [item.invoice for item in items])
+            for item, row in zip(items, rows, strict=True):
                 item.unknown_outcome = row.state == InvoiceState.PENDING and row.request_id is not None
                 row.state = InvoiceState.PENDING
                 row.request_id = request_id_for(run.realm_id, str(item.invoice.id), "bill", row.generation)
@@ -495,9 +506,9 @@ class SyncEngine:
         # 4. Write down every outcome.
         created: list[tuple[_Pending, SyncedInvoice]] = []
         async with transaction(self._sessions) as session:
-            rows = await repos.ledger_rows(session, run.connection_id, [str(item.invoice.id) for item in items])
+            written = await repos.ledger_rows(session, run.connection_id, [str(item.invoice.id) for item in items])
             for item in items:
-                row = rows[str(item.invoice.id)]
+                row = written[str(item.invoice.id)]
                 if item.bill is not None:
                     row.state = InvoiceState.CREATED
                     row.qbo_bill_id = item.bill.id
