@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 import time
 from collections import Counter
@@ -566,8 +567,6 @@ def _indent(text: str) -> str:
 
 
 def _html_text(html: str) -> str:
-    import re
-
     refresh = re.search(r'URL=([^"\s>]+)', html)
     if refresh:
         return f"installed; the page sends the browser back to Slack ({refresh.group(1)})"
