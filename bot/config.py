@@ -39,6 +39,8 @@ PURPOSES: dict[str, str] = {
     "LOG_FORMAT": "json, console or auto (console in a terminal, json otherwise)",
     "ONTOP_WEBHOOK_DELAY_SECONDS": "how long after an Ontop payment webhook its sync starts, gathering bursts"
     " into one run (default 30)",
+    "HOST": "the interface `qbo-bot serve` binds (default 0.0.0.0)",
+    "PORT": "the port `qbo-bot serve` listens on (default 3000)",
     "WORKER_CONCURRENCY": "how many connections one worker syncs at the same time (default 4)",
 }
 
