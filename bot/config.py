@@ -137,6 +137,9 @@ class Settings(BaseSettings):
         if command == "serve" and self.slack_bot_token is None:
             # Without a bot token the app serves many workspaces, installed through OAuth.
             needed = (*needed, "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
+        if command == "worker" and self.slack_bot_token is None:
+            # The worker posts to Slack: with the one workspace's token, or the installations of many.
+            needed = (*needed, "SLACK_CLIENT_ID")
         return [name for name in needed if getattr(self, name.lower()) in (None, "")]
 
     def require(self, command: str) -> None:

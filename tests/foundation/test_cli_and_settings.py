@@ -187,3 +187,21 @@ def test_each_emulator_runs_standalone_from_the_cli(
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_a_worker_needs_a_way_to_reach_slack() -> None:
+    settings = Settings(
+        _env_file=None, encryption_keys="k", qbo_client_id="a", qbo_client_secret="b", ontop_api_base_url="http://ontop"
+    )
+    assert settings.missing_for("worker") == ["SLACK_CLIENT_ID"]
+    assert (
+        Settings(
+            _env_file=None,
+            encryption_keys="k",
+            qbo_client_id="a",
+            qbo_client_secret="b",
+            ontop_api_base_url="http://ontop",
+            slack_bot_token="xoxb-1",
+        ).missing_for("worker")
+        == []
+    )
