@@ -258,6 +258,9 @@ class SyncEngine:
                         keep_state=True,
                     )
                 continue
+            if _already_reported(row, invoice):
+                run.counts.skipped += 1  # held for a person; reported once, until the invoice changes again
+                continue
             waiting = waiting_reason(invoice)
             if waiting is not None:
                 run.counts.skipped += 1
@@ -638,6 +641,15 @@ async def refresh_account_cache(sessions: async_sessionmaker[AsyncSession], qbo:
             ],
         )
     return len(accounts)
+
+
+def _already_reported(row: SyncedInvoice | None, invoice: Invoice) -> bool:
+    return (
+        row is not None
+        and row.state == InvoiceState.SKIPPED
+        and row.error_code in REVIEW_ONLY_CODES
+        and row.ontop_updated_at == invoice.updated_at
+    )
 
 
 def _worker_label(run: _Run, invoice: Invoice) -> str:

@@ -236,3 +236,29 @@ async def test_by_default_the_first_sync_starts_at_the_beginning_of_the_current_
 
     assert result.counts.invoices_seen == 0  # the generated company's invoices are all from 2024
     assert qbo_entities(world, "Bill") == []
+
+
+async def test_a_correction_of_a_billed_invoice_is_held_for_review_and_reported_once(world: World) -> None:
+    connection_id = await world.connect()
+    await world.engine.run(connection_id, run_id=1)
+    billed = paid_and_fully_mapped(world)[0]
+    other = next(row for row in ontop_invoices(world) if row["status"] == "PENDING")
+    bills_before = len(qbo_entities(world, "Bill"))
+    # Ontop issues a corrected invoice for one that is already a bill in QuickBooks, and it gets paid.
+    world.emulators.ontop.touch_invoice(
+        other["invoiceId"],
+        status="PAID",
+        correctsInvoiceId=billed["invoiceId"],
+        exchangeRate="1.000000",
+        totalUsd=other["total"],
+        lines=[{**line, "amountUsd": line["amount"]} for line in other["lines"]],
+    )
+
+    second = await world.engine.run(connection_id, run_id=2)
+    third = await world.engine.run(connection_id, run_id=3)
+
+    row = next(row for row in await ledger(world) if row.ontop_invoice_id == str(other["invoiceId"]))
+    assert row.error_code == "correction_of_billed" and "review" in (row.error_message or "")
+    assert row.last_run_id == 2  # told in the run that found it ...
+    assert third.counts.failed == second.counts.failed - 1  # ... and not again (the unmapped concept still is)
+    assert len(qbo_entities(world, "Bill")) == bills_before
