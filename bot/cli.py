@@ -236,11 +236,26 @@ def emulator_ontop(
     invoices: Annotated[int, typer.Option(min=1, help="Invoices in the generated company")] = 400,
     months: Annotated[int, typer.Option(min=1, help="Months of history")] = 6,
     seed: Annotated[int, typer.Option(help="Seed of the generated company")] = 7,
+    admin_email: Annotated[str | None, typer.Option(help="The login it accepts (default admin@ontop.test)")] = None,
+    admin_password: Annotated[str | None, typer.Option(help="The password it accepts")] = None,
+    documented_only: Annotated[
+        bool, typer.Option(help="Serve only Ontop's documented API (the assumed endpoints answer 404)")
+    ] = False,
 ) -> None:
     """Run the Ontop emulator with a generated company (controls under /_emulator/)."""
-    from sync.ontop.emulator import run_ontop_emulator
+    from sync.ontop.emulator import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, run_ontop_emulator
 
-    run_ontop_emulator(host=host, port=port, workers=workers, invoices=invoices, months=months, seed=seed)
+    run_ontop_emulator(
+        host=host,
+        port=port,
+        workers=workers,
+        invoices=invoices,
+        months=months,
+        seed=seed,
+        admin_email=admin_email or DEFAULT_ADMIN_EMAIL,
+        admin_password=admin_password or DEFAULT_ADMIN_PASSWORD,
+        documented_only=documented_only,
+    )
 
 
 def _describe_validation(error: ValidationError) -> str:

@@ -168,7 +168,7 @@ def _answers(url: str, timeout_seconds: float = 30.0) -> int:
     ("emulator", "options", "probe"),
     [
         ("qbo", ["--client-id", "my-app", "--realm", "4620816365"], "/_emulator/switches"),
-        ("ontop", ["--workers", "8", "--invoices", "20"], "/_emulator/state"),
+        ("ontop", ["--workers", "8", "--invoices", "20", "--admin-email", "ops@acme.test"], "/_emulator/state"),
     ],
 )
 def test_each_emulator_runs_standalone_from_the_cli(
