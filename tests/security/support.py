@@ -10,35 +10,23 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import replace
 from typing import Any
 
 import httpx
 from slack_sdk.oauth.installation_store.models.installation import Installation
 
 from bot.app import BOT_SCOPES
-from bot.config import Settings
-from bot.devtools.server import BackgroundServer
 from bot.devtools.signing import FORM_CONTENT_TYPE, SlackActor, sign_request, slash_command_body
 from bot.devtools.stack import BOT_TOKEN, SIGNING_SECRET, TEAM_ID, LocalStack, StackOptions
-from bot.processes import EmbeddedWorker
-from bot.runtime import build_runtime
-from bot.server import build_web_app
-from storage.crypto import SecretBox, generate_key
+from storage.crypto import SecretBox
 from storage.db import create_engine
 from storage.slack_stores import EncryptedInstallationStore
-from sync.ontop.emulator import create_ontop_emulator
-from sync.ontop.emulator_state import OntopEmulatorState
-from sync.ontop.generator import CompanyGenerator
-from sync.qbo.emulator import create_qbo_emulator
-from sync.qbo.emulator_state import DEFAULT_REALM, QboEmulatorState
-from sync.qbo.limiter import RateLimits
 
 TEAM_B = "T0002"
 ADMIN_B = "U0CAT"  # a Slack admin of workspace B
 FINANCE_B = "C0BFIN"
 BOT_TOKEN_B = "xoxb-workspace-b-secret-token"
-SLACK_CLIENT_ID = "1111.2222"
-SLACK_CLIENT_SECRET = "fake-client-secret"  # the fake Slack's default
 TIME_SCALE = 0.01
 
 
@@ -57,70 +45,27 @@ def small_options(**overrides: Any) -> StackOptions:
 class TwoWorkspaceStack(LocalStack):
     """LocalStack in multi-workspace mode, installed in workspaces A (T0001) and B (T0002)."""
 
+    def __init__(self, options: StackOptions | None = None) -> None:
+        super().__init__(replace(options or StackOptions(), install_via_oauth=True))
+
     def __enter__(self) -> TwoWorkspaceStack:
         return self.start()
 
     def start(self) -> TwoWorkspaceStack:
-        options = self.options
-        self.qbo_state = QboEmulatorState(seed=options.seed)
-        self.qbo_state.switches.time_scale = options.time_scale
-        self.qbo_state.register_client(
-            options.qbo_client_id, options.qbo_client_secret, [f"{self.app_url}/qbo/callback"]
-        )
-        self.qbo_state.seed_company(DEFAULT_REALM, multicurrency_enabled=options.multicurrency)
-        self.qbo_url = self._serve(create_qbo_emulator(self.qbo_state))
-        generator = CompanyGenerator(
-            workers=options.workers, invoices=options.invoices, months=options.months, seed=options.seed
-        )
-        self.ontop_state = OntopEmulatorState(generator=generator)
-        self.ontop_url = self._serve(create_ontop_emulator(self.ontop_state))
         fake = self.fake_slack
         fake.add_team(TEAM_B, "Beta", domain="beta", bot_token=BOT_TOKEN_B, bot_user_id="U0BOTB", bot_id="B0BOTB")
         fake.add_user(ADMIN_B, "cat", team_id=TEAM_B, is_admin=True)
         fake.add_channel(FINANCE_B, "finance-b", team_id=TEAM_B)
-        fake.start()
-        encryption_key = generate_key()
-        self.settings = Settings(
-            _env_file=None,
-            database_url=f"sqlite+aiosqlite:///{self.workdir / 'qbo-bot.sqlite3'}",
-            public_base_url=self.app_url,
-            encryption_keys=encryption_key,
-            slack_signing_secret=SIGNING_SECRET,
-            slack_client_id=SLACK_CLIENT_ID,
-            slack_client_secret=SLACK_CLIENT_SECRET,
-            slack_api_base_url=fake.api_url,
-            qbo_client_id=options.qbo_client_id,
-            qbo_client_secret=options.qbo_client_secret,
-            qbo_api_base_url=self.qbo_url,
-            qbo_oauth_base_url=self.qbo_url,
-            ontop_api_base_url=self.ontop_url,
-            log_level=options.log_level,
-        )
-        self.runtime = build_runtime(
-            self.settings,
-            rate_limits=RateLimits(time_scale=options.time_scale),
-            throttle_wait_seconds=60 * options.time_scale,
-        )
-        embedded = EmbeddedWorker(self.runtime, True, poll_seconds=options.worker_poll_seconds, close_runtime=True)
-        web = build_web_app(
-            self.settings,
-            self.runtime.service,
-            self.runtime.engine,
-            self.runtime.box,
-            on_startup=[embedded.start],
-            on_shutdown=[embedded.stop],
-        )
-        server = BackgroundServer(web, port=self.app_port)
-        server.start(timeout_seconds=30)
-        self._servers.append(server)  # the web app migrates the SQLite file on startup
-        asyncio.run(self._install_both(encryption_key))
+        super().start()  # the web app migrates the SQLite file on startup
+        asyncio.run(self._install_both())
         return self
 
-    async def _install_both(self, encryption_key: str) -> None:
-        assert self.settings is not None
+    async def _install_both(self) -> None:
+        assert self.settings is not None and self.settings.encryption_keys is not None
         engine = create_engine(self.settings.database_url)
         try:
-            store = EncryptedInstallationStore(SLACK_CLIENT_ID, engine, SecretBox(encryption_key))
+            box = SecretBox(self.settings.encryption_keys.get_secret_value())
+            store = EncryptedInstallationStore(self.fake_slack.client_id, engine, box)
             for team_id, token, bot_user, bot_id, installer in (
                 (TEAM_ID, BOT_TOKEN, "U0BOT", "B0BOT", "U0ANN"),
                 (TEAM_B, BOT_TOKEN_B, "U0BOTB", "B0BOTB", ADMIN_B),
