@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from bot.devtools.server import free_port
 from sync.ontop.generator import CompanyGenerator, InvoiceVersion
 
 
@@ -27,13 +28,6 @@ class NoPdfCompany(CompanyGenerator):
     def _version(self, index: int, status: str, created: datetime, updated: datetime) -> InvoiceVersion:
         version = super()._version(index, status, created, updated)
         return replace(version, row={**version.row, "pdfAvailable": False})
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class EmulatorProcess:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import UTC, date, datetime, time
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
 from sqlalchemy import select
@@ -106,7 +105,7 @@ class Service:
     ) -> WorkspaceSettings:
         if not 0 <= sync_hour <= 23:
             raise ServiceError("The sync hour must be between 0 and 23.", field="sync_hour")
-        if not _is_time_zone(timezone):
+        if not scheduler.is_time_zone(timezone):
             raise ServiceError(f"`{timezone}` is not a time zone name like America/Bogota.", field="timezone")
         async with transaction(self._sessions) as session:
             workspace = await repos.get_or_create_workspace(session, team.team_id, team.enterprise_id)
@@ -610,14 +609,6 @@ def _midnight(day: date) -> datetime:
 
 def start_of_month(moment: datetime) -> datetime:
     return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-
-
-def _is_time_zone(name: str) -> bool:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
 
 
 def _company(connection: Connection) -> Company:

@@ -5,7 +5,6 @@ The demo, the reliability and security suites and the benchmarks all start this;
 
 from __future__ import annotations
 
-import socket
 import tempfile
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
@@ -16,7 +15,7 @@ import httpx
 
 from bot.config import Settings
 from bot.devtools.fake_slack import FakeSlack
-from bot.devtools.server import BackgroundServer
+from bot.devtools.server import BackgroundServer, free_port
 from bot.devtools.signing import SlackClientSimulator
 from bot.processes import EmbeddedWorker
 from bot.runtime import Runtime, build_runtime
@@ -69,7 +68,7 @@ class LocalStack:
         self.ontop_state: OntopEmulatorState | None = None
         self._servers: list[BackgroundServer] = []
         self.fake_slack = FakeSlack(bot_token=BOT_TOKEN, client_secret=FAKE_CLIENT_SECRET)
-        self.app_port = _free_port()
+        self.app_port = free_port()
         self.app_url = f"http://127.0.0.1:{self.app_port}"
         self.qbo_url = self.options.qbo_url or ""
         self.ontop_url = self.options.ontop_url or ""
@@ -177,10 +176,3 @@ class LocalStack:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.stop()
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from handlers.blocks import context
 from handlers.ids import SettingsIds
 from handlers.views.common import field_error, modal
 from sync.api import WorkspaceSettings
+from sync.scheduler import is_time_zone
 
 
 def _hour_option(hour: int) -> dict[str, Any]:
@@ -111,7 +111,7 @@ def read_settings(state: dict[str, Any]) -> tuple[SettingsForm | None, dict[str,
     if not 0 <= hour <= 23:
         errors[SettingsIds.HOUR_BLOCK] = "Pick an hour"
     timezone = str(state.get(SettingsIds.TIMEZONE_BLOCK) or "").strip()
-    if not is_timezone(timezone):
+    if not is_time_zone(timezone):
         errors[SettingsIds.TIMEZONE_BLOCK] = "Use an IANA time zone name, like America/Bogota"
     if errors:
         return None, errors
@@ -125,16 +125,6 @@ def read_settings(state: dict[str, Any]) -> tuple[SettingsForm | None, dict[str,
         ),
         {},
     )
-
-
-def is_timezone(name: str) -> bool:
-    if not name or name not in available_timezones():
-        return False
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
 
 
 def settings_saved_text(settings: WorkspaceSettings) -> str:

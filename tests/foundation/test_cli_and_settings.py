@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.config import PURPOSES, REQUIRED_FOR, MissingSettingsError, Settings, async_database_url
+from bot.devtools.server import free_port
 
 SETTING_NAMES = [name for name in PURPOSES]
 
@@ -140,15 +141,6 @@ def test_an_unreachable_database_is_one_clear_line_without_the_password(tmp_path
     assert "s3cret-pw" not in result.stderr
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _answers(url: str, timeout_seconds: float = 30.0) -> int:
     import time
 
@@ -174,7 +166,7 @@ def _answers(url: str, timeout_seconds: float = 30.0) -> int:
 def test_each_emulator_runs_standalone_from_the_cli(
     tmp_path: Path, emulator: str, options: list[str], probe: str
 ) -> None:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-c", "from bot.cli import main; main()", "emulator", emulator, "--port", str(port), *options],
         env=_clean_env(tmp_path),
