@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from bot.config import Settings
 from bot.devtools.render import render_call, render_message
-from bot.devtools.signing import SlackClientSimulator
+from bot.devtools.signing import SlackClientSimulator, view_state
 from bot.devtools.stack import ADMIN_USER, FINANCE_CHANNEL, MEMBER_USER, LocalStack, StackOptions
 from bot.logs import configure_logging
 from handlers.ids import ConnectIds, DisconnectIds, FixIds, MappingIds, MiscIds, SettingsIds, VendorIds
@@ -170,7 +170,7 @@ class Demo:
         view = self.view(callback_id)
         self.t.user("ann", f"[{what}]")
         updates_before = self._view_updates(view["id"])
-        response = await slack.submit_view(view["id"], submission_values(view, answers))
+        response = await slack.submit_view(view["id"], view_state(view, answers))
         if response.status_code != 200:
             raise DemoFailed(f"submitting {callback_id} answered HTTP {response.status_code}")
         answered = response.json().get("response_action") if response.content else None
@@ -486,54 +486,6 @@ class Demo:
         async with self.sessions() as session:
             rows = (await session.scalars(select(SyncedInvoice))).all()
         return dict(Counter(row.state for row in rows))
-
-
-def submission_values(view: dict[str, Any], answers: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
-    """The `view.state.values` Slack would send: initial values, overridden by the answers (per block id)."""
-    values: dict[str, dict[str, dict[str, Any]]] = {}
-    for block in view.get("blocks", []):
-        element = block.get("element") if block.get("type") == "input" else None
-        if not element:
-            continue
-        block_id, action_id = str(block["block_id"]), str(element.get("action_id", ""))
-        answer = answers.get(block_id)
-        values[block_id] = {action_id: _element_value(element, answer)}
-    return values
-
-
-def _element_value(element: dict[str, Any], answer: Any) -> dict[str, Any]:
-    kind = element["type"]
-    if kind == "datepicker":
-        return {"type": kind, "selected_date": answer or element.get("initial_date")}
-    if kind in ("plain_text_input", "email_text_input", "number_input", "url_text_input"):
-        return {"type": kind, "value": answer if answer is not None else element.get("initial_value")}
-    if kind in ("static_select", "external_select", "radio_buttons"):
-        if isinstance(answer, dict):
-            return {"type": kind, "selected_option": answer}
-        if answer is not None:
-            option = next(
-                (o for o in _options(element) if o.get("value") == answer),
-                {"text": {"type": "plain_text", "text": str(answer)}, "value": str(answer)},
-            )
-            return {"type": kind, "selected_option": option}
-        return {"type": kind, "selected_option": element.get("initial_option")}
-    if kind == "conversations_select":
-        return {"type": kind, "selected_conversation": answer or element.get("initial_conversation")}
-    if kind == "channels_select":
-        return {"type": kind, "selected_channel": answer or element.get("initial_channel")}
-    if kind == "multi_users_select":
-        return {"type": kind, "selected_users": answer if answer is not None else element.get("initial_users", [])}
-    if kind == "checkboxes":
-        chosen = answer if answer is not None else element.get("initial_options", [])
-        return {"type": kind, "selected_options": chosen}
-    return {"type": kind, "value": answer}
-
-
-def _options(element: dict[str, Any]) -> list[dict[str, Any]]:
-    options = list(element.get("options", []))
-    for group in element.get("option_groups", []):
-        options.extend(group.get("options", []))
-    return options
 
 
 def account_hint(concept: str) -> str:

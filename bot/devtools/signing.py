@@ -445,3 +445,52 @@ def _find_element(blocks: list[dict[str, Any]], action_id: str) -> dict[str, Any
                     action["selected_option"] = element["initial_option"]
                 return action
     raise LookupError(f"no element with action_id {action_id!r}")
+
+
+def view_state(view: dict[str, Any], answers: dict[str, Any] | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+    """The `view.state.values` Slack sends when a modal is submitted: each input's initial value, or the answer given
+    for its block id (plain: a text, an option value or option, a channel, users, checkbox options)."""
+    values: dict[str, dict[str, dict[str, Any]]] = {}
+    for block in view.get("blocks", []):
+        element = block.get("element") if block.get("type") == "input" else None
+        if not element:
+            continue
+        block_id, action_id = str(block["block_id"]), str(element.get("action_id", ""))
+        answer = (answers or {}).get(block_id)
+        values[block_id] = {action_id: _element_value(element, answer)}
+    return values
+
+
+def _element_value(element: dict[str, Any], answer: Any) -> dict[str, Any]:
+    kind = element["type"]
+    if kind == "datepicker":
+        return {"type": kind, "selected_date": answer or element.get("initial_date")}
+    if kind in ("plain_text_input", "email_text_input", "number_input", "url_text_input"):
+        return {"type": kind, "value": answer if answer is not None else element.get("initial_value")}
+    if kind in ("static_select", "external_select", "radio_buttons"):
+        if isinstance(answer, dict):
+            return {"type": kind, "selected_option": answer}
+        if answer is not None:
+            option = next(
+                (o for o in _options(element) if o.get("value") == answer),
+                {"text": {"type": "plain_text", "text": str(answer)}, "value": str(answer)},
+            )
+            return {"type": kind, "selected_option": option}
+        return {"type": kind, "selected_option": element.get("initial_option")}
+    if kind == "conversations_select":
+        return {"type": kind, "selected_conversation": answer or element.get("initial_conversation")}
+    if kind == "channels_select":
+        return {"type": kind, "selected_channel": answer or element.get("initial_channel")}
+    if kind == "multi_users_select":
+        return {"type": kind, "selected_users": answer if answer is not None else element.get("initial_users", [])}
+    if kind == "checkboxes":
+        chosen = answer if answer is not None else element.get("initial_options", [])
+        return {"type": kind, "selected_options": chosen}
+    return {"type": kind, "value": answer}
+
+
+def _options(element: dict[str, Any]) -> list[dict[str, Any]]:
+    options = list(element.get("options", []))
+    for group in element.get("option_groups", []):
+        options.extend(group.get("options", []))
+    return options

@@ -17,7 +17,7 @@ import httpx
 from slack_sdk.oauth.installation_store.models.installation import Installation
 
 from bot.app import BOT_SCOPES
-from bot.devtools.signing import FORM_CONTENT_TYPE, SlackActor, sign_request, slash_command_body
+from bot.devtools.signing import FORM_CONTENT_TYPE, SlackActor, sign_request, slash_command_body, view_state
 from bot.devtools.stack import BOT_TOKEN, SIGNING_SECRET, TEAM_ID, LocalStack, StackOptions
 from storage.crypto import SecretBox
 from storage.db import create_engine
@@ -153,27 +153,8 @@ def state_from_view(view: dict[str, Any], overrides: dict[str, dict[str, Any]] |
     Args:
         overrides: block_id -> state value for the single element of that input block.
     """
-    values: dict[str, dict[str, Any]] = {}
-    for block in view.get("blocks") or []:
-        element = block.get("element")
-        if block.get("type") != "input" or not isinstance(element, dict):
-            continue
-        kind = element.get("type")
-        state: dict[str, Any] = {"type": kind}
-        if kind == "plain_text_input":
-            state["value"] = element.get("initial_value")
-        elif kind in ("static_select", "external_select", "radio_buttons"):
-            state["selected_option"] = element.get("initial_option")
-        elif kind == "multi_users_select":
-            state["selected_users"] = element.get("initial_users") or []
-        elif kind in ("conversations_select", "channels_select"):
-            key = "selected_conversation" if kind == "conversations_select" else "selected_channel"
-            state[key] = element.get("initial_conversation") or element.get("initial_channel")
-        elif kind == "checkboxes":
-            state["selected_options"] = element.get("initial_options") or []
-        elif kind == "number_input":
-            state["value"] = element.get("initial_value")
-        if overrides and block.get("block_id") in overrides:
-            state.update(overrides[block["block_id"]])
-        values[str(block.get("block_id"))] = {str(element.get("action_id")): state}
+    values: dict[str, Any] = view_state(view)
+    for block_id, state in (overrides or {}).items():
+        if block_id in values:
+            next(iter(values[block_id].values())).update(state)
     return values
