@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 
-from bot.devtools.server import free_port
-from sync.ontop.generator import CompanyGenerator, InvoiceVersion
+from devtools.server import free_port
+from emulators.ontop.generator import CompanyGenerator, InvoiceVersion
 
 
 class NoPdfCompany(CompanyGenerator):
@@ -114,8 +114,8 @@ def qbo_stats(url: str) -> dict[str, Any]:
 def _serve_qbo(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from sync.qbo.emulator import create_qbo_emulator
-    from sync.qbo.emulator_state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REALM, QboEmulatorState
+    from emulators.qbo.app import create_qbo_emulator
+    from emulators.qbo.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REALM, QboEmulatorState
 
     state = QboEmulatorState(seed=args.seed)
     state.switches.time_scale = args.time_scale
@@ -129,7 +129,7 @@ def _serve_qbo(args: argparse.Namespace) -> None:
 def _serve_ontop(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from sync.ontop.emulator import OntopEmulatorState, create_ontop_emulator
+    from emulators.ontop.app import OntopEmulatorState, create_ontop_emulator
 
     company_type = NoPdfCompany if args.no_pdfs else CompanyGenerator
     generator = company_type(workers=args.workers, invoices=args.invoices, months=args.months, seed=args.seed)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bench.emulators import ontop_process, qbo_process, qbo_stats
 from bench.slack_flow import connect, map_everything, summary_posted, summary_text, wait_until
-from bot.devtools.stack import ADMIN_USER, LocalStack, StackOptions
+from devtools.stack import ADMIN_USER, LocalStack, StackOptions
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from bot.devtools.signing import (
+from devtools.signing import (
     FORM_CONTENT_TYPE,
     SlackActor,
     block_suggestion_payload,

@@ -14,11 +14,11 @@ from typing import Any
 
 import httpx
 
-from bot.devtools.signing import SlackClientSimulator, selected_option_state
-from bot.devtools.stack import FINANCE_CHANNEL, LocalStack
+from devtools.signing import SlackClientSimulator, selected_option_state
+from devtools.stack import FINANCE_CHANNEL, LocalStack
+from emulators.ontop.app import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD
+from emulators.ontop.generator import DEFAULT_START
 from handlers.ids import ConnectIds, MappingIds
-from sync.ontop.emulator import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD
-from sync.ontop.generator import DEFAULT_START
 
 # The connect modal's "first sync reads from" date picker (when the product has it).
 BACKFILL_BLOCK = "connect-backfill-from"

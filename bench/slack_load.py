@@ -23,8 +23,8 @@ from bench.slack_flow import (
     summary_posted,
     wait_until,
 )
-from bot.devtools.signing import SlackClientSimulator, selected_option_state
-from bot.devtools.stack import ADMIN_USER, FINANCE_CHANNEL, SIGNING_SECRET, LocalStack, StackOptions
+from devtools.signing import SlackClientSimulator, selected_option_state
+from devtools.stack import ADMIN_USER, FINANCE_CHANNEL, SIGNING_SECRET, LocalStack, StackOptions
 from handlers.ids import MappingIds
 
 CONCURRENT_REQUESTS = 50

@@ -16,16 +16,16 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from emulators.ontop.app import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD
+from emulators.ontop.generator import DEFAULT_START
+from emulators.qbo.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from storage import migrate
 from storage.crypto import SecretBox, generate_key
 from storage.db import create_engine, session_factory
 from sync.api import TeamRef
 from sync.connections import ClientFactory, QboSettings
 from sync.engine import SyncEngine, SyncResult
-from sync.ontop.emulator import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD
-from sync.ontop.generator import DEFAULT_START
 from sync.qbo.client import QboClient
-from sync.qbo.emulator_state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from sync.qbo.limiter import RateLimits
 from sync.service import Service
 

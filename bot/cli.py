@@ -166,7 +166,10 @@ def demo(
     keep: Annotated[bool, typer.Option(help="Leave the emulators and the web app running afterwards")] = False,
 ) -> None:
     """Walk a whole workspace through connect → vendors → map → sync → fix → disconnect, offline."""
-    from bot.demo import DemoOptions, run_demo
+    try:
+        from devtools.demo import DemoOptions, run_demo
+    except ModuleNotFoundError as missing:
+        _missing_dev_tools(missing)
 
     options = DemoOptions(
         workers=workers,
@@ -213,8 +216,11 @@ def emulator_qbo(
     realm: Annotated[str | None, typer.Option(help="The company's realm id")] = None,
 ) -> None:
     """Run the QuickBooks Online emulator (OAuth, API, limits, faults; controls under /_emulator/)."""
-    from sync.qbo.emulator import run_qbo_emulator
-    from sync.qbo.emulator_state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REALM
+    try:
+        from emulators.qbo.app import run_qbo_emulator
+        from emulators.qbo.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REALM
+    except ModuleNotFoundError as missing:
+        _missing_dev_tools(missing)
 
     run_qbo_emulator(
         host=host,
@@ -243,7 +249,10 @@ def emulator_ontop(
     ] = False,
 ) -> None:
     """Run the Ontop emulator with a generated company (controls under /_emulator/)."""
-    from sync.ontop.emulator import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, run_ontop_emulator
+    try:
+        from emulators.ontop.app import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, run_ontop_emulator
+    except ModuleNotFoundError as missing:
+        _missing_dev_tools(missing)
 
     run_ontop_emulator(
         host=host,
@@ -255,6 +264,17 @@ def emulator_ontop(
         admin_email=admin_email or DEFAULT_ADMIN_EMAIL,
         admin_password=admin_password or DEFAULT_ADMIN_PASSWORD,
         documented_only=documented_only,
+    )
+
+
+def _missing_dev_tools(missing: ModuleNotFoundError) -> NoReturn:
+    """The emulators and the demo are development tools, not part of a production install."""
+    if (missing.name or "").split(".")[0] not in ("emulators", "devtools"):
+        raise missing
+    fail(
+        "this command needs the development tools, which a production install does not include: from a checkout,"
+        " run `make demo` (or `pip install -e ./emulators -e ./devtools`)",
+        status=2,
     )
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import structlog
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.logs import bind_context
 from handlers import flows
 from handlers.deps import Deps, team_of
 from handlers.errors import reported
@@ -67,7 +67,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         title, purpose, builder = BUTTONS[str(action.get("action_id"))]
         team = team_of(context)
         user_id = str((body.get("user") or {}).get("id") or "")
-        bind_context(team_id=team.team_id, user_id=user_id, action_id=action.get("action_id"))
+        structlog.contextvars.bind_contextvars(team_id=team.team_id, user_id=user_id, action_id=action.get("action_id"))
         await flows.show_modal(
             deps,
             client,

@@ -15,7 +15,6 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.logs import bind_context
 from handlers import blocks, flows
 from handlers.deps import Deps, team_of
 from handlers.errors import reported
@@ -165,7 +164,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await ack()  # Slack shows nothing for an empty ack; the answer follows through response_url or a modal
         team = team_of(context)
         user_id = str(command.get("user_id"))
-        bind_context(team_id=team.team_id, user_id=user_id, subcommand=name)
+        structlog.contextvars.bind_contextvars(team_id=team.team_id, user_id=user_id, subcommand=name)
         call = CommandCall(
             deps=deps,
             client=client,

@@ -17,7 +17,6 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.logs import bind_context
 from handlers import blocks, flows, run_messages
 from handlers.deps import Deps, team_of
 from handlers.errors import reported
@@ -56,7 +55,7 @@ class Submission:
         self.team: TeamRef = team_of(context)
         self.user_id = _user_id(body)
         self.view_id = str((body.get("view") or {}).get("id"))
-        bind_context(team_id=self.team.team_id, user_id=self.user_id)
+        structlog.contextvars.bind_contextvars(team_id=self.team.team_id, user_id=self.user_id)
 
     async def show(self, view: dict[str, Any]) -> None:
         await self.client.views_update(view_id=self.view_id, view=view)

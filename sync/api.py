@@ -295,6 +295,10 @@ class BotService(Protocol):
 
     async def disconnect(self, team: TeamRef, user_id: str) -> None: ...
 
+    async def webhook_address_known(self, path_token: str) -> bool:
+        """Whether a webhook path token belongs to an active connection (checked before the body is read)."""
+        ...
+
     async def handle_ontop_webhook(self, path_token: str, headers: dict[str, str], body: bytes) -> bool:
         """An Ontop webhook delivery: True when accepted (a sync is scheduled soon), False for a repeat.
 

@@ -16,7 +16,6 @@ import structlog
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.logs import bind_context
 from storage import repos
 from storage.db import transaction
 from storage.models import ConnectionStatus, InvoiceState, RunStatus, RunTrigger, SyncedInvoice, VendorLink, Workspace
@@ -120,7 +119,7 @@ class SyncEngine:
         only_failed: a retry reprocesses just the invoices whose ledger row failed or whose outcome is unknown,
         fetching each from Ontop, and leaves the watermark where it is.
         """
-        bind_context(connection_id=connection_id, run_id=run_id)
+        structlog.contextvars.bind_contextvars(connection_id=connection_id, run_id=run_id)
         report = progress or _no_progress
         try:
             run = await self._start(connection_id, run_id)

@@ -529,6 +529,13 @@ class Service:
 
     # --- webhooks ---------------------------------------------------------------------------------------------
 
+    async def webhook_address_known(self, path_token: str) -> bool:
+        if not path_token:
+            return False
+        async with self._sessions() as session:
+            connection = await repos.connection_for_webhook_token(session, path_token)
+        return connection is not None and connection.status == ConnectionStatus.ACTIVE
+
     async def handle_ontop_webhook(self, path_token: str, headers: dict[str, str], body: bytes) -> bool:
         async with self._sessions() as session:
             connection = await repos.connection_for_webhook_token(session, path_token) if path_token else None

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
-from bot.devtools.fake_slack import DEFAULT_BOT_SCOPES, SCOPE_FOR_METHOD
+from devtools.fake_slack import DEFAULT_BOT_SCOPES, SCOPE_FOR_METHOD
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST_PATH = ROOT / "manifest.yml"

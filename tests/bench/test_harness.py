@@ -11,11 +11,11 @@ import pytest
 from bench.emulators import NoPdfCompany, qbo_process
 from bench.throughput import simple_sync
 from bench.world import EngineWorld, WorldOptions
-from bot.devtools.server import BackgroundServer
-from sync.ontop.emulator import OntopEmulatorState, create_ontop_emulator
-from sync.ontop.generator import CompanyGenerator
-from sync.qbo.emulator import create_qbo_emulator
-from sync.qbo.emulator_state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REALM, QboEmulatorState
+from devtools.server import BackgroundServer
+from emulators.ontop.app import OntopEmulatorState, create_ontop_emulator
+from emulators.ontop.generator import CompanyGenerator
+from emulators.qbo.app import create_qbo_emulator
+from emulators.qbo.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REALM, QboEmulatorState
 
 TIME_SCALE = 0.01
 

@@ -15,8 +15,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bench.load_client import LoadPlan, Round, run_plan
-from bot.devtools.server import BackgroundServer
-from bot.devtools.signing import SlackActor
+from devtools.server import BackgroundServer
+from devtools.signing import SlackActor
 
 SECRET = "bench-test-signing-secret"
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.devtools.fake_slack import FakeSlack
+from devtools.fake_slack import FakeSlack
 
 
 class ManualClock:

@@ -12,7 +12,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.devtools.fake_slack import FakeSlack
+from devtools.fake_slack import FakeSlack
 from tests.devtools.conftest import ManualClock
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.devtools.fake_slack import RecordedCall
-from bot.devtools.render import render_blocks, render_call, render_message, render_mrkdwn, render_view
+from devtools.fake_slack import RecordedCall
+from devtools.render import render_blocks, render_call, render_message, render_mrkdwn, render_view
 
 
 def plain(text: str) -> dict[str, str]:

@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.devtools.fake_slack import FakeSlack
-from bot.devtools.server import BackgroundServer
-from bot.devtools.signing import (
+from devtools.fake_slack import FakeSlack
+from devtools.server import BackgroundServer
+from devtools.signing import (
     SlackActor,
     SlackClientSimulator,
     interactive_body,

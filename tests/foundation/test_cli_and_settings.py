@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.config import PURPOSES, REQUIRED_FOR, MissingSettingsError, Settings, async_database_url
-from bot.devtools.server import free_port
+from devtools.server import free_port
 
 SETTING_NAMES = [name for name in PURPOSES]
 
@@ -197,3 +197,14 @@ def test_a_worker_needs_a_way_to_reach_slack() -> None:
         ).missing_for("worker")
         == []
     )
+
+
+@pytest.mark.parametrize(("command", "module"), [("demo", "devtools.demo"), ("emulator qbo", "emulators.qbo.app")])
+def test_dev_commands_without_the_dev_tools_say_how_to_get_them(
+    command: str, module: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # as in a production image, where they are not installed
+    result = CliRunner().invoke(app, command.split())
+    assert result.exit_code == 2
+    assert "development tools" in result.output
+    assert "Traceback" not in result.output

@@ -7,15 +7,15 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from bot.devtools.server import BackgroundServer
-from sync.ontop.client import OntopClient, OntopCredentials
-from sync.ontop.emulator import (
+from devtools.server import BackgroundServer
+from emulators.ontop.app import (
     DEFAULT_ADMIN_EMAIL,
     DEFAULT_ADMIN_PASSWORD,
     OntopEmulatorState,
     create_ontop_emulator,
 )
-from sync.ontop.generator import CompanyGenerator
+from emulators.ontop.generator import CompanyGenerator
+from sync.ontop.client import OntopClient, OntopCredentials
 from sync.retry import Backoff
 
 FAST_BACKOFF = Backoff(attempts=4, base_seconds=0.001, max_seconds=0.005)

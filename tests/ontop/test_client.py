@@ -11,9 +11,8 @@ import httpx
 import pytest
 import structlog
 
-from bot.devtools.server import BackgroundServer
-from sync.ontop.client import OntopClient, OntopCredentials, OntopSource
-from sync.ontop.emulator import (
+from devtools.server import BackgroundServer
+from emulators.ontop.app import (
     DEFAULT_ADMIN_EMAIL,
     DEFAULT_ADMIN_PASSWORD,
     Fault,
@@ -21,7 +20,8 @@ from sync.ontop.emulator import (
     Patch,
     create_ontop_emulator,
 )
-from sync.ontop.generator import CompanyGenerator
+from emulators.ontop.generator import CompanyGenerator
+from sync.ontop.client import OntopClient, OntopCredentials, OntopSource
 from sync.ontop.models import (
     Concept,
     Invoice,

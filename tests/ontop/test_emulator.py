@@ -16,15 +16,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.devtools.server import BackgroundServer
-from sync.money import loads
-from sync.ontop.emulator import (
+from devtools.server import BackgroundServer
+from emulators.ontop.app import (
     DEFAULT_ADMIN_EMAIL,
     DEFAULT_ADMIN_PASSWORD,
     OntopEmulatorState,
     create_ontop_emulator,
     wallet_top_up_event,
 )
+from sync.money import loads
 
 # Key orders copied from the reference examples (../shared/reference/ontop-api.md, Part A).
 PAGE_KEYS = ["content", "pageable", "last", "totalPages", "totalElements", "number", "sort", "size", "first",

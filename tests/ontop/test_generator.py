@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from sync.ontop.generator import CompanyGenerator, InvoiceKind
+from emulators.ontop.generator import CompanyGenerator, InvoiceKind
 
 
 @pytest.fixture(scope="module")

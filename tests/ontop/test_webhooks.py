@@ -15,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.devtools.server import BackgroundServer
-from sync.ontop.emulator import OntopEmulatorState, invoice_event
+from devtools.server import BackgroundServer
+from emulators.ontop.app import OntopEmulatorState, invoice_event
 from sync.ontop.webhooks import (
     DeliveryVerdict,
     Ignore,

@@ -11,11 +11,11 @@ import httpx
 import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bot.devtools.server import BackgroundServer
+from devtools.server import BackgroundServer
+from emulators.qbo.app import create_qbo_emulator
+from emulators.qbo.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REALM, QboEmulatorState
 from sync.qbo.auth import QboOAuth, QboTokens
 from sync.qbo.client import MemoryTokenSource, QboClient
-from sync.qbo.emulator import create_qbo_emulator
-from sync.qbo.emulator_state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REALM, QboEmulatorState
 from sync.qbo.limiter import RealmLimiter
 from sync.retry import Backoff
 

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from emulators.qbo.app import create_qbo_emulator
+from emulators.qbo.state import QboEmulatorState
 from sync import money
-from sync.qbo.emulator import create_qbo_emulator
-from sync.qbo.emulator_state import QboEmulatorState
 from tests.qbo.conftest import REALM, Emulator
 
 TID = re.compile(r"^1-[0-9a-f]{8}-[0-9a-f]{24}$")

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
-from sync.qbo.emulator_state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from emulators.qbo.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from tests.qbo.conftest import REALM, REDIRECT_URI, Emulator
 
 BASIC = "Basic " + base64.b64encode(f"{DEFAULT_CLIENT_ID}:{DEFAULT_CLIENT_SECRET}".encode()).decode()

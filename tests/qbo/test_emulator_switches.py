@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 
-from bot.devtools.server import BackgroundServer
-from sync.qbo.emulator import create_qbo_emulator
-from sync.qbo.emulator_state import QboEmulatorState
+from devtools.server import BackgroundServer
+from emulators.qbo.app import create_qbo_emulator
+from emulators.qbo.state import QboEmulatorState
 
 
 def test_switches_are_shown_and_changed_over_http() -> None:

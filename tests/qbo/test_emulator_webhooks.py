@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.devtools.server import BackgroundServer
+from devtools.server import BackgroundServer
 from sync import money
 from tests.qbo.conftest import Emulator
 

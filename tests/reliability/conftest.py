@@ -15,7 +15,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import text
 
-from bot.devtools.stack import LocalStack, StackOptions
+from devtools.stack import LocalStack, StackOptions
 from storage.db import create_engine
 from storage.models import Base
 from tests.reliability.support import Driver

@@ -1,4 +1,4 @@
-"""A driver for the whole product on loopback (bot.devtools.stack.LocalStack) and the checks every fault test ends with.
+"""A driver for the whole product on loopback (devtools.stack.LocalStack) and the checks every fault test ends with.
 
 The stack's web app and embedded worker run in their own thread and event loop; the test talks to the same database
 through its own `Runtime` (built from the stack's settings), so no connection pool is shared across event loops.
@@ -18,14 +18,14 @@ from urllib.parse import urlparse
 import httpx
 from sqlalchemy import select
 
-from bot.devtools.stack import ADMIN_USER, FINANCE_CHANNEL, TEAM_ID, LocalStack
 from bot.runtime import Runtime, build_runtime
+from devtools.stack import ADMIN_USER, FINANCE_CHANNEL, TEAM_ID, LocalStack
+from emulators.ontop.app import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD
+from emulators.qbo.state import DEFAULT_REALM
 from storage import repos
 from storage.models import InvoiceState, RunStatus, SyncedInvoice, SyncRun
 from sync.api import TeamRef
 from sync.bills import doc_number_for
-from sync.ontop.emulator import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD
-from sync.qbo.emulator_state import DEFAULT_REALM
 from sync.qbo.limiter import RateLimits
 
 TEAM = TeamRef(TEAM_ID)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from emulators.ontop.state import Fault
 from sync.ontop.assumed import INVOICES_PATH
-from sync.ontop.emulator_state import Fault
 from tests.reliability.support import Driver, assert_nothing_lost_nor_doubled
 
 PAGED = pytest.mark.stack(invoices=230, workers=10)  # more than two pages of 100: faults can land mid-paging

@@ -11,7 +11,7 @@ import signal
 import pytest
 from sqlalchemy import text
 
-from bot.devtools.stack import LocalStack
+from devtools.stack import LocalStack
 from storage.db import create_engine
 from tests.reliability.conftest import PROCESS_WAIT_SECONDS, StartWorker
 from tests.reliability.support import Driver, assert_nothing_lost_nor_doubled, wait_until

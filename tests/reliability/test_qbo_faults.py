@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from emulators.qbo.state import DEFAULT_REALM
 from storage.models import Connection, ConnectionStatus, InvoiceState
 from sync.bills import doc_number_for
-from sync.qbo.emulator_state import DEFAULT_REALM
 from tests.reliability.support import Driver, assert_nothing_lost_nor_doubled
 
 # (pattern, kind, count): each is survivable by the client's retries or by the next run.

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.devtools.stack import ADMIN_USER, FINANCE_CHANNEL
+from devtools.stack import ADMIN_USER, FINANCE_CHANNEL
 from tests.reliability.support import Driver, assert_nothing_lost_nor_doubled, wait_until
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from emulators.ontop.state import Fault
 from sync.ontop.assumed import INVOICES_PATH
-from sync.ontop.emulator_state import Fault
 from tests.reliability.conftest import StartWorker
 from tests.reliability.support import Driver, assert_nothing_lost_nor_doubled
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from bot.devtools.stack import LocalStack
+from devtools.stack import LocalStack
 from tests.reliability.support import Driver
 from tests.security.support import TwoWorkspaceStack, small_options
 

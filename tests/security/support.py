@@ -17,8 +17,8 @@ import httpx
 from slack_sdk.oauth.installation_store.models.installation import Installation
 
 from bot.app import BOT_SCOPES
-from bot.devtools.signing import FORM_CONTENT_TYPE, SlackActor, sign_request, slash_command_body, view_state
-from bot.devtools.stack import BOT_TOKEN, SIGNING_SECRET, TEAM_ID, LocalStack, StackOptions
+from devtools.signing import FORM_CONTENT_TYPE, SlackActor, sign_request, slash_command_body, view_state
+from devtools.stack import BOT_TOKEN, SIGNING_SECRET, TEAM_ID, LocalStack, StackOptions
 from storage.crypto import SecretBox
 from storage.db import create_engine
 from storage.slack_stores import EncryptedInstallationStore

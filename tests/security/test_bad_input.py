@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.devtools.signing import FORM_CONTENT_TYPE, interactive_body, sign_request, view_submission_payload
-from bot.devtools.stack import ADMIN_USER, SIGNING_SECRET, LocalStack
+from devtools.signing import FORM_CONTENT_TYPE, interactive_body, sign_request, view_submission_payload
+from devtools.stack import ADMIN_USER, SIGNING_SECRET, LocalStack
 from handlers.ids import ConnectIds, MappingIds, SettingsIds
 from tests.security.support import command_body, state_from_view
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from bot.devtools.signing import block_actions_payload, interactive_body
-from bot.devtools.stack import ADMIN_USER, FINANCE_CHANNEL, MEMBER_USER, LocalStack
+from devtools.signing import block_actions_payload, interactive_body
+from devtools.stack import ADMIN_USER, FINANCE_CHANNEL, MEMBER_USER, LocalStack
 from handlers.ids import ConnectIds, DisconnectIds, FixIds, HomeIds, MappingIds, SettingsIds, VendorIds
 from tests.reliability.support import TEAM, Driver, wait_until
 from tests.security.support import snapshot, state_from_view

@@ -8,10 +8,10 @@ from urllib.parse import parse_qs, urlencode, urlparse
 import httpx
 from sqlalchemy import select, update
 
+from emulators.qbo.state import DEFAULT_REALM
 from storage.models import Connection, QboOAuthState, Workspace
 from storage.repos import sha256_hex
 from sync.api import TeamRef
-from sync.qbo.emulator_state import DEFAULT_REALM
 from tests.reliability.support import ADMIN_USER, TEAM, Driver
 
 

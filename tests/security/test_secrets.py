@@ -15,11 +15,11 @@ import pytest
 import structlog
 from sqlalchemy import select
 
-from bot.devtools.stack import BOT_TOKEN, SIGNING_SECRET, LocalStack
 from bot.logs import configure_logging
+from devtools.stack import BOT_TOKEN, SIGNING_SECRET, LocalStack
+from emulators.ontop.app import DEFAULT_ADMIN_PASSWORD
+from emulators.qbo.state import DEFAULT_CLIENT_SECRET
 from storage.models import Connection, SyncedInvoice, SyncRun
-from sync.ontop.emulator import DEFAULT_ADMIN_PASSWORD
-from sync.qbo.emulator_state import DEFAULT_CLIENT_SECRET
 from tests.reliability.support import ADMIN_USER, TEAM, Driver, assert_nothing_lost_nor_doubled
 from tests.security.support import small_options
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.devtools.signing import SlackActor, app_home_opened_event, event_callback_body, sign_request
-from bot.devtools.stack import ADMIN_USER, SIGNING_SECRET, TEAM_ID, LocalStack
+from devtools.signing import SlackActor, app_home_opened_event, event_callback_body, sign_request
+from devtools.stack import ADMIN_USER, SIGNING_SECRET, TEAM_ID, LocalStack
 from sync.api import TeamRef
 from tests.reliability.support import Driver
 from tests.security.support import command_body, post_signed

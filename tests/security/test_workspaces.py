@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.devtools.signing import SlackClientSimulator, block_actions_payload, interactive_body, view_submission_payload
-from bot.devtools.stack import SIGNING_SECRET, TEAM_ID
+from devtools.signing import SlackClientSimulator, block_actions_payload, interactive_body, view_submission_payload
+from devtools.stack import SIGNING_SECRET, TEAM_ID
 from handlers.ids import DisconnectIds, FixIds, HomeIds, MappingIds, SettingsIds
 from sync.api import ServiceError, TeamRef
 from tests.reliability.support import TEAM, Driver, wait_until

@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import SlackInstallation, create_bolt_app
 from bot.config import Settings
-from bot.devtools.fake_slack import FakeSlack
-from bot.devtools.server import BackgroundServer
-from bot.devtools.signing import SlackClientSimulator
 from bot.web import create_web_app
+from devtools.fake_slack import FakeSlack
+from devtools.server import BackgroundServer
+from devtools.signing import SlackClientSimulator
 from handlers.notify import SlackNotifier
 from storage.crypto import SecretBox, generate_key
 from storage.db import create_engine

@@ -401,6 +401,10 @@ class FakeService:
             state.connected_company = None
             state.mapping.clear()
 
+    async def webhook_address_known(self, path_token: str) -> bool:
+        await self._enter("webhook_address_known", None, path_token=path_token)
+        return path_token == WEBHOOK_TOKEN
+
     async def handle_ontop_webhook(self, path_token: str, headers: dict[str, str], body: bytes) -> bool:
         await self._enter("handle_ontop_webhook", None, path_token=path_token)
         if path_token != WEBHOOK_TOKEN or headers.get("x-ontop-signature") != "valid":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from bot.devtools.signing import FORM_CONTENT_TYPE, slash_command_body
+from devtools.signing import FORM_CONTENT_TYPE, slash_command_body
 from tests.slack.conftest import RunningApp
 from tests.slack.fakes import FakeService
 
@@ -156,7 +156,7 @@ async def test_url_verification_echoes_the_challenge(app: RunningApp, slack) -> 
 
 
 async def test_request_from_another_workspace_is_refused(app: RunningApp, service: FakeService) -> None:
-    from bot.devtools.signing import SlackClientSimulator
+    from devtools.signing import SlackClientSimulator
     from tests.slack.conftest import SIGNING_SECRET
 
     app.fake.add_team("T0002", "Other", domain="other", bot_token=None, bot_user_id="U2BOT", bot_id="B2BOT")

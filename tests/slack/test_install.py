@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import text
 
 from bot.config import Settings
-from bot.devtools.fake_slack import FakeSlack
-from bot.devtools.signing import SlackClientSimulator, app_uninstalled_event
+from devtools.fake_slack import FakeSlack
+from devtools.signing import SlackClientSimulator, app_uninstalled_event
 from storage.crypto import SecretBox, generate_key
 from storage.db import create_engine
 from tests.slack.conftest import SIGNING_SECRET, RunningApp, serve, stop_later

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.devtools.signing import plain_text_state, selected_option_state
+from devtools.signing import plain_text_state, selected_option_state
 from handlers.ids import ConnectIds, DisconnectIds, MappingIds, SettingsIds, VendorIds
 from tests.slack.conftest import RunningApp
 from tests.slack.fakes import ONTOP_EMAIL, ONTOP_PASSWORD, FakeService

@@ -60,7 +60,7 @@ async def test_service_error_is_shown_as_its_message(app: RunningApp, connected:
 async def test_submission_is_acked_with_a_saving_view_before_the_save_finishes(
     app: RunningApp, connected: FakeService, slack
 ) -> None:
-    from bot.devtools.signing import selected_option_state
+    from devtools.signing import selected_option_state
 
     await slack.command("map")
     app.fake.recorder.wait_for("views.update")

@@ -9,9 +9,9 @@ import pytest
 
 from bot.app import SlackInstallation
 from bot.config import Settings
-from bot.devtools.fake_slack import FakeSlack
-from bot.devtools.server import BackgroundServer
 from bot.server import build_web_app, serve_socket_mode
+from devtools.fake_slack import FakeSlack
+from devtools.server import BackgroundServer
 from storage.crypto import SecretBox
 from storage.db import create_engine
 from tests.slack.conftest import single_workspace_settings

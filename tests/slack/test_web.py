@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.devtools.fake_slack import FakeSlack
-from bot.devtools.signing import app_uninstalled_event, tokens_revoked_event
+from devtools.fake_slack import FakeSlack
+from devtools.signing import app_uninstalled_event, tokens_revoked_event
 from storage.crypto import SecretBox
 from storage.db import create_engine
 from tests.slack.conftest import RunningApp, serve, single_workspace_settings

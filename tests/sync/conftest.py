@@ -10,15 +10,15 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.devtools.server import BackgroundServer
+from devtools.server import BackgroundServer
+from emulators.ontop.app import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, OntopEmulatorState, create_ontop_emulator
+from emulators.ontop.generator import CompanyGenerator
+from emulators.qbo.app import create_qbo_emulator
+from emulators.qbo.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, QboEmulatorState
 from storage.crypto import SecretBox
 from sync.api import TeamRef
 from sync.connections import ClientFactory, QboSettings
 from sync.engine import SyncEngine
-from sync.ontop.emulator import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, OntopEmulatorState, create_ontop_emulator
-from sync.ontop.generator import CompanyGenerator
-from sync.qbo.emulator import create_qbo_emulator
-from sync.qbo.emulator_state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, QboEmulatorState
 from sync.qbo.limiter import RateLimits
 from sync.service import Service
 

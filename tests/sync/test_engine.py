@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from emulators.qbo.state import DEFAULT_REALM
 from storage import repos
 from storage.models import ConnectionStatus, InvoiceState, SyncedInvoice
 from sync.api import FixKind
@@ -17,7 +18,6 @@ from sync.bills import doc_number_for
 from sync.connections import ClientFactory
 from sync.engine import SyncEngine
 from sync.qbo.client import QboClient
-from sync.qbo.emulator_state import DEFAULT_REALM
 from sync.qbo.errors import QboError
 from sync.qbo.models import Bill, BillDraft
 from tests.sync.conftest import ADMIN, TEAM, World

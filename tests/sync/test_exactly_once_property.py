@@ -16,14 +16,14 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.devtools.server import BackgroundServer
+from devtools.server import BackgroundServer
+from emulators.ontop.app import OntopEmulatorState, create_ontop_emulator
+from emulators.ontop.generator import CompanyGenerator
+from emulators.qbo.app import create_qbo_emulator
+from emulators.qbo.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REALM, QboEmulatorState
 from storage.crypto import SecretBox, generate_key
 from storage.db import create_engine, session_factory
 from sync.bills import concept_key, doc_number_for
-from sync.ontop.emulator import OntopEmulatorState, create_ontop_emulator
-from sync.ontop.generator import CompanyGenerator
-from sync.qbo.emulator import create_qbo_emulator
-from sync.qbo.emulator_state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REALM, QboEmulatorState
 from tests.sync.conftest import TIME_SCALE, Emulators, build_world
 from tests.sync.test_engine import UNKNOWN_CONCEPT
 

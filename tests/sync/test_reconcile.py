@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from emulators.qbo.state import DEFAULT_REALM
 from sync.bills import doc_number_for
-from sync.qbo.emulator_state import DEFAULT_REALM
 from tests.sync.conftest import TEAM, World
 from tests.sync.test_engine import UNKNOWN_CONCEPT, ontop_invoices, paid_and_fully_mapped
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 from fnmatch import fnmatch
 from typing import Any
 
-from sync.qbo.emulator_webhooks import WebhookEvent, WebhookOutbox
+from emulators.qbo.webhooks import WebhookEvent, WebhookOutbox
 
 DEFAULT_REALM = "9130350000000000"
 DEFAULT_CLIENT_ID = "emulator-client"

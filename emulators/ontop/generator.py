@@ -23,7 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from sync.ontop.models import CONCEPT_LABELS
+from emulators.ontop.wire import CONCEPT_LABELS
 
 _MASK64 = (1 << 64) - 1
 LATE_CHANGE_OFFSET = timedelta(milliseconds=137)

@@ -6,10 +6,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sync.ontop import assumed
-from sync.ontop.emulator_http import int_param, json_body, json_response
-from sync.ontop.emulator_state import Fault, OntopEmulatorState, Patch
-from sync.ontop.generator import timestamp_ms
+from emulators.ontop import wire
+from emulators.ontop.generator import timestamp_ms
+from emulators.ontop.http import int_param, json_body, json_response
+from emulators.ontop.state import Fault, OntopEmulatorState, Patch
 
 
 def control_routes(emu: OntopEmulatorState) -> list[Route]:
@@ -101,7 +101,7 @@ def control_routes(emu: OntopEmulatorState) -> list[Route]:
         body = await json_body(request)
         if not isinstance(body, dict):
             return json_response({"error": "a JSON object is required"}, status=400)
-        events = body.get("events") or [body.get("event") or {"event_type": assumed.TEST_EVENT, "data": {}}]
+        events = body.get("events") or [body.get("event") or {"event_type": wire.TEST_EVENT, "data": {}}]
         statuses = []
         try:
             for event in events:

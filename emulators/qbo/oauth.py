@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from sync import money
-from sync.qbo.emulator_state import ACCOUNTING_SCOPE, DEFAULT_REALM, QboEmulatorState
+from emulators import wire
+from emulators.qbo.state import ACCOUNTING_SCOPE, DEFAULT_REALM, QboEmulatorState
 
 
 class OAuthRoutes:
@@ -147,7 +147,7 @@ class OAuthRoutes:
         if self._client_from_basic(request) is None:
             return JSONResponse({"error": "invalid_client"}, status_code=401)
         try:
-            body = money.loads(await request.body())
+            body = wire.loads(await request.body())
         except ValueError:
             return JSONResponse({"error": "invalid_request"}, status_code=400)
         token = body.get("token") if isinstance(body, dict) else None

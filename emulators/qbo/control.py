@@ -9,10 +9,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sync import money
-from sync.qbo.emulator_gateway import json_bytes
-from sync.qbo.emulator_query import ENTITY_KINDS
-from sync.qbo.emulator_state import DEFAULT_CLIENT_ID, DEFAULT_REALM, QboEmulatorState
+from emulators import wire
+from emulators.qbo.gateway import json_bytes
+from emulators.qbo.query import ENTITY_KINDS
+from emulators.qbo.state import DEFAULT_CLIENT_ID, DEFAULT_REALM, QboEmulatorState
 
 
 class ControlRoutes:
@@ -145,5 +145,5 @@ async def _json_body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if not raw:
         return {}
-    parsed = money.loads(raw)
+    parsed = wire.loads(raw)
     return parsed if isinstance(parsed, dict) else {}

@@ -14,17 +14,17 @@ from types import TracebackType
 import httpx
 
 from bot.config import Settings
-from bot.devtools.fake_slack import FakeSlack
-from bot.devtools.server import BackgroundServer, free_port
-from bot.devtools.signing import SlackClientSimulator
 from bot.processes import EmbeddedWorker
 from bot.runtime import Runtime, build_runtime
 from bot.server import build_web_app
+from devtools.fake_slack import FakeSlack
+from devtools.server import BackgroundServer, free_port
+from devtools.signing import SlackClientSimulator
+from emulators.ontop.app import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, OntopEmulatorState, create_ontop_emulator
+from emulators.ontop.generator import CompanyGenerator
+from emulators.qbo.app import create_qbo_emulator
+from emulators.qbo.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REALM, QboEmulatorState
 from storage.crypto import generate_key
-from sync.ontop.emulator import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, OntopEmulatorState, create_ontop_emulator
-from sync.ontop.generator import CompanyGenerator
-from sync.qbo.emulator import create_qbo_emulator
-from sync.qbo.emulator_state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REALM, QboEmulatorState
 from sync.qbo.limiter import RateLimits
 
 BOT_TOKEN = "xoxb-local-stack"  # the fake Slack's token for the demo workspace

@@ -22,9 +22,9 @@ from typing import Any
 
 import httpx
 
-from sync.money import dumps
-from sync.ontop import assumed
-from sync.ontop.generator import CompanyGenerator, GeneratedWorker, timestamp_ms
+from emulators.ontop import wire
+from emulators.ontop.generator import CompanyGenerator, GeneratedWorker, timestamp_ms
+from emulators.wire import dumps
 
 DEFAULT_ADMIN_EMAIL = "admin@ontop.test"
 DEFAULT_ADMIN_PASSWORD = "ontop-demo-password"
@@ -418,11 +418,11 @@ class OntopEmulatorState:
         self.webhook_sequence += 1
         digest = hashlib.sha256(f"{self.generator.seed}:{self.webhook_sequence}".encode()).digest()
         event_id = event_id or str(uuid.UUID(bytes=digest[:16], version=4))  # deterministic per seed and order
-        headers = {"Content-Type": "application/json", assumed.EVENT_ID_HEADER: event_id}
+        headers = {"Content-Type": "application/json", wire.EVENT_ID_HEADER: event_id}
         key = secret if secret is not None else self.webhook_secret
         if key and not unsigned:
             moment = timestamp if timestamp is not None else int(self.wall_clock())
-            headers[assumed.SIGNATURE_HEADER] = assumed.signature_header(key, moment, body)
+            headers[wire.SIGNATURE_HEADER] = wire.signature_header(key, moment, body)
         if tamper:
             body = body.replace(b"}", b',"tampered":true}', 1) if body.endswith(b"}") else body + b" "
         return body, headers
@@ -467,7 +467,7 @@ class OntopEmulatorState:
     def _record_delivery(
         self, url: str, event: Mapping[str, Any], status: int | None, tamper: bool, headers: Mapping[str, str]
     ) -> None:
-        self.deliveries.append(WebhookDelivery(url, dict(event), status, tamper, assumed.SIGNATURE_HEADER in headers))
+        self.deliveries.append(WebhookDelivery(url, dict(event), status, tamper, wire.SIGNATURE_HEADER in headers))
 
     async def deliver_webhook_async(
         self,
@@ -515,7 +515,7 @@ def kyc_event(worker_row: Mapping[str, Any], client_id: int) -> dict[str, Any]:
 
 def invoice_event(row: Mapping[str, Any], client_id: int) -> dict[str, Any]:
     return {
-        "event_type": assumed.INVOICE_EVENT,
+        "event_type": wire.INVOICE_EVENT,
         "data": {
             "invoice_id": row["invoiceId"],
             "invoice_number": row.get("invoiceNumber"),

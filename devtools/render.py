@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bot.devtools.fake_slack import RecordedCall
+    from devtools.fake_slack import RecordedCall
 
 RULE = "─" * 40
 

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 import httpx
 
 if TYPE_CHECKING:
-    from bot.devtools.fake_slack import FakeSlack
+    from devtools.fake_slack import FakeSlack
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 JSON_CONTENT_TYPE = "application/json"

@@ -22,15 +22,15 @@ import httpx
 from sqlalchemy import select
 
 from bot.config import Settings
-from bot.devtools.render import render_call, render_message
-from bot.devtools.signing import SlackClientSimulator, view_state
-from bot.devtools.stack import ADMIN_USER, FINANCE_CHANNEL, MEMBER_USER, LocalStack, StackOptions
 from bot.logs import configure_logging
+from devtools.render import render_call, render_message
+from devtools.signing import SlackClientSimulator, view_state
+from devtools.stack import ADMIN_USER, FINANCE_CHANNEL, MEMBER_USER, LocalStack, StackOptions
+from emulators.qbo.state import DEFAULT_REALM
 from handlers.ids import ConnectIds, DisconnectIds, FixIds, MappingIds, MiscIds, SettingsIds, VendorIds
 from storage.db import create_engine, session_factory
 from storage.models import RunStatus, SyncedInvoice, SyncRun
 from sync.bills import doc_number_for
-from sync.qbo.emulator_state import DEFAULT_REALM
 
 RULE = "─" * 78
 QUIET_CALLS = {"auth.test", "users.info", "conversations.info", "conversations.join", "conversations.open"}

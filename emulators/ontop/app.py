@@ -20,10 +20,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sync.ontop import assumed
-from sync.ontop.emulator_control import control_routes
-from sync.ontop.emulator_http import WORKER_STATUS_IDS, error, int_param, json_body, json_response, paging, spring_page
-from sync.ontop.emulator_state import (
+from emulators.ontop import wire
+from emulators.ontop.control import control_routes
+from emulators.ontop.generator import CompanyGenerator, timestamp_ms
+from emulators.ontop.http import WORKER_STATUS_IDS, error, int_param, json_body, json_response, paging, spring_page
+from emulators.ontop.state import (
     DEFAULT_ADMIN_EMAIL,
     DEFAULT_ADMIN_PASSWORD,
     Fault,
@@ -35,7 +36,6 @@ from sync.ontop.emulator_state import (
     kyc_event,
     wallet_top_up_event,
 )
-from sync.ontop.generator import CompanyGenerator, timestamp_ms
 
 __all__ = [
     "DEFAULT_ADMIN_EMAIL",
@@ -240,7 +240,7 @@ def _api_routes(emu: OntopEmulatorState) -> list[Route]:
     async def test_webhook(request: Request) -> Response:
         if not emu.webhook_url:
             return error(400, "no webhook configured", request.url.path)
-        statuses = await emu.deliver_webhook_async({"event_type": assumed.TEST_EVENT, "data": {}})
+        statuses = await emu.deliver_webhook_async({"event_type": wire.TEST_EVENT, "data": {}})
         return json_response({"url": emu.webhook_url, "status": statuses[0]})
 
     return [
@@ -254,14 +254,14 @@ def _api_routes(emu: OntopEmulatorState) -> list[Route]:
         Route("/payment-agent/paylists/{paylist_id:int}/payments", api(paylist_payments), methods=["GET"]),
         Route("/payment-agent/payments", api(list_payments), methods=["GET"]),
         Route("/payment-agent/payments/{payment_id:int}", api(get_payment), methods=["GET"]),
-        Route(assumed.AGREEMENTS_PATH, api(list_agreements, part_b=True), methods=["GET"]),
-        Route(assumed.AGREEMENTS_PATH + "/{agreement_id:int}", api(get_agreement, part_b=True), methods=["GET"]),
-        Route(assumed.INVOICES_PATH, api(list_invoices, part_b=True), methods=["GET"]),
-        Route(assumed.INVOICES_PATH + "/{invoice_id:int}", api(get_invoice, part_b=True), methods=["GET"]),
-        Route(assumed.INVOICES_PATH + "/{invoice_id:int}/pdf", api(get_invoice_pdf, part_b=True), methods=["GET"]),
-        Route(assumed.WEBHOOKS_PATH, api(set_webhook, part_b=True), methods=["POST"]),
-        Route(assumed.WEBHOOKS_PATH, api(get_webhook, part_b=True), methods=["GET"]),
-        Route(assumed.WEBHOOKS_PATH + "/test", api(test_webhook, part_b=True), methods=["POST"]),
+        Route(wire.AGREEMENTS_PATH, api(list_agreements, part_b=True), methods=["GET"]),
+        Route(wire.AGREEMENTS_PATH + "/{agreement_id:int}", api(get_agreement, part_b=True), methods=["GET"]),
+        Route(wire.INVOICES_PATH, api(list_invoices, part_b=True), methods=["GET"]),
+        Route(wire.INVOICES_PATH + "/{invoice_id:int}", api(get_invoice, part_b=True), methods=["GET"]),
+        Route(wire.INVOICES_PATH + "/{invoice_id:int}/pdf", api(get_invoice_pdf, part_b=True), methods=["GET"]),
+        Route(wire.WEBHOOKS_PATH, api(set_webhook, part_b=True), methods=["POST"]),
+        Route(wire.WEBHOOKS_PATH, api(get_webhook, part_b=True), methods=["GET"]),
+        Route(wire.WEBHOOKS_PATH + "/test", api(test_webhook, part_b=True), methods=["POST"]),
     ]
 
 

@@ -10,9 +10,9 @@ from typing import Any
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sync import money
-from sync.qbo.emulator_entities import EmulatedFault
-from sync.qbo.emulator_state import Company, QboEmulatorState
+from emulators import wire
+from emulators.qbo.entities import EmulatedFault
+from emulators.qbo.state import Company, QboEmulatorState
 
 JSON_TYPE = "application/json;charset=UTF-8"
 THROTTLE_DETAIL = "The request limit was reached.  Try again later"
@@ -53,7 +53,7 @@ def gateway_fault(status: int, code: str, name: str, detail: str, fault_type: st
 
 def json_bytes(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
     """A JSON response with money written as exact numbers and QBO's content type."""
-    return Response(money.dumps(body).encode(), status_code=status, media_type=JSON_TYPE, headers=headers)
+    return Response(wire.dumps(body).encode(), status_code=status, media_type=JSON_TYPE, headers=headers)
 
 
 def unauthorized(detail: str) -> Response:

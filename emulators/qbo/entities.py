@@ -7,8 +7,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sync.money import MoneyError, cents, to_decimal
-from sync.qbo.emulator_state import Company, QboEmulatorState
+from emulators.qbo.state import Company, QboEmulatorState
+from emulators.wire import AmountError, amount, round_cents
 
 NAME_KINDS = ("Vendor", "Customer", "Employee")
 NAME_PARTS = ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")
@@ -284,8 +284,8 @@ def _bill_computed(
         if "Amount" not in line:
             raise required("Amount")
         try:
-            amount = to_decimal(line["Amount"])
-        except MoneyError as exc:
+            line_amount = amount(line["Amount"])
+        except AmountError as exc:
             raise EmulatedFault("2040", "Invalid String", f"Invalid amount: {line['Amount']!r}", "Amount") from exc
         detail = line.get("AccountBasedExpenseLineDetail")
         if line.get("DetailType") != "AccountBasedExpenseLineDetail" or not isinstance(detail, dict):
@@ -303,7 +303,7 @@ def _bill_computed(
             {
                 "Id": line_id,
                 "LineNum": number,
-                "Amount": amount,
+                "Amount": line_amount,
                 "AccountBasedExpenseLineDetail": {
                     **detail,
                     "AccountRef": {"value": account["Id"], "name": account.get("FullyQualifiedName", account["Name"])},
@@ -312,7 +312,7 @@ def _bill_computed(
                 },
             }
         )
-        total += amount
+        total += line_amount
         lines.append(line)
     bill["Line"] = lines
     if "APAccountRef" in bill:
@@ -334,11 +334,11 @@ def _bill_computed(
     else:
         _date(bill["DueDate"], "DueDate")
     bill["TotalAmt"] = total
-    balance = total if existing is None else to_decimal(existing.get("Balance", total))
+    balance = total if existing is None else amount(existing.get("Balance", total))
     bill["Balance"] = balance
-    bill["HomeBalance"] = cents(balance * rate)
+    bill["HomeBalance"] = round_cents(balance * rate)
     if bill["CurrencyRef"]["value"] != company.home_currency:
-        bill["HomeTotalAmt"] = cents(total * rate)
+        bill["HomeTotalAmt"] = round_cents(total * rate)
     return bill
 
 
@@ -363,7 +363,7 @@ def _bill_currency(state: QboEmulatorState, company: Company, bill: dict[str, An
         if state.switches.reject_missing_exchange_rate:
             raise EmulatedFault("2410", "Curreny, ExchangeRate is missing.", "Curreny, ExchangeRate is missing.")
         bill["ExchangeRate"] = Decimal("1")
-    rate = to_decimal(bill["ExchangeRate"])
+    rate = amount(bill["ExchangeRate"])
     bill["ExchangeRate"] = rate
     return rate
 

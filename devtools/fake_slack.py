@@ -40,7 +40,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.devtools.server import BackgroundServer
+from devtools.server import BackgroundServer
 
 # What the manifest asks for; tests/test_manifest.py checks the two stay equal.
 DEFAULT_BOT_SCOPES: tuple[str, ...] = (

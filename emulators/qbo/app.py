@@ -20,9 +20,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from sync import money
-from sync.qbo.emulator_control import ControlRoutes
-from sync.qbo.emulator_entities import (
+from emulators import wire
+from emulators.qbo.control import ControlRoutes
+from emulators.qbo.entities import (
     NAME_KINDS,
     EmulatedFault,
     create_bill,
@@ -32,10 +32,10 @@ from sync.qbo.emulator_entities import (
     required,
     update_entity,
 )
-from sync.qbo.emulator_gateway import JSON_TYPE, Gateway, forbidden, json_bytes, unauthorized
-from sync.qbo.emulator_oauth import OAuthRoutes
-from sync.qbo.emulator_query import ENTITY_KINDS, QueryError, parse_query, run_query
-from sync.qbo.emulator_state import (
+from emulators.qbo.gateway import JSON_TYPE, Gateway, forbidden, json_bytes, unauthorized
+from emulators.qbo.oauth import OAuthRoutes
+from emulators.qbo.query import ENTITY_KINDS, QueryError, parse_query, run_query
+from emulators.qbo.state import (
     ACCOUNTING_SCOPE,
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -133,7 +133,7 @@ class _Emulator:
                 return self._fault_response(company, EmulatedFault(error.code, error.message, error.detail))
             if isinstance(result, Response):
                 return result
-            body = money.dumps({**result, "time": self.state.local_time(company, millis=True)}).encode()
+            body = wire.dumps({**result, "time": self.state.local_time(company, millis=True)}).encode()
             if request_id:
                 with self.state.lock:
                     company.replay[request_id] = (200, body)
@@ -312,7 +312,7 @@ class _Emulator:
         """POST /{entity}: create, update (with Id) or ?operation=delete."""
         kind = self._kind(request.path_params["entity"])
         try:
-            body = money.loads(await request.body())
+            body = wire.loads(await request.body())
         except ValueError as exc:
             raise EmulatedFault("2010", "Request has invalid or unsupported property", "Malformed JSON") from exc
         if not isinstance(body, dict):
@@ -350,7 +350,7 @@ class _Emulator:
     async def batch(self, request: Request, company: Company) -> dict[str, Any]:
         """POST /batch: up to 30 independent items, each with its own Fault."""
         try:
-            body = money.loads(await request.body() or b"{}")
+            body = wire.loads(await request.body() or b"{}")
         except ValueError:
             body = {}
         items = body.get("BatchItemRequest") if isinstance(body, dict) else None
@@ -398,7 +398,7 @@ class _Emulator:
         for name, filename, part_type, payload in parts:
             if name.startswith("file_metadata_"):
                 try:
-                    parsed = money.loads(payload)
+                    parsed = wire.loads(payload)
                 except ValueError as exc:
                     raise EmulatedFault("6040", "Invalid attachable", "file metadata is not JSON") from exc
                 metadata[name.removeprefix("file_metadata_")] = parsed if isinstance(parsed, dict) else {}
