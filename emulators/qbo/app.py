@@ -21,19 +21,21 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from emulators import wire
+from emulators.qbo.accounts import create_account
 from emulators.qbo.control import ControlRoutes
 from emulators.qbo.entities import (
     NAME_KINDS,
-    EmulatedFault,
     create_bill,
     create_name_entity,
+    create_vendor_credit,
     delete_entity,
     read_entity,
-    required,
     update_entity,
 )
+from emulators.qbo.faults import EmulatedFault, required, unsupported
 from emulators.qbo.gateway import JSON_TYPE, Gateway, forbidden, json_bytes, unauthorized
 from emulators.qbo.oauth import OAuthRoutes
+from emulators.qbo.payments import create_bill_payment
 from emulators.qbo.query import ENTITY_KINDS, QueryError, parse_query, run_query
 from emulators.qbo.state import (
     ACCOUNTING_SCOPE,
@@ -47,7 +49,7 @@ from emulators.qbo.state import (
 __all__ = ["QboEmulatorState", "create_qbo_emulator", "run_qbo_emulator"]
 
 CDC_MAX_OBJECTS = 1000
-WRITABLE_KINDS = {"Vendor", "Customer", "Employee", "Bill", "Attachable"}
+WRITABLE_KINDS = {"Vendor", "Customer", "Employee", "Bill", "Attachable", "BillPayment", "VendorCredit", "Account"}
 ALLOWED_FILE_TYPES = {"ai", "csv", "doc", "docx", "eps", "gif", "jpeg", "jpg", "ods", "pdf", "png", "rtf", "tif",
                       "txt", "xls", "xlsx", "xml"}  # fmt: skip
 ATTACHABLE_ENTITY_TYPES = {"Bill", "Vendor", "Invoice", "Purchase", "JournalEntry", "Customer", "Estimate"}
@@ -171,8 +173,12 @@ class _Emulator:
         """GET /companyinfo/{realm}."""
         if request.path_params["company_id"] != company.realm_id:
             raise EmulatedFault("610", "Object Not Found", "Object Not Found : CompanyInfo")
-        address = {"Id": "1", "Line1": "100 Market St", "City": "San Francisco", "CountrySubDivisionCode": "CA",
-                   "PostalCode": "94105", "Country": company.country}  # fmt: skip
+        if company.country == "USA":
+            address = {"Id": "1", "Line1": "100 Market St", "City": "San Francisco", "CountrySubDivisionCode": "CA",
+                       "PostalCode": "94105", "Country": company.country}  # fmt: skip
+        else:
+            address = {"Id": "1", "Line1": "1 Long Acre", "City": "London", "PostalCode": "WC2E 9LH",
+                       "Country": company.country}  # fmt: skip
         return {
             "CompanyInfo": {
                 "Id": company.realm_id,
@@ -217,7 +223,8 @@ class _Emulator:
                     "BillableExpenseTracking": False,
                     "DefaultMarkup": 0,
                 },
-                "TaxPrefs": {"UsingSalesTax": False},
+                # Non-US companies charge VAT/GST on purchases, which is why their lines need tax codes (§18.3).
+                "TaxPrefs": {"UsingSalesTax": company.country != "USA"},
                 "OtherPrefs": {"NameValue": []},
                 "MetaData": self.state.meta(company),
             }
@@ -327,7 +334,8 @@ class _Emulator:
     ) -> dict[str, Any]:
         """One create/update/delete, shared by the entity endpoints and batch items."""
         if kind not in WRITABLE_KINDS:
-            raise EmulatedFault("2010", "Request has invalid or unsupported property", f"{kind} is read-only here")
+            raise unsupported(f"{kind} is read-only here")
+        also_changed: list[tuple[str, str]] = []
         if operation == "delete":
             result = delete_entity(self.state, company, kind, body)
         elif operation == "update":
@@ -338,13 +346,20 @@ class _Emulator:
             elif kind == "Bill":
                 allow = "allowduplicatedocnum" in include
                 result = create_bill(self.state, company, body, allow_duplicate_docnumber=allow)
+            elif kind == "VendorCredit":
+                result = create_vendor_credit(self.state, company, body)
+            elif kind == "BillPayment":
+                # The bills a payment settles change too; the audit names them so a pre-existing one is noticed.
+                result, also_changed = create_bill_payment(self.state, company, body)
+            elif kind == "Account":
+                result = create_account(self.state, company, body)
             else:
                 if not str(body.get("Note") or "").strip():
                     raise required("Note")
                 result = self.state.add_entity(company, "Attachable", {**body, "MetaData": self.state.meta(company)})
         else:
-            raise EmulatedFault("2010", "Request has invalid or unsupported property", f"operation {operation}")
-        self.state.record_write(company, operation, kind, result["Id"], request_id)
+            raise unsupported(f"operation {operation}")
+        self.state.record_write(company, operation, kind, result["Id"], request_id, also_changed)
         return result
 
     async def batch(self, request: Request, company: Company) -> dict[str, Any]:
@@ -491,12 +506,23 @@ def run_qbo_emulator(
     realm_id: str = DEFAULT_REALM,
     client_id: str = DEFAULT_CLIENT_ID,
     client_secret: str = DEFAULT_CLIENT_SECRET,
-    home_currency: str = "USD",
+    home_currency: str | None = None,
     multicurrency_enabled: bool = False,
+    country: str = "USA",
+    exchange_rate_decimals: int | None = None,
     seed: int = 0,
 ) -> None:
-    """Serve a seeded emulator until interrupted (blocking); for `qbo-bot emulator qbo --port N`."""
+    """Serve a seeded emulator until interrupted (blocking); for `qbo-bot emulator qbo --port N`.
+
+    Args:
+        home_currency: the company's home currency; defaults to the country's (USD for USA, GBP for GBR).
+        country: ISO-3 CompanyInfo.Country; not USA makes a VAT company whose bill lines need tax codes.
+        exchange_rate_decimals: cut stored exchange rates to this many decimals (default: keep them as sent).
+    """
     state = QboEmulatorState(seed=seed)
+    state.switches.exchange_rate_decimals = exchange_rate_decimals
     state.register_client(client_id, client_secret)
-    state.seed_company(realm_id, home_currency=home_currency, multicurrency_enabled=multicurrency_enabled)
+    state.seed_company(
+        realm_id, home_currency=home_currency, multicurrency_enabled=multicurrency_enabled, country=country
+    )
     uvicorn.run(create_qbo_emulator(state), host=host, port=port, log_level="info")

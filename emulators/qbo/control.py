@@ -37,7 +37,10 @@ class ControlRoutes:
         ]
 
     async def control_seed(self, request: Request) -> Response:
-        """Seed a company (JSON: seed_company's keyword arguments)."""
+        """Seed a company (JSON: seed_company's keyword arguments, e.g. {"country": "GBR"}).
+
+        A country other than USA gives a VAT company (CompanyInfo.Country, home currency, TaxCode entities).
+        """
         options = await _json_body(request)
         company = self.state.seed_company(**options)
         return JSONResponse({"realm_id": company.realm_id})
@@ -64,7 +67,7 @@ class ControlRoutes:
         return JSONResponse({"faults": faults})
 
     async def control_switches(self, request: Request) -> Response:
-        """POST updates switches, GET shows them."""
+        """POST updates switches (e.g. {"exchange_rate_decimals": 4}), GET shows them."""
         if request.method == "POST":
             # Read before taking the lock (other requests wait on it); JSON numbers arrive as Decimal, switches are
             # plain floats.

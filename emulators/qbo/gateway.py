@@ -11,7 +11,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulators import wire
-from emulators.qbo.entities import EmulatedFault
+from emulators.qbo.faults import EmulatedFault
 from emulators.qbo.state import Company, QboEmulatorState
 
 JSON_TYPE = "application/json;charset=UTF-8"

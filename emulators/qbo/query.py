@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-NAME_LISTS = {"vendor", "customer", "employee", "account", "class", "department", "term"}
+NAME_LISTS = {"vendor", "customer", "employee", "account", "class", "department", "term", "taxcode", "taxrate"}
 # WHERE-filterable properties per entity (lower case); other entities accept any property.
 FILTERABLE: dict[str, set[str]] = {
     "vendor": {"id", "displayname", "givenname", "middlename", "familyname", "companyname", "printoncheckname",
@@ -20,11 +20,18 @@ FILTERABLE: dict[str, set[str]] = {
              "balance", "metadata.createtime", "metadata.lastupdatedtime"},
     "account": {"id", "name", "fullyqualifiedname", "accounttype", "accountsubtype", "classification", "active",
                 "currentbalance", "metadata.createtime", "metadata.lastupdatedtime", "acctnum"},
+    "billpayment": {"id", "vendorref", "txndate", "totalamt", "docnumber", "paytype", "metadata.createtime",
+                    "metadata.lastupdatedtime"},
+    "vendorcredit": {"id", "vendorref", "txndate", "apaccountref", "totalamt", "docnumber", "balance",
+                     "metadata.createtime", "metadata.lastupdatedtime"},
+    "taxcode": {"id", "name", "active", "taxable", "taxgroup", "metadata.createtime", "metadata.lastupdatedtime"},
+    "taxrate": {"id", "name", "active", "ratevalue", "metadata.createtime", "metadata.lastupdatedtime"},
 }  # fmt: skip
 # Entity names as they appear in URL segments and queries (lower case) -> as QBO spells them in bodies.
 ENTITY_KINDS = {"vendor": "Vendor", "customer": "Customer", "employee": "Employee", "bill": "Bill",
                 "account": "Account", "attachable": "Attachable", "term": "Term", "class": "Class",
-                "department": "Department"}  # fmt: skip
+                "department": "Department", "billpayment": "BillPayment", "vendorcredit": "VendorCredit",
+                "taxcode": "TaxCode", "taxrate": "TaxRate"}  # fmt: skip
 MAX_RESULTS_LIMIT = 1000
 DEFAULT_MAX_RESULTS = 100
 
@@ -293,6 +300,7 @@ def field_value(entity: dict[str, Any], prop: str) -> Any:
 
 
 def _comparable(value: Any) -> Any:
+    """A sort key: digit strings (Ids) order as numbers, other text case-insensitively."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int | Decimal):
@@ -303,6 +311,30 @@ def _comparable(value: Any) -> Any:
         except InvalidOperation:
             return value.casefold()
     return value
+
+
+def _operands(stored: Any, literals: list[Any]) -> tuple[Any, list[Any]] | None:
+    """Stored value and literals in the stored property's type (§18.6 item 30), or None when they cannot compare.
+
+    A text property compares as text, so `DocNumber = '123'` never matches `0123`; a number compares as a number,
+    so `TotalAmt = '100'` matches 100.00; booleans compare only with booleans.
+    """
+    if isinstance(stored, bool):
+        return (stored, literals) if all(isinstance(value, bool) for value in literals) else None
+    if isinstance(stored, int | Decimal):
+        numbers = []
+        for value in literals:
+            if isinstance(value, bool):
+                return None
+            try:
+                numbers.append(Decimal(str(value)))
+            except InvalidOperation:
+                return None
+        return Decimal(stored), numbers
+    if isinstance(stored, str):
+        texts = [str(value).casefold() if not isinstance(value, Decimal) else format(value, "f") for value in literals]
+        return stored.casefold(), texts
+    return None
 
 
 def _like(value: Any, pattern: str) -> bool:
@@ -330,8 +362,10 @@ def matches(entity: dict[str, Any], condition: Condition) -> bool:
             if _like(raw, str(condition.values[0])):
                 return True
             continue
-        left = _comparable(raw)
-        rights = [_comparable(value) for value in condition.values]
+        operands = _operands(raw, condition.values)
+        if operands is None:
+            continue
+        left, rights = operands
         try:
             if condition.op in ("=", "in") and any(left == right for right in rights):
                 return True

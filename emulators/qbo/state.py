@@ -12,6 +12,8 @@ from decimal import Decimal
 from fnmatch import fnmatch
 from typing import Any
 
+from emulators.qbo.currencies import name_of
+from emulators.qbo.taxes import seed_tax_codes
 from emulators.qbo.webhooks import WebhookEvent, WebhookOutbox
 
 DEFAULT_REALM = "9130350000000000"
@@ -19,6 +21,14 @@ DEFAULT_CLIENT_ID = "emulator-client"
 DEFAULT_CLIENT_SECRET = "emulator-secret"  # a fixed credential of the local emulator, not a secret
 ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
 FAULT_KINDS = {"500", "503", "429", "timeout", "reset", "expire_token"}
+NAME_KINDS = ("Vendor", "Customer", "Employee")
+HOME_CURRENCY_BY_COUNTRY = {"USA": "USD", "GBR": "GBP", "CAN": "CAD", "AUS": "AUD", "IRL": "EUR", "FRA": "EUR",
+                            "IND": "INR"}  # fmt: skip
+
+
+def unique_key(text: str) -> str:
+    """How QBO compares names and document numbers for uniqueness: trimmed, inner spaces collapsed, case-folded."""
+    return " ".join(text.split()).casefold()
 
 
 @dataclass
@@ -46,6 +56,10 @@ class EmulatorSwitches:
     throttle_xml: bool = False
     retry_after: str | None = None  # a Retry-After header value on 429s (QBO sends none by default)
     unfilterable_properties: set[str] = field(default_factory=set)  # lower-case names refused in WHERE (4001)
+    # QBO's precision for ExchangeRate is undocumented (§18.4): None keeps the rate as sent; N cuts the stored rate to
+    # N decimals (see exchange_rate_rounding), so a test can show the product notices the home amounts moving.
+    exchange_rate_decimals: int | None = None
+    exchange_rate_rounding: str = "truncate"  # or "half_up"
 
     def update(self, values: dict[str, Any]) -> None:
         """Set switches by name; unknown names raise KeyError."""
@@ -125,6 +139,8 @@ class AuditEntry:
     entity_id: str
     request_id: str | None
     touched_preexisting: bool
+    # Records the write changed as a consequence (a payment lowers its bills' balances): {"entity", "entity_id"}.
+    also_changed: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -143,6 +159,11 @@ class Company:
     preexisting: set[tuple[str, str]] = field(default_factory=set)
     next_id: int = 1
     replay: dict[str, tuple[int, bytes]] = field(default_factory=dict)  # requestid -> (status, body)
+    # Uniqueness indexes, so a create never scans every stored entity (§18.6 item 31). Keys are trimmed and
+    # case-folded; entries can go stale when a test edits `entities` directly, so readers re-check the record.
+    name_index: dict[str, dict[tuple[str, str], None]] = field(default_factory=dict)  # name -> {(kind, Id)}
+    doc_number_index: dict[str, dict[str, None]] = field(default_factory=dict)  # Bill DocNumber -> {Id}
+    next_opaque_id: int = 5000000000000010001  # long Ids like the ones QBO gives tax codes
 
     @property
     def tz(self) -> timezone:
@@ -155,9 +176,47 @@ class Company:
         self.next_id += 1
         return value
 
+    def opaque_id(self) -> str:
+        """A long opaque Id (digit string), for seeded reference data such as tax codes."""
+        value = str(self.next_opaque_id)
+        self.next_opaque_id += 1
+        return value
+
     def of(self, kind: str) -> dict[str, dict[str, Any]]:
         """The Id -> entity map of one kind."""
         return self.entities.setdefault(kind, {})
+
+    def store(self, kind: str, record: dict[str, Any]) -> None:
+        """Put an entity in its map under its Id and keep the uniqueness indexes up to date."""
+        self.of(kind)[record["Id"]] = record
+        if kind in NAME_KINDS and isinstance(record.get("DisplayName"), str):
+            self.name_index.setdefault(unique_key(record["DisplayName"]), {})[(kind, record["Id"])] = None
+        elif kind == "Bill" and isinstance(record.get("DocNumber"), str) and record.get("DocNumber"):
+            self.doc_number_index.setdefault(unique_key(record["DocNumber"]), {})[record["Id"]] = None
+
+    def name_holders(self, name: str) -> list[tuple[str, dict[str, Any]]]:
+        """(kind, record) of the Vendors, Customers and Employees whose DisplayName may equal `name` (index lookup)."""
+        key = unique_key(name)
+        found = []
+        for kind, entity_id in list(self.name_index.get(key, {})):
+            record = self.of(kind).get(entity_id)
+            if record is None or unique_key(str(record.get("DisplayName", ""))) != key:
+                del self.name_index[key][(kind, entity_id)]  # stale: removed or renamed behind the index's back
+                continue
+            found.append((kind, record))
+        return found
+
+    def bills_with_doc_number(self, doc_number: str) -> list[dict[str, Any]]:
+        """Live Bills whose DocNumber equals `doc_number`, trimmed and case-insensitively (index lookup)."""
+        key = unique_key(doc_number)
+        found = []
+        for entity_id in list(self.doc_number_index.get(key, {})):
+            record = self.of("Bill").get(entity_id)
+            if record is None or record.get("status") == "Deleted" or unique_key(str(record.get("DocNumber"))) != key:
+                del self.doc_number_index[key][entity_id]
+                continue
+            found.append(record)
+        return found
 
 
 _ACCOUNTS: list[tuple[str, str, str, str, bool]] = [
@@ -240,7 +299,7 @@ class QboEmulatorState:
         realm_id: str = DEFAULT_REALM,
         *,
         company_name: str = "Northwind Design Studio",
-        home_currency: str = "USD",
+        home_currency: str | None = None,
         multicurrency_enabled: bool = False,
         country: str = "USA",
         utc_offset_minutes: int = -8 * 60,
@@ -250,14 +309,17 @@ class QboEmulatorState:
         """Create a company with a realistic chart of accounts, terms and pre-existing names likely to collide.
 
         Args:
+            home_currency: defaults to the country's currency (USD for USA, GBP for GBR, ...).
+            country: ISO-3 `CompanyInfo.Country`; anything but USA is a VAT company with real tax codes (§18.3).
             extra_names: more pre-existing names, e.g. an Ontop worker's name held by a Customer:
                 [{"kind": "Customer", "display_name": "José Pérez", "email": None, "active": True}].
         """
+        country = country.upper()
         with self.lock:
             company = Company(
                 realm_id,
                 company_name,
-                home_currency,
+                (home_currency or HOME_CURRENCY_BY_COUNTRY.get(country, "USD")).upper(),
                 multicurrency_enabled,
                 country,
                 utc_offset_minutes=utc_offset_minutes,
@@ -265,6 +327,8 @@ class QboEmulatorState:
             self.companies[realm_id] = company
             if with_defaults:
                 self._seed_defaults(company)
+            if country != "USA":
+                seed_tax_codes(self, company)
             for extra in extra_names or []:
                 kind = str(extra.get("kind", "Vendor"))
                 if kind not in ("Vendor", "Customer", "Employee"):
@@ -347,12 +411,13 @@ class QboEmulatorState:
             record["PrimaryEmailAddr"] = {"Address": email}
         return record
 
-    def add_entity(self, company: Company, kind: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Store an entity with a fresh Id and the common fields."""
-        entity_id = company.new_id()
-        record = {"Id": entity_id, "SyncToken": "0", "domain": "QBO", "sparse": False, **body}
+    def add_entity(
+        self, company: Company, kind: str, body: dict[str, Any], entity_id: str | None = None
+    ) -> dict[str, Any]:
+        """Store an entity with a fresh Id (unless given) and the common fields."""
+        record = {"Id": entity_id or company.new_id(), "SyncToken": "0", "domain": "QBO", "sparse": False, **body}
         record.setdefault("MetaData", self.meta(company))
-        company.of(kind)[entity_id] = record
+        company.store(kind, record)
         return record
 
     def find_by(self, company: Company, kind: str, prop: str, value: str) -> dict[str, Any] | None:
@@ -364,10 +429,7 @@ class QboEmulatorState:
 
     def currency_ref(self, code: str) -> dict[str, str]:
         """A CurrencyRef with the name QBO fills in."""
-        names = {"USD": "United States Dollar", "EUR": "Euro", "GBP": "British Pound Sterling",
-                 "CAD": "Canadian Dollar", "BRL": "Brazilian Real", "ARS": "Argentine Peso", "MXN": "Mexican Peso",
-                 "COP": "Colombian Peso", "INR": "Indian Rupee"}  # fmt: skip
-        return {"value": code, "name": names.get(code, code)}
+        return {"value": code, "name": name_of(code)}
 
     def meta(self, company: Company) -> dict[str, str]:
         """MetaData with both times set to now."""
@@ -564,8 +626,22 @@ class QboEmulatorState:
             self.in_flight[realm_id] = self.in_flight.get(realm_id, 1) - 1
 
     # ---- audit -------------------------------------------------------------------------------------------------
-    def record_write(self, company: Company, operation: str, kind: str, entity_id: str, request_id: str | None) -> None:
-        """Append a write to the audit log and queue its webhook event."""
+    def record_write(
+        self,
+        company: Company,
+        operation: str,
+        kind: str,
+        entity_id: str,
+        request_id: str | None,
+        also_changed: list[tuple[str, str]] | None = None,
+    ) -> None:
+        """Append a write to the audit log and queue its webhook events.
+
+        `also_changed` lists (kind, Id) of records the write changed as a consequence, e.g. the bills a payment
+        paid. The entry counts as touching pre-existing data when the written record or any of those was seeded.
+        """
+        changed = also_changed or []
+        touched = (kind, entity_id) in company.preexisting or any(pair in company.preexisting for pair in changed)
         with self.lock:
             self.audit.append(
                 AuditEntry(
@@ -575,12 +651,15 @@ class QboEmulatorState:
                     entity=kind,
                     entity_id=entity_id,
                     request_id=request_id,
-                    touched_preexisting=(kind, entity_id) in company.preexisting,
+                    touched_preexisting=touched,
+                    also_changed=[{"entity": other, "entity_id": other_id} for other, other_id in changed],
                 )
             )
         operation_name = {"create": "Create", "update": "Update", "delete": "Delete"}.get(operation)
         if operation_name is not None:
             self.webhooks.record(WebhookEvent(company.realm_id, kind, entity_id, operation_name, self.now()))
+        for other, other_id in changed:
+            self.webhooks.record(WebhookEvent(company.realm_id, other, other_id, "Update", self.now()))
 
     def audit_log(self) -> list[dict[str, Any]]:
         """The audit log as plain dicts."""

@@ -8,10 +8,10 @@ import random
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import httpx
 import structlog
@@ -22,6 +22,7 @@ from sync.qbo.auth import QboOAuth, QboTokens
 from sync.qbo.errors import (
     QboAuthError,
     QboError,
+    QboNotFound,
     QboServiceError,
     QboThrottled,
     QboValidationError,
@@ -35,11 +36,16 @@ from sync.qbo.models import (
     Attachable,
     Bill,
     BillDraft,
+    BillPayment,
+    BillPaymentDraft,
     CompanyInfo,
     NameKind,
     NewVendor,
     Preferences,
+    TaxCode,
     Vendor,
+    VendorCredit,
+    VendorCreditDraft,
 )
 from sync.retry import Backoff, retry_after_seconds
 
@@ -53,6 +59,8 @@ _BATCH_NAMESPACE = uuid.UUID("6b9a4c1e-3f0d-4d5e-9a7b-2c8e1f4a5b6d")
 _PAGING_WORDS = re.compile(r"\b(startposition|maxresults)\b", re.IGNORECASE)
 _ORDER_WORDS = re.compile(r"\border\s*by\b", re.IGNORECASE)
 _QUERY_KEYS = {"startPosition", "maxResults", "totalCount"}
+_Draft = TypeVar("_Draft", BillDraft, BillPaymentDraft, VendorCreditDraft)
+_Created = TypeVar("_Created", Bill, BillPayment, VendorCredit)
 
 
 class TokenSource(Protocol):
@@ -344,6 +352,44 @@ class QboClient:
         rows = await self.query("SELECT * FROM Account WHERE AccountType = 'Accounts Payable' AND Active = true")
         return [Account.from_wire(row) for row in rows]
 
+    async def accounts(self, types: Iterable[str], *, active_only: bool = True) -> list[Account]:
+        """Accounts of the given AccountTypes (e.g. "Accounts Payable", "Bank", "Credit Card"), with their currency.
+
+        With `active_only=False` inactive ones come too: an account name stays taken while inactive.
+        """
+        wanted = sorted(set(types))
+        if not wanted:
+            return []
+        active = "Active = true" if active_only else "Active IN (true, false)"
+        literals = ", ".join(quote(name) for name in wanted)
+        rows = await self.query(f"SELECT * FROM Account WHERE AccountType IN ({literals}) AND {active}")
+        return [Account.from_wire(row) for row in rows]
+
+    async def create_account(
+        self, name: str, account_type: str, account_sub_type: str, currency: str | None, request_id: str
+    ) -> Account:
+        """Create an account (e.g. a Bank account "Ontop wallet"); QboDuplicateName (6240) when the name is taken."""
+        body: dict[str, Any] = {"Name": name, "AccountType": account_type, "AccountSubType": account_sub_type}
+        if currency:
+            body["CurrencyRef"] = {"value": currency}
+        created = await self._create("account", body, request_id)
+        return Account.from_wire(created["Account"])
+
+    async def tax_codes(self) -> list[TaxCode]:
+        """Every tax code, inactive included, with its purchase rate when QBO's TaxRate list gives it.
+
+        US companies answer with none: they only know the pseudo-codes TAX and NON.
+        """
+        rows = await self.query("SELECT * FROM TaxCode WHERE Active IN (true, false)")
+        if not rows:
+            return []
+        rates = {
+            str(row["Id"]): to_decimal(row["RateValue"])
+            for row in await self.query("SELECT * FROM TaxRate WHERE Active IN (true, false)")
+            if row.get("RateValue") is not None
+        }
+        return [TaxCode.from_wire(row, rates) for row in rows]
+
     async def exchange_rate(self, currency: str, as_of: date) -> Decimal:
         """Home-currency units per one unit of `currency` on a date (QBO's own rate table)."""
         body = await self._request(
@@ -403,9 +449,12 @@ class QboClient:
         body = await self._create("bill", draft.to_wire(), request_id, **params)
         return Bill.from_wire(body["Bill"])
 
-    async def get_bill(self, bill_id: str) -> Bill:
-        """Read one Bill by Id (QboNotFound, code 610, when it does not exist)."""
-        body = await self._get(f"bill/{bill_id}")
+    async def get_bill(self, bill_id: str) -> Bill | None:
+        """Read one Bill by Id (its balance and payments included); None when it does not exist (610)."""
+        try:
+            body = await self._get(f"bill/{bill_id}")
+        except QboNotFound:
+            return None
         return Bill.from_wire(body["Bill"])
 
     async def find_bills(self, doc_number: str, vendor_id: str | None = None) -> list[Bill]:
@@ -420,6 +469,61 @@ class QboClient:
 
         The batch's requestid is derived from the items' request ids, so retrying the same items is idempotent.
         """
+        return await self._create_batch("Bill", items, Bill.from_wire)
+
+    # ---- payments and vendor credits -------------------------------------------------------------------------------
+    async def create_bill_payment(self, draft: BillPaymentDraft, request_id: str) -> BillPayment:
+        """Pay bills (and apply vendor credits); the same request_id returns the original payment."""
+        body = await self._create("billpayment", draft.to_wire(), request_id)
+        return BillPayment.from_wire(body["BillPayment"])
+
+    async def create_bill_payments_batch(
+        self, items: list[tuple[str, BillPaymentDraft, str]]
+    ) -> dict[str, BillPayment | QboError]:
+        """Create up to 30 BillPayments in one call, each item with its own result (see create_bills_batch)."""
+        return await self._create_batch("BillPayment", items, BillPayment.from_wire)
+
+    async def get_bill_payment(self, payment_id: str) -> BillPayment | None:
+        """Read one BillPayment by Id; None when it does not exist (610)."""
+        try:
+            body = await self._get(f"billpayment/{payment_id}")
+        except QboNotFound:
+            return None
+        return BillPayment.from_wire(body["BillPayment"])
+
+    async def create_vendor_credit(self, draft: VendorCreditDraft, request_id: str) -> VendorCredit:
+        """Create a VendorCredit (a negative invoice); the same request_id returns the original."""
+        body = await self._create("vendorcredit", draft.to_wire(), request_id)
+        return VendorCredit.from_wire(body["VendorCredit"])
+
+    async def create_vendor_credits_batch(
+        self, items: list[tuple[str, VendorCreditDraft, str]]
+    ) -> dict[str, VendorCredit | QboError]:
+        """Create up to 30 VendorCredits in one call, each item with its own result (see create_bills_batch)."""
+        return await self._create_batch("VendorCredit", items, VendorCredit.from_wire)
+
+    async def get_vendor_credit(self, credit_id: str) -> VendorCredit | None:
+        """Read one VendorCredit by Id; None when it does not exist (610)."""
+        try:
+            body = await self._get(f"vendorcredit/{credit_id}")
+        except QboNotFound:
+            return None
+        return VendorCredit.from_wire(body["VendorCredit"])
+
+    async def find_vendor_credits(self, doc_number: str, vendor_id: str | None = None) -> list[VendorCredit]:
+        """VendorCredits with a DocNumber (and vendor): the dedupe check before creating one."""
+        statement = f"SELECT * FROM VendorCredit WHERE DocNumber = {quote(doc_number)}"
+        if vendor_id is not None:
+            statement += f" AND VendorRef = {quote(vendor_id)}"
+        return [VendorCredit.from_wire(row) for row in await self.query(statement)]
+
+    async def _create_batch(
+        self,
+        entity: str,
+        items: list[tuple[str, _Draft, str]],
+        parse: Callable[[dict[str, Any]], _Created],
+    ) -> dict[str, _Created | QboError]:
+        """Create up to 30 entities of one kind in a batch: bId -> the created entity or its own QboError."""
         if len(items) > MAX_BATCH_ITEMS:
             raise ValueError(f"a batch holds at most {MAX_BATCH_ITEMS} items, got {len(items)}")
         if not items:
@@ -429,19 +533,19 @@ class QboClient:
             raise ValueError("bIds must be unique and 1-10 characters")
         payload = {
             "BatchItemRequest": [
-                {"bId": bid, "operation": "create", "Bill": draft.to_wire()} for bid, draft, _ in items
+                {"bId": bid, "operation": "create", entity: draft.to_wire()} for bid, draft, _ in items
             ]
         }
         request_id = batch_request_id([request_id for _, _, request_id in items])
         body = await self._request("POST", "batch", content=money.dumps(payload), request_id=request_id, batch=True)
-        results: dict[str, Bill | QboError] = {}
+        results: dict[str, _Created | QboError] = {}
         for item in body.get("BatchItemResponse") or []:
             bid = str(item.get("bId", ""))
             parsed = fault_entries(item)
             if parsed is not None:
                 results[bid] = error_from_entries(parsed[0], 200, None)
-            elif isinstance(item.get("Bill"), dict):
-                results[bid] = Bill.from_wire(item["Bill"])
+            elif isinstance(item.get(entity), dict):
+                results[bid] = parse(item[entity])
         for bid in bids:
             results.setdefault(bid, QboServiceError("missing", "no answer for this batch item", bid))
         return results

@@ -182,30 +182,86 @@ def clean_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class BillLineDraft:
-    """One expense line of a Bill to create."""
+    """One expense line of a Bill (or VendorCredit) to create; `tax_code_id` is required by non-US companies."""
 
     amount: Decimal
     account_id: str
     description: str | None = None
+    tax_code_id: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         """The QBO JSON object to send."""
+        detail: dict[str, Any] = {"AccountRef": {"value": self.account_id}, "BillableStatus": "NotBillable"}
+        if self.tax_code_id:
+            detail["TaxCodeRef"] = {"value": self.tax_code_id}
         line: dict[str, Any] = {
             "Amount": self.amount,
             "DetailType": "AccountBasedExpenseLineDetail",
-            "AccountBasedExpenseLineDetail": {
-                "AccountRef": {"value": self.account_id},
-                "BillableStatus": "NotBillable",
-            },
+            "AccountBasedExpenseLineDetail": detail,
         }
         if self.description:
             line["Description"] = self.description[:4000]
         return line
 
 
+def _purchase_wire(
+    *,
+    vendor_id: str,
+    ap_account_id: str | None,
+    txn_date: date | None,
+    due_date: date | None,
+    doc_number: str | None,
+    currency: str | None,
+    exchange_rate: Decimal | None,
+    private_note: str | None,
+    global_tax_calculation: str | None,
+    lines: list[BillLineDraft],
+) -> dict[str, Any]:
+    """The fields a Bill and a VendorCredit share, sent only when set."""
+    body: dict[str, Any] = {"VendorRef": {"value": vendor_id}}
+    if ap_account_id:
+        body["APAccountRef"] = {"value": ap_account_id}
+    if txn_date:
+        body["TxnDate"] = txn_date.isoformat()
+    if due_date:
+        body["DueDate"] = due_date.isoformat()
+    if doc_number:
+        body["DocNumber"] = doc_number
+    if currency:
+        body["CurrencyRef"] = {"value": currency}
+    if exchange_rate is not None:
+        body["ExchangeRate"] = exchange_rate
+    if private_note:
+        body["PrivateNote"] = private_note[:4000]
+    if global_tax_calculation:
+        body["GlobalTaxCalculation"] = global_tax_calculation
+    body["Line"] = [line.to_wire() for line in lines]
+    return body
+
+
+def _optional_decimal(raw: Any) -> Decimal | None:
+    return to_decimal(raw) if raw is not None else None
+
+
+def _linked_ids(raw: Any, txn_type: str, *, prefix: bool = False) -> tuple[str, ...]:
+    """Ids of the LinkedTxn entries of a TxnType (or, with `prefix`, whose TxnType starts with it)."""
+    links = raw if isinstance(raw, list) else []
+    return tuple(
+        str(link["TxnId"])
+        for link in links
+        if isinstance(link, dict)
+        and link.get("TxnId")
+        and (str(link.get("TxnType", "")).startswith(txn_type) if prefix else link.get("TxnType") == txn_type)
+    )
+
+
 @dataclass(frozen=True)
 class BillDraft:
-    """A Bill to create; amounts are Decimal, sent as exact JSON numbers."""
+    """A Bill to create; amounts are Decimal, sent as exact JSON numbers.
+
+    Non-US companies need `global_tax_calculation` ("TaxExcluded", "TaxInclusive" or "NotApplicable") and a tax
+    code on every line; US companies must leave it None.
+    """
 
     vendor_id: str
     doc_number: str | None
@@ -216,36 +272,32 @@ class BillDraft:
     private_note: str | None
     lines: list[BillLineDraft] = field(default_factory=list)
     ap_account_id: str | None = None
+    global_tax_calculation: str | None = None
 
     @property
     def total(self) -> Decimal:
-        """The sum of the lines, as QBO will compute TotalAmt."""
+        """The sum of the lines, as QBO will compute TotalAmt (before any tax added by TaxExcluded)."""
         return sum((line.amount for line in self.lines), Decimal("0"))
 
     def to_wire(self) -> dict[str, Any]:
         """The QBO JSON object to send."""
-        body: dict[str, Any] = {"VendorRef": {"value": self.vendor_id}}
-        if self.ap_account_id:
-            body["APAccountRef"] = {"value": self.ap_account_id}
-        if self.txn_date:
-            body["TxnDate"] = self.txn_date.isoformat()
-        if self.due_date:
-            body["DueDate"] = self.due_date.isoformat()
-        if self.doc_number:
-            body["DocNumber"] = self.doc_number
-        if self.currency:
-            body["CurrencyRef"] = {"value": self.currency}
-        if self.exchange_rate is not None:
-            body["ExchangeRate"] = self.exchange_rate
-        if self.private_note:
-            body["PrivateNote"] = self.private_note[:4000]
-        body["Line"] = [line.to_wire() for line in self.lines]
-        return body
+        return _purchase_wire(
+            vendor_id=self.vendor_id,
+            ap_account_id=self.ap_account_id,
+            txn_date=self.txn_date,
+            due_date=self.due_date,
+            doc_number=self.doc_number,
+            currency=self.currency,
+            exchange_rate=self.exchange_rate,
+            private_note=self.private_note,
+            global_tax_calculation=self.global_tax_calculation,
+            lines=self.lines,
+        )
 
 
 @dataclass(frozen=True)
 class Bill:
-    """A Bill as QBO holds it."""
+    """A Bill as QBO holds it; the home amounts are present only in multicurrency companies."""
 
     id: str
     doc_number: str | None
@@ -256,11 +308,14 @@ class Bill:
     txn_date: str | None = None
     private_note: str | None = None
     exchange_rate: Decimal | None = None
+    balance: Decimal | None = None
+    home_total: Decimal | None = None
+    home_balance: Decimal | None = None
+    linked_payments: tuple[str, ...] = ()
 
     @classmethod
     def from_wire(cls, raw: dict[str, Any]) -> Bill:
         """Read the QBO JSON object."""
-        rate = raw.get("ExchangeRate")
         return cls(
             id=str(raw["Id"]),
             doc_number=raw.get("DocNumber"),
@@ -270,7 +325,220 @@ class Bill:
             sync_token=str(raw.get("SyncToken", "0")),
             txn_date=raw.get("TxnDate"),
             private_note=raw.get("PrivateNote"),
-            exchange_rate=to_decimal(rate) if rate is not None else None,
+            exchange_rate=_optional_decimal(raw.get("ExchangeRate")),
+            balance=_optional_decimal(raw.get("Balance")),
+            home_total=_optional_decimal(raw.get("HomeTotalAmt")),
+            home_balance=_optional_decimal(raw.get("HomeBalance")),
+            linked_payments=_linked_ids(raw.get("LinkedTxn"), "BillPayment", prefix=True),
+        )
+
+
+@dataclass(frozen=True)
+class VendorCreditDraft:
+    """A VendorCredit to create: money a supplier owes back (a negative invoice), lines as positive amounts."""
+
+    vendor_id: str
+    doc_number: str | None
+    txn_date: date | None
+    currency: str | None
+    exchange_rate: Decimal | None
+    private_note: str | None
+    lines: list[BillLineDraft] = field(default_factory=list)
+    ap_account_id: str | None = None
+    global_tax_calculation: str | None = None
+
+    @property
+    def total(self) -> Decimal:
+        """The sum of the lines, as QBO will compute TotalAmt (before any tax added by TaxExcluded)."""
+        return sum((line.amount for line in self.lines), Decimal("0"))
+
+    def to_wire(self) -> dict[str, Any]:
+        """The QBO JSON object to send."""
+        return _purchase_wire(
+            vendor_id=self.vendor_id,
+            ap_account_id=self.ap_account_id,
+            txn_date=self.txn_date,
+            due_date=None,
+            doc_number=self.doc_number,
+            currency=self.currency,
+            exchange_rate=self.exchange_rate,
+            private_note=self.private_note,
+            global_tax_calculation=self.global_tax_calculation,
+            lines=self.lines,
+        )
+
+
+@dataclass(frozen=True)
+class VendorCredit:
+    """A VendorCredit as QBO holds it; `balance` is what is left to apply to bills."""
+
+    id: str
+    doc_number: str | None
+    vendor_id: str
+    total_amt: Decimal
+    balance: Decimal | None
+    currency: str | None
+    sync_token: str
+    txn_date: str | None = None
+    private_note: str | None = None
+    exchange_rate: Decimal | None = None
+    home_total: Decimal | None = None
+    home_balance: Decimal | None = None
+    linked_payments: tuple[str, ...] = ()
+
+    @classmethod
+    def from_wire(cls, raw: dict[str, Any]) -> VendorCredit:
+        """Read the QBO JSON object."""
+        return cls(
+            id=str(raw["Id"]),
+            doc_number=raw.get("DocNumber"),
+            vendor_id=_ref_value(raw.get("VendorRef")) or "",
+            total_amt=to_decimal(raw.get("TotalAmt", 0)),
+            balance=_optional_decimal(raw.get("Balance")),
+            currency=_ref_value(raw.get("CurrencyRef")),
+            sync_token=str(raw.get("SyncToken", "0")),
+            txn_date=raw.get("TxnDate"),
+            private_note=raw.get("PrivateNote"),
+            exchange_rate=_optional_decimal(raw.get("ExchangeRate")),
+            home_total=_optional_decimal(raw.get("HomeTotalAmt")),
+            home_balance=_optional_decimal(raw.get("HomeBalance")),
+            linked_payments=_linked_ids(raw.get("LinkedTxn"), "BillPayment", prefix=True),
+        )
+
+
+PayType = Literal["Check", "CreditCard"]
+LinkedTxnType = Literal["Bill", "VendorCredit"]
+
+
+@dataclass(frozen=True)
+class BillPaymentLine:
+    """One line of a payment: an amount paid to a Bill, or an amount of a VendorCredit applied to the payment."""
+
+    txn_id: str
+    amount: Decimal
+    txn_type: LinkedTxnType = "Bill"
+
+    def to_wire(self) -> dict[str, Any]:
+        """The QBO JSON object to send."""
+        return {"Amount": self.amount, "LinkedTxn": [{"TxnId": self.txn_id, "TxnType": self.txn_type}]}
+
+
+@dataclass(frozen=True)
+class BillPaymentDraft:
+    """A BillPayment to create, paid from a Bank account (Check) or a Credit Card account (CreditCard).
+
+    In a multicurrency company `currency` is the vendor's and `exchange_rate` is home units per unit of it.
+    """
+
+    vendor_id: str
+    pay_type: PayType
+    account_id: str
+    txn_date: date | None
+    lines: list[BillPaymentLine] = field(default_factory=list)
+    currency: str | None = None
+    exchange_rate: Decimal | None = None
+    doc_number: str | None = None
+    private_note: str | None = None
+    ap_account_id: str | None = None
+
+    @property
+    def total(self) -> Decimal:
+        """TotalAmt: the bills paid less the vendor credits applied (credit lines carry positive amounts)."""
+        paid = sum((line.amount for line in self.lines if line.txn_type == "Bill"), Decimal("0"))
+        credited = sum((line.amount for line in self.lines if line.txn_type == "VendorCredit"), Decimal("0"))
+        return paid - credited
+
+    def to_wire(self) -> dict[str, Any]:
+        """The QBO JSON object to send."""
+        body: dict[str, Any] = {"VendorRef": {"value": self.vendor_id}, "PayType": self.pay_type}
+        if self.pay_type == "Check":
+            body["CheckPayment"] = {"BankAccountRef": {"value": self.account_id}, "PrintStatus": "NotSet"}
+        else:
+            body["CreditCardPayment"] = {"CCAccountRef": {"value": self.account_id}}
+        if self.ap_account_id:
+            body["APAccountRef"] = {"value": self.ap_account_id}
+        if self.txn_date:
+            body["TxnDate"] = self.txn_date.isoformat()
+        if self.doc_number:
+            body["DocNumber"] = self.doc_number
+        if self.currency:
+            body["CurrencyRef"] = {"value": self.currency}
+        if self.exchange_rate is not None:
+            body["ExchangeRate"] = self.exchange_rate
+        if self.private_note:
+            body["PrivateNote"] = self.private_note[:4000]
+        body["TotalAmt"] = self.total
+        body["Line"] = [line.to_wire() for line in self.lines]
+        return body
+
+
+@dataclass(frozen=True)
+class BillPayment:
+    """A BillPayment as QBO holds it."""
+
+    id: str
+    vendor_id: str
+    pay_type: str
+    account_id: str | None
+    total: Decimal
+    currency: str | None
+    sync_token: str
+    txn_date: str | None = None
+    exchange_rate: Decimal | None = None
+    home_total: Decimal | None = None
+    doc_number: str | None = None
+    private_note: str | None = None
+    bill_ids: tuple[str, ...] = ()
+    vendor_credit_ids: tuple[str, ...] = ()
+
+    @classmethod
+    def from_wire(cls, raw: dict[str, Any]) -> BillPayment:
+        """Read the QBO JSON object."""
+        links = [link for line in raw.get("Line") or [] for link in (line.get("LinkedTxn") or [])]
+        account = (raw.get("CheckPayment") or {}).get("BankAccountRef") or (raw.get("CreditCardPayment") or {}).get(
+            "CCAccountRef"
+        )
+        return cls(
+            id=str(raw["Id"]),
+            vendor_id=_ref_value(raw.get("VendorRef")) or "",
+            pay_type=str(raw.get("PayType", "")),
+            account_id=_ref_value(account),
+            total=to_decimal(raw.get("TotalAmt", 0)),
+            currency=_ref_value(raw.get("CurrencyRef")),
+            sync_token=str(raw.get("SyncToken", "0")),
+            txn_date=raw.get("TxnDate"),
+            exchange_rate=_optional_decimal(raw.get("ExchangeRate")),
+            home_total=_optional_decimal(raw.get("HomeTotalAmt")),
+            doc_number=raw.get("DocNumber"),
+            private_note=raw.get("PrivateNote"),
+            bill_ids=_linked_ids(links, "Bill"),
+            vendor_credit_ids=_linked_ids(links, "VendorCredit"),
+        )
+
+
+@dataclass(frozen=True)
+class TaxCode:
+    """A sales/purchase tax code; `rate` is the purchase percent when QBO's TaxRate entities say it."""
+
+    id: str
+    name: str
+    active: bool
+    taxable: bool
+    rate: Decimal | None = None
+    description: str | None = None
+
+    @classmethod
+    def from_wire(cls, raw: dict[str, Any], rates: dict[str, Decimal]) -> TaxCode:
+        """Read the QBO JSON object; `rates` maps TaxRate Id -> RateValue (percent)."""
+        details = (raw.get("PurchaseTaxRateList") or {}).get("TaxRateDetail") or []
+        known = [rates[ref] for ref in (_ref_value(d.get("TaxRateRef")) for d in details) if ref in rates]
+        return cls(
+            id=str(raw["Id"]),
+            name=str(raw.get("Name", "")),
+            active=bool(raw.get("Active", True)),
+            taxable=bool(raw.get("Taxable", False)),
+            rate=sum(known, Decimal("0")) if known and len(known) == len(details) else None,
+            description=raw.get("Description"),
         )
 
 

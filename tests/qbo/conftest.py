@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from devtools.server import BackgroundServer
 from emulators.qbo.app import create_qbo_emulator
 from emulators.qbo.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REALM, QboEmulatorState
+from sync import money
 from sync.qbo.auth import QboOAuth, QboTokens
 from sync.qbo.client import MemoryTokenSource, QboClient
 from sync.qbo.limiter import RealmLimiter
@@ -145,3 +148,84 @@ def make_client(
         timeout=httpx.Timeout(timeout),
         **kwargs,  # type: ignore[arg-type]
     )
+
+
+class Api:
+    """Raw HTTP calls to the emulator with a valid bearer token."""
+
+    def __init__(self, emulator: Emulator, http: httpx.AsyncClient) -> None:
+        self.emulator = emulator
+        self.http = http
+        self.token = emulator.state.issue_tokens(REALM)["access_token"]
+
+    @property
+    def state(self) -> QboEmulatorState:
+        return self.emulator.state
+
+    def headers(self, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", "Accept": "application/json", **extra}
+
+    async def get(self, path: str, **params: str) -> httpx.Response:
+        return await self.http.get(self.emulator.api(path), params=params, headers=self.headers())
+
+    async def post(self, path: str, body: Any, **params: str) -> httpx.Response:
+        return await self.http.post(
+            self.emulator.api(path),
+            params={"minorversion": "75", **params},
+            content=money.dumps(body),
+            headers=self.headers(**{"Content-Type": "application/json"}),
+        )
+
+    async def created(self, path: str, body: Any, **params: str) -> dict[str, Any]:
+        """POST a create that must succeed; the entity from the envelope."""
+        response = await self.post(path, body, **params)
+        assert response.status_code == 200, response.text
+        parsed: dict[str, Any] = money.loads(response.text)
+        [entity] = [value for key, value in parsed.items() if key != "time"]
+        return dict(entity)
+
+    async def query(self, statement: str) -> httpx.Response:
+        return await self.get("query", query=statement)
+
+    async def rows(self, statement: str) -> list[dict[str, Any]]:
+        response = await self.query(statement)
+        assert response.status_code == 200, response.text
+        body = money.loads(response.text)["QueryResponse"]
+        keys = [key for key in body if key not in ("startPosition", "maxResults", "totalCount")]
+        return body[keys[0]] if keys else []
+
+    async def create_vendor(self, name: str, **fields: Any) -> dict[str, Any]:
+        response = await self.post("vendor", {"DisplayName": name, **fields})
+        assert response.status_code == 200, response.text
+        vendor: dict[str, Any] = money.loads(response.text)["Vendor"]
+        return vendor
+
+    def account_id(self, name: str) -> str:
+        return next(a["Id"] for a in self.state.entities("Account") if a["Name"] == name)
+
+
+@pytest.fixture
+async def api(emulator: Emulator, http: httpx.AsyncClient) -> AsyncIterator[Api]:
+    yield Api(emulator, http)
+
+
+def fault(response: httpx.Response) -> dict[str, Any]:
+    """The first Error of a Fault response, checking the §13.1 envelope shape."""
+    body = money.loads(response.text)
+    assert set(body) == {"Fault", "time"}, body
+    error: dict[str, Any] = body["Fault"]["Error"][0]
+    assert set(error) == {"Message", "Detail", "code", "element"}
+    return error
+
+
+def bill_body(vendor_id: str, account_id: str, *amounts: str, **fields: Any) -> dict[str, Any]:
+    """A Bill (or VendorCredit) body with one expense line per amount."""
+    lines = [
+        {
+            "DetailType": "AccountBasedExpenseLineDetail",
+            "Amount": Decimal(amount),
+            "AccountBasedExpenseLineDetail": {"AccountRef": {"value": account_id}},
+        }
+        for amount in amounts
+    ]
+    return {"VendorRef": {"value": vendor_id}, "Line": lines, **fields}

@@ -209,9 +209,10 @@ async def test_foreign_currency_bill_for_a_home_currency_vendor_is_a_currency_er
         await client.create_bill(draft(vendor_id, account, "GBP-1", "5.00", currency="GBP"), "gbp-1")
 
 
-async def test_reading_an_unknown_bill_raises_not_found(client: QboClient) -> None:
+async def test_reading_an_unknown_bill_gives_none_and_an_unknown_vendor_raises_not_found(client: QboClient) -> None:
+    assert await client.get_bill("999999") is None
     with pytest.raises(QboNotFound):
-        await client.get_bill("999999")
+        await client.get_vendor("999999")
 
 
 async def test_batch_reports_each_items_own_result(client: QboClient, emulator: Emulator) -> None:

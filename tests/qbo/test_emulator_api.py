@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -12,83 +11,11 @@ import httpx
 import pytest
 
 from emulators.qbo.app import create_qbo_emulator
-from emulators.qbo.state import QboEmulatorState
 from sync import money
-from tests.qbo.conftest import REALM, Emulator
+from tests.qbo.conftest import REALM, Api, Emulator, bill_body, fault
 
 TID = re.compile(r"^1-[0-9a-f]{8}-[0-9a-f]{24}$")
 LOCAL_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}-08:00$")
-
-
-class Api:
-    """Raw HTTP calls to the emulator with a valid bearer token."""
-
-    def __init__(self, emulator: Emulator, http: httpx.AsyncClient) -> None:
-        self.emulator = emulator
-        self.http = http
-        self.token = emulator.state.issue_tokens(REALM)["access_token"]
-
-    @property
-    def state(self) -> QboEmulatorState:
-        return self.emulator.state
-
-    def headers(self, **extra: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}", "Accept": "application/json", **extra}
-
-    async def get(self, path: str, **params: str) -> httpx.Response:
-        return await self.http.get(self.emulator.api(path), params=params, headers=self.headers())
-
-    async def post(self, path: str, body: Any, **params: str) -> httpx.Response:
-        return await self.http.post(
-            self.emulator.api(path),
-            params={"minorversion": "75", **params},
-            content=money.dumps(body),
-            headers=self.headers(**{"Content-Type": "application/json"}),
-        )
-
-    async def query(self, statement: str) -> httpx.Response:
-        return await self.get("query", query=statement)
-
-    async def rows(self, statement: str) -> list[dict[str, Any]]:
-        response = await self.query(statement)
-        assert response.status_code == 200, response.text
-        body = money.loads(response.text)["QueryResponse"]
-        keys = [key for key in body if key not in ("startPosition", "maxResults", "totalCount")]
-        return body[keys[0]] if keys else []
-
-    async def create_vendor(self, name: str, **fields: Any) -> dict[str, Any]:
-        response = await self.post("vendor", {"DisplayName": name, **fields})
-        assert response.status_code == 200, response.text
-        vendor: dict[str, Any] = money.loads(response.text)["Vendor"]
-        return vendor
-
-    def account_id(self, name: str) -> str:
-        return next(a["Id"] for a in self.state.entities("Account") if a["Name"] == name)
-
-
-@pytest.fixture
-async def api(emulator: Emulator, http: httpx.AsyncClient) -> AsyncIterator[Api]:
-    yield Api(emulator, http)
-
-
-def fault(response: httpx.Response) -> dict[str, Any]:
-    body = money.loads(response.text)
-    assert set(body) == {"Fault", "time"}, body
-    error: dict[str, Any] = body["Fault"]["Error"][0]
-    assert set(error) == {"Message", "Detail", "code", "element"}
-    return error
-
-
-def bill_body(vendor_id: str, account_id: str, *amounts: str, **fields: Any) -> dict[str, Any]:
-    lines = [
-        {
-            "DetailType": "AccountBasedExpenseLineDetail",
-            "Amount": Decimal(amount),
-            "AccountBasedExpenseLineDetail": {"AccountRef": {"value": account_id}},
-        }
-        for amount in amounts
-    ]
-    return {"VendorRef": {"value": vendor_id}, "Line": lines, **fields}
 
 
 # ---- auth, headers, envelope (items 6-9) --------------------------------------------------------------------------

@@ -123,3 +123,33 @@ async def test_out_of_order_switch_reverses_events_of_one_write(
         for _, body in receiver.received
     ]
     assert delivered == list(reversed(created))
+
+
+async def test_a_bill_payment_notifies_its_creation_and_the_update_of_the_bill_it_paid(
+    emulator: Emulator, http: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    state = emulator.state
+    vendor_id = await create_vendor(emulator, http, "Paid By Hook")
+    account = next(a["Id"] for a in state.entities("Account") if a["Name"] == "Contractors")
+    checking = next(a["Id"] for a in state.entities("Account") if a["Name"] == "Checking")
+    line = {"DetailType": "AccountBasedExpenseLineDetail", "Amount": 5,
+            "AccountBasedExpenseLineDetail": {"AccountRef": {"value": account}}}  # fmt: skip
+    token = state.issue_tokens()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    created = await http.post(emulator.api("bill"), content=money.dumps(
+        {"VendorRef": {"value": vendor_id}, "Line": [line]}), headers=headers)  # fmt: skip
+    bill_id = created.json()["Bill"]["Id"]
+    state.webhooks.configure(url=receiver.url, entities={"Bill", "BillPayment"})
+    payment = {"VendorRef": {"value": vendor_id}, "PayType": "Check", "TotalAmt": 5,
+               "CheckPayment": {"BankAccountRef": {"value": checking}},
+               "Line": [{"Amount": 5, "LinkedTxn": [{"TxnId": bill_id, "TxnType": "Bill"}]}]}  # fmt: skip
+    paid = await http.post(emulator.api("billpayment"), content=money.dumps(payment), headers=headers)
+
+    await receiver.wait_for(2)
+    events = [
+        json.loads(body)["eventNotifications"][0]["dataChangeEvent"]["entities"][0] for _, body in receiver.received
+    ]
+    assert [(e["name"], e["id"], e["operation"]) for e in events] == [
+        ("BillPayment", paid.json()["BillPayment"]["Id"], "Create"),
+        ("Bill", bill_id, "Update"),
+    ]
