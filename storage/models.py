@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -12,6 +12,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -98,6 +99,32 @@ class RunStatus(enum.StrEnum):
 ACTIVE_RUN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
 
 
+class PostingKind(enum.StrEnum):
+    """What, besides the invoice's own bill or credit, the bot writes to QuickBooks for an invoice."""
+
+    FEE_BILL = "fee_bill"  # Ontop's fee lines, on a bill to the Ontop supplier
+    PAYMENT = "payment"  # the BillPayment of the contractor's bill
+    FEE_PAYMENT = "fee_payment"  # the BillPayment of the fee bill
+
+
+class PostingState(enum.StrEnum):
+    PENDING = "pending"  # written down with its requestid before the write is sent; outcome unknown until done
+    DONE = "done"  # exists in QuickBooks (qbo_id), or the bill was found paid by someone else (qbo_id empty)
+    FAILED = "failed"  # QuickBooks refused it; the next attempt is a new logical write (generation + 1)
+
+
+class InvoiceDocument(enum.StrEnum):
+    BILL = "bill"
+    VENDOR_CREDIT = "vendor_credit"  # an invoice whose total is negative
+
+
+class SupplierCurrency(enum.StrEnum):
+    """The currency new suppliers are created in (multicurrency companies)."""
+
+    CONTRACT = "contract"  # the worker's contract currency (home amounts then come from an exchange rate)
+    USD = "usd"  # always USD: bills carry Ontop's USD amounts exactly
+
+
 class RunTrigger(enum.StrEnum):
     FIRST = "first"
     SCHEDULE = "schedule"
@@ -154,6 +181,15 @@ class Connection(Base):
     accounts_refreshed_at: Mapped[datetime | None]
     first_sync_enqueued: Mapped[bool] = mapped_column(Boolean, default=False)
     default_account_id: Mapped[str | None] = mapped_column(String(32))  # catches unmapped concepts when set
+    # The books (docs/accounting.md): where bills are paid from, where Ontop's fees go, which A/P account.
+    company_country: Mapped[str] = mapped_column(String(3), default="USA")  # CompanyInfo.Country, ISO-3
+    payments_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    pay_from_account_id: Mapped[str | None] = mapped_column(String(32))  # a Bank or Credit Card account
+    fees_on_contractor_bill: Mapped[bool] = mapped_column(Boolean, default=False)
+    supplier_currency: Mapped[str] = mapped_column(String(16), default=SupplierCurrency.CONTRACT)
+    ap_account_ids: Mapped[dict[str, Any]] = mapped_column(default=dict)  # currency -> the A/P account chosen
+    ontop_vendor_id: Mapped[str | None] = mapped_column(String(32))  # the "Ontop" supplier of the fee bills
+    default_tax_code_id: Mapped[str | None] = mapped_column(String(64))  # non-US companies: lines need one
     connected_by: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -177,6 +213,20 @@ class QboAccount(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+class QboTaxCode(Base):
+    """Cached tax codes of a non-US company (US companies only know TAX and NON)."""
+
+    __tablename__ = "qbo_tax_codes"
+    __table_args__ = (UniqueConstraint("connection_id", "qbo_id", name="uq_qbo_tax_codes_connection_qbo_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
+    qbo_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    rate: Mapped[Decimal | None] = mapped_column(Numeric(9, 4))  # percent; None when unknown
+
+
 class ConceptMapping(Base):
     __tablename__ = "concept_mappings"
     __table_args__ = (UniqueConstraint("connection_id", "concept", name="uq_concept_mappings_connection_concept"),)
@@ -186,17 +236,25 @@ class ConceptMapping(Base):
     concept: Mapped[str] = mapped_column(String(64))
     qbo_account_id: Mapped[str] = mapped_column(String(32))
     account_name: Mapped[str] = mapped_column(String(1024), default="")
+    tax_code_id: Mapped[str | None] = mapped_column(String(64))  # non-US companies
     mapped_by: Mapped[str | None] = mapped_column(String(32))
     mapped_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class VendorLink(Base):
+    """A worker's QBO supplier in one currency (a worker paid in a new currency gets a second supplier)."""
+
     __tablename__ = "vendor_links"
-    __table_args__ = (UniqueConstraint("connection_id", "agreement_id", name="uq_vendor_links_connection_agreement"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "connection_id", "agreement_id", "currency", name="uq_vendor_links_connection_agreement_currency"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
     agreement_id: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(3), default="")  # the supplier's currency; "" when not known
     worker_email: Mapped[str | None] = mapped_column(String(320))
     qbo_vendor_id: Mapped[str] = mapped_column(String(32))
     display_name: Mapped[str] = mapped_column(String(500))
@@ -229,8 +287,14 @@ class SyncedInvoice(Base):
     attachment_pending: Mapped[bool] = mapped_column(Boolean, default=False)
     qbo_vendor_id: Mapped[str | None] = mapped_column(String(32))
     generation: Mapped[int] = mapped_column(Integer, default=0)  # bumped after a definite failure: new requestid
+    document: Mapped[str] = mapped_column(String(16), default=InvoiceDocument.BILL)
     amount: Mapped[Decimal | None]
     currency: Mapped[str | None] = mapped_column(String(3))
+    usd_total: Mapped[Decimal | None]  # what Ontop charged, in USD
+    paid_on: Mapped[date | None] = mapped_column(Date)  # Ontop's paidDate: the date of the bill's payment
+    # The bill's (or credit's) home-currency amount: what it must be, and what QuickBooks booked (read back).
+    home_amount_expected: Mapped[Decimal | None]
+    home_amount_booked: Mapped[Decimal | None]
     ontop_status: Mapped[str | None] = mapped_column(String(32))
     ontop_updated_at: Mapped[datetime | None]
     error_code: Mapped[str | None] = mapped_column(String(64))
@@ -238,6 +302,37 @@ class SyncedInvoice(Base):
     fix_action: Mapped[str | None] = mapped_column(String(32))  # map_concept, create_vendor, reconnect, retry
     fix_value: Mapped[str | None] = mapped_column(String(255))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_run_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class LedgerPosting(Base):
+    """A write for an invoice beyond its own bill: the fee bill and the payments. Exactly once, like the bill:
+    written down pending with its requestid before it is sent."""
+
+    __tablename__ = "ledger_postings"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "invoice_id", "kind", name="uq_ledger_postings_connection_invoice_kind"),
+        Index("ix_ledger_postings_connection_kind_state", "connection_id", "kind", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    invoice_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default=PostingState.PENDING)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    qbo_id: Mapped[str | None] = mapped_column(String(32))  # the fee bill's or the payment's id
+    paid_bill_id: Mapped[str | None] = mapped_column(String(32))  # a payment: the bill it pays
+    doc_number: Mapped[str | None] = mapped_column(String(21))
+    vendor_id: Mapped[str | None] = mapped_column(String(32))
+    amount: Mapped[Decimal | None]
+    currency: Mapped[str | None] = mapped_column(String(3))
+    home_amount: Mapped[Decimal | None]
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
     last_run_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -286,6 +381,10 @@ class SyncRun(Base):
     skipped: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
     vendors_created: Mapped[int] = mapped_column(Integer, default=0)
+    payments_created: Mapped[int] = mapped_column(Integer, default=0)
+    fee_bills_created: Mapped[int] = mapped_column(Integer, default=0)
+    credits_created: Mapped[int] = mapped_column(Integer, default=0)
+    home_differences: Mapped[int] = mapped_column(Integer, default=0)  # documents whose home amount is off
     api_calls: Mapped[int] = mapped_column(Integer, default=0)
     progress_channel: Mapped[str | None] = mapped_column(String(32))
     progress_ts: Mapped[str | None] = mapped_column(String(32))

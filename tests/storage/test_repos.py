@@ -1,4 +1,4 @@
-"""Repository behaviour the rest of the product relies on."""
+"""Repository behaviour the rest of the product relies on, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,56 +9,74 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage import repos
+from storage.crypto import SecretBox
 from storage.db import transaction
-from storage.models import Connection, SyncedInvoice
+from storage.models import InvoiceState, SyncedInvoice
+from storage.records import ConnectionRecord, LedgerEntry
+from storage.repos.connections import ConnectionRepo
+from storage.repos.ledger import FixRef, InvoiceFacts, LedgerRepo
+from storage.repos.mappings import MappingRepo
+from storage.repos.oauth_states import OAuthStateRepo
+from storage.repos.webhook_deliveries import DeliveryOrderStore
+from storage.repos.workspaces import WorkspaceRepo
+
+Sessions = async_sessionmaker[AsyncSession]
 
 
-async def _workspace_and_connection(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, int]:
+async def _workspace_and_connection(sessions: Sessions) -> tuple[int, int]:
     async with transaction(sessions) as session:
-        workspace = await repos.get_or_create_workspace(session, "T1", team_name="Acme")
-        connection = Connection(workspace_id=workspace.id, realm_id="123")
-        session.add(connection)
-        await session.flush()
+        workspace = await WorkspaceRepo(session).get_or_create("T1", team_name="Acme")
+        connection = await ConnectionRepo(session).create(workspace.id, "123")
         return workspace.id, connection.id
 
 
-async def test_qbo_oauth_state_is_single_use(sessions: async_sessionmaker[AsyncSession]) -> None:
+def _facts(invoice_id: str, *, amount: str = "100.00") -> InvoiceFacts:
+    return InvoiceFacts(
+        invoice_id=invoice_id,
+        number=f"INV-{invoice_id}",
+        agreement_id="17",
+        status="PAID",
+        updated_at=datetime(2026, 1, 1, tzinfo=UTC),
+        amount=Decimal(amount),
+        currency="USD",
+    )
+
+
+async def test_qbo_oauth_state_is_single_use(sessions: Sessions) -> None:
     workspace_id, _ = await _workspace_and_connection(sessions)
     async with transaction(sessions) as session:
-        state = await repos.issue_qbo_state(session, workspace_id, "U1")
+        state = await OAuthStateRepo(session).issue(workspace_id, "U1")
     async with transaction(sessions) as session:
-        owner = await repos.consume_qbo_state(session, state)
+        owner = await OAuthStateRepo(session).consume(state)
         assert owner is not None and owner.workspace_id == workspace_id and owner.user_id == "U1"
     async with transaction(sessions) as session:
-        assert await repos.consume_qbo_state(session, state) is None
+        assert await OAuthStateRepo(session).consume(state) is None
 
 
-async def test_qbo_oauth_state_expires_after_ten_minutes(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_qbo_oauth_state_expires_after_ten_minutes(sessions: Sessions) -> None:
     workspace_id, _ = await _workspace_and_connection(sessions)
     issued_at = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
     async with transaction(sessions) as session:
-        state = await repos.issue_qbo_state(session, workspace_id, "U1", now=issued_at)
+        state = await OAuthStateRepo(session).issue(workspace_id, "U1", now=issued_at)
     async with transaction(sessions) as session:
-        assert await repos.consume_qbo_state(session, state, now=issued_at + timedelta(minutes=10, seconds=1)) is None
+        late = issued_at + timedelta(minutes=10, seconds=1)
+        assert await OAuthStateRepo(session).consume(state, now=late) is None
     async with transaction(sessions) as session:
-        assert await repos.consume_qbo_state(session, "forged-state") is None
+        assert await OAuthStateRepo(session).consume("forged-state") is None
 
 
-async def test_a_concept_maps_to_one_account_and_remapping_replaces_it(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
+async def test_a_concept_maps_to_one_account_and_remapping_replaces_it(sessions: Sessions) -> None:
     _, connection_id = await _workspace_and_connection(sessions)
     async with transaction(sessions) as session:
-        await repos.set_mapping(session, connection_id, "BONUS", "80", "Contractors:Bonus", "U1")
+        await MappingRepo(session).save(connection_id, "BONUS", "80", "Contractors:Bonus", "U1")
     async with transaction(sessions) as session:
-        await repos.set_mapping(session, connection_id, "BONUS", "81", "Contractors:Incentives", "U2")
+        await MappingRepo(session).save(connection_id, "BONUS", "81", "Contractors:Incentives", "U2")
     async with transaction(sessions) as session:
-        mappings = await repos.get_mappings(session, connection_id)
+        mappings = await MappingRepo(session).get_all(connection_id)
     assert {concept: m.qbo_account_id for concept, m in mappings.items()} == {"BONUS": "81"}
 
 
-async def test_the_ledger_holds_one_row_per_invoice(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_the_ledger_holds_one_row_per_invoice(sessions: Sessions) -> None:
     _, connection_id = await _workspace_and_connection(sessions)
     async with transaction(sessions) as session:
         session.add(SyncedInvoice(connection_id=connection_id, ontop_invoice_id="inv-1"))
@@ -67,35 +85,89 @@ async def test_the_ledger_holds_one_row_per_invoice(sessions: async_sessionmaker
             session.add(SyncedInvoice(connection_id=connection_id, ontop_invoice_id="inv-1"))
 
 
-async def test_webhook_deliveries_remember_the_newest_order_per_key(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_a_created_invoice_is_never_downgraded_to_failed(sessions: Sessions) -> None:
     _, connection_id = await _workspace_and_connection(sessions)
     async with transaction(sessions) as session:
-        store = repos.DeliveryOrderStore(session, connection_id)
+        repo = LedgerRepo(session, connection_id)
+        await repo.touch([_facts("inv-1")], run_id=1)
+        await repo.record_created("inv-1", bill_id="151", attachment_pending=False)
+    async with transaction(sessions) as session:
+        changed = await LedgerRepo(session, connection_id).record_failure(
+            _facts("inv-1"), 2, worker_name="Maria", code="unmapped_concept", message="x", fix=FixRef("retry", "1")
+        )
+    async with sessions() as session:
+        entry = await LedgerRepo(session, connection_id).get("inv-1")
+    assert changed is False
+    assert entry is not None and entry.state == InvoiceState.CREATED and entry.qbo_bill_id == "151"
+
+
+async def test_a_definite_failure_gives_the_next_attempt_a_new_generation(sessions: Sessions) -> None:
+    _, connection_id = await _workspace_and_connection(sessions)
+    async with transaction(sessions) as session:
+        repo = LedgerRepo(session, connection_id)
+        [entry] = await repo.touch([_facts("inv-1")], run_id=1)
+        repo.mark_pending(
+            "inv-1",
+            request_id="r0",
+            doc_number="D1",
+            vendor_id="58",
+            worker_name="M",
+            amount=Decimal(1),
+            currency="USD",
+        )
+    async with transaction(sessions) as session:
+        await LedgerRepo(session, connection_id).record_post_failure(
+            "inv-1", code="qbo_2500", message="refused", fix=FixRef("retry", "inv-1")
+        )
+    async with sessions() as session:
+        after = await LedgerRepo(session, connection_id).get("inv-1")
+    assert entry.generation == 0
+    assert after is not None and after.state == InvoiceState.FAILED and after.generation == 1
+    assert (after.fix_action, after.fix_value) == ("retry", "inv-1")
+
+
+async def test_records_are_plain_snapshots_not_orm_rows(sessions: Sessions) -> None:
+    _, connection_id = await _workspace_and_connection(sessions)
+    async with transaction(sessions) as session:
+        [entry] = await LedgerRepo(session, connection_id).touch([_facts("inv-1")], run_id=1)
+        connection = await ConnectionRepo(session).get(connection_id)
+    assert isinstance(entry, LedgerEntry) and isinstance(connection, ConnectionRecord)
+    with pytest.raises(AttributeError):
+        entry.state = InvoiceState.CREATED  # type: ignore[misc]
+
+
+async def test_webhook_deliveries_remember_the_newest_order_per_key(sessions: Sessions) -> None:
+    _, connection_id = await _workspace_and_connection(sessions)
+    async with transaction(sessions) as session:
+        store = DeliveryOrderStore(session, connection_id)
         assert await store.remember("INVOICE:42", Decimal(2)) is None
     async with transaction(sessions) as session:
-        store = repos.DeliveryOrderStore(session, connection_id)
+        store = DeliveryOrderStore(session, connection_id)
         assert await store.remember("INVOICE:42", Decimal(1)) == Decimal(2)  # an older delivery: stale
         assert await store.remember("INVOICE:42", Decimal(3)) == Decimal(2)
     async with transaction(sessions) as session:
-        assert await repos.DeliveryOrderStore(session, connection_id).remember("INVOICE:42", Decimal(3)) == Decimal(3)
+        assert await DeliveryOrderStore(session, connection_id).remember("INVOICE:42", Decimal(3)) == Decimal(3)
 
 
 async def test_disconnect_forgets_secrets_and_mapping_but_keeps_the_ledger(
-    sessions: async_sessionmaker[AsyncSession], secret_box: repos.SecretBox
+    sessions: Sessions, secret_box: SecretBox
 ) -> None:
     _, connection_id = await _workspace_and_connection(sessions)
     async with transaction(sessions) as session:
-        connection = await repos.get_connection(session, connection_id)
-        assert connection is not None
-        repos.store_qbo_tokens(connection, secret_box, "access", "refresh", None, None)
-        await repos.set_mapping(session, connection_id, "BONUS", "80", "Bonus", "U1")
+        await ConnectionRepo(session).store_qbo_tokens(
+            connection_id,
+            secret_box,
+            access_token="access",
+            refresh_token="refresh",
+            access_expires_at=None,
+            refresh_expires_at=None,
+        )
+        await MappingRepo(session).save(connection_id, "BONUS", "80", "Bonus", "U1")
         session.add(SyncedInvoice(connection_id=connection_id, ontop_invoice_id="inv-1", state="created"))
     async with transaction(sessions) as session:
-        connection = await repos.get_connection(session, connection_id)
-        assert connection is not None
-        await repos.forget_connection_data(session, connection)
+        await ConnectionRepo(session).forget(connection_id)
     async with transaction(sessions) as session:
-        connection = await repos.get_connection(session, connection_id)
-        assert connection is not None and connection.qbo_tokens_encrypted is None
-        assert await repos.get_mappings(session, connection_id) == {}
-        assert set(await repos.ledger_rows(session, connection_id, ["inv-1"])) == {"inv-1"}
+        connection = await ConnectionRepo(session).get(connection_id)
+        assert connection is not None and not connection.has_qbo_tokens
+        assert await MappingRepo(session).get_all(connection_id) == {}
+        assert set(await LedgerRepo(session, connection_id).get_many(["inv-1"])) == {"inv-1"}

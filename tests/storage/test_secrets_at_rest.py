@@ -9,16 +9,18 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from storage import repos
 from storage.crypto import SecretBox, SecretsKeyError, generate_key
 from storage.db import transaction
-from storage.models import Base, Connection, ConnectionStatus
+from storage.models import Base
+from storage.repos.connections import ConnectionRepo
+from storage.repos.workspaces import WorkspaceRepo
 from storage.slack_stores import EncryptedInstallationStore, rotate_installation_secrets
 
 ACCESS = "eyJlbmMiOiJBMTI4Q0JDLUhTMjU2IiwiYWxnIjoiZGlyIn0.access-token-value-123"
 REFRESH = "AB11780000000refreshtokenvalue7c1"
 ONTOP_PASSWORD = "correct horse battery staple"
 SLACK_BOT_TOKEN = "xoxb-1111-2222-slacktokensecret"
+WEBHOOK_SECRET = "whsec-ontop-signing-secret-0123456789"
 
 
 async def _raw_database_text(engine: AsyncEngine) -> str:
@@ -32,13 +34,21 @@ async def _raw_database_text(engine: AsyncEngine) -> str:
 
 async def _store_everything(sessions: async_sessionmaker[AsyncSession], box: SecretBox) -> int:
     async with transaction(sessions) as session:
-        workspace = await repos.get_or_create_workspace(session, "T123")
-        connection = Connection(workspace_id=workspace.id, realm_id="9130350000000000", status=ConnectionStatus.ACTIVE)
-        session.add(connection)
+        workspace = await WorkspaceRepo(session).get_or_create("T123")
+        connections = ConnectionRepo(session)
+        connection = await connections.create(workspace.id, "9130350000000000")
         now = datetime.now(UTC)
-        repos.store_qbo_tokens(connection, box, ACCESS, REFRESH, now + timedelta(hours=1), now + timedelta(days=100))
-        repos.store_ontop_credentials(connection, box, {"email": "finance@example.com", "password": ONTOP_PASSWORD})
-        await session.flush()
+        await connections.store_qbo_tokens(
+            connection.id,
+            box,
+            access_token=ACCESS,
+            refresh_token=REFRESH,
+            access_expires_at=now + timedelta(hours=1),
+            refresh_expires_at=now + timedelta(days=100),
+        )
+        await connections.store_ontop_credentials(
+            connection.id, box, email="finance@example.com", password=ONTOP_PASSWORD, webhook_secret=WEBHOOK_SECRET
+        )
         return connection.id
 
 
@@ -55,7 +65,7 @@ async def test_no_secret_is_stored_in_plaintext(
 
     raw = await _raw_database_text(engine)
 
-    for secret in (ACCESS, REFRESH, ONTOP_PASSWORD, SLACK_BOT_TOKEN):
+    for secret in (ACCESS, REFRESH, ONTOP_PASSWORD, SLACK_BOT_TOKEN, WEBHOOK_SECRET):
         assert secret not in raw
     assert "9130350000000000" in raw  # the dump does hold the rows
 
@@ -65,10 +75,8 @@ async def test_stored_secrets_read_back_exactly(
 ) -> None:
     connection_id = await _store_everything(sessions, secret_box)
     async with transaction(sessions) as session:
-        connection = await repos.get_connection(session, connection_id)
-        assert connection is not None
-        tokens = repos.read_qbo_tokens(connection, secret_box)
-        credentials = repos.read_ontop_credentials(connection, secret_box)
+        tokens = await ConnectionRepo(session).read_qbo_tokens(connection_id, secret_box)
+        credentials = await ConnectionRepo(session).read_ontop_credentials(connection_id, secret_box)
     assert tokens is not None and tokens.access_token == ACCESS and tokens.refresh_token == REFRESH
     assert credentials == {"email": "finance@example.com", "password": ONTOP_PASSWORD}
     assert ACCESS not in repr(tokens)
@@ -97,15 +105,14 @@ async def test_rotation_re_encrypts_everything_under_the_newest_key(
 
     both = SecretBox(f"{new_key},{old_key}")
     async with transaction(sessions) as session:
-        rotated = await repos.rotate_connection_secrets(session, both)
+        rotated = await ConnectionRepo(session).rotate_secrets(both)
         rotated += await rotate_installation_secrets(session, both)
-    assert rotated == 4  # QBO tokens, Ontop credentials, the installation's and the bot's Slack token
+    # QBO tokens, Ontop credentials, the webhook secret, the installation's and the bot's Slack token
+    assert rotated == 5
 
     only_new = SecretBox(new_key)
     async with transaction(sessions) as session:
-        connection = await repos.get_connection(session, connection_id)
-        assert connection is not None
-        tokens = repos.read_qbo_tokens(connection, only_new)
+        tokens = await ConnectionRepo(session).read_qbo_tokens(connection_id, only_new)
     assert tokens is not None and tokens.refresh_token == REFRESH
     bot = await EncryptedInstallationStore("client-1", engine, only_new).async_find_bot(
         enterprise_id=None, team_id="T9"

@@ -1,0 +1,292 @@
+"""The ledger: one row per Ontop invoice of a connection, written before anything is sent to QuickBooks.
+
+A repository lives for one transaction. Rows it has read or created stay loaded in it, so a batch's state changes
+are flushed together at commit instead of one query each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import InvoiceState, SyncedInvoice
+from storage.records import LedgerEntry
+
+
+@dataclass(frozen=True)
+class InvoiceFacts:
+    """What the ledger keeps of an Ontop invoice as last read; refreshed on every write about it."""
+
+    invoice_id: str
+    number: str
+    agreement_id: str | None
+    status: str
+    updated_at: datetime
+    amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class FixRef:
+    """A stored fix: its kind (map_concept, create_vendor, reconnect, retry, ...) and what it acts on."""
+
+    kind: str
+    target: str
+
+
+class LedgerRepo:
+    def __init__(self, session: AsyncSession, connection_id: int) -> None:
+        self._session = session
+        self._connection_id = connection_id
+        self._loaded: dict[str, SyncedInvoice] = {}
+
+    # --- reading ------------------------------------------------------------------------------------------
+
+    async def get_many(self, invoice_ids: Sequence[str]) -> dict[str, LedgerEntry]:
+        """The rows of these invoices that exist, by invoice id."""
+        await self._load(invoice_ids)
+        return {key: LedgerEntry.of(self._loaded[key]) for key in invoice_ids if key in self._loaded}
+
+    async def get(self, invoice_id: str) -> LedgerEntry | None:
+        return (await self.get_many([invoice_id])).get(invoice_id)
+
+    async def list_in_states(self, states: Sequence[str]) -> list[LedgerEntry]:
+        rows = await self._session.scalars(
+            select(SyncedInvoice)
+            .where(SyncedInvoice.connection_id == self._connection_id, SyncedInvoice.state.in_(list(states)))
+            .order_by(SyncedInvoice.id)
+        )
+        return [LedgerEntry.of(row) for row in rows]
+
+    async def count_in_state(self, state: str) -> int:
+        value = await self._session.scalar(
+            select(func.count(SyncedInvoice.id)).where(
+                SyncedInvoice.connection_id == self._connection_id, SyncedInvoice.state == state
+            )
+        )
+        return int(value or 0)
+
+    async def list_problems_of_run(self, run_id: int) -> list[LedgerEntry]:
+        """Invoices the run left with a failure or a case for review, in ledger order."""
+        rows = await self._session.scalars(
+            select(SyncedInvoice)
+            .where(
+                SyncedInvoice.connection_id == self._connection_id,
+                SyncedInvoice.last_run_id == run_id,
+                SyncedInvoice.error_code.is_not(None),
+            )
+            .order_by(SyncedInvoice.id)
+        )
+        return [LedgerEntry.of(row) for row in rows]
+
+    async def count_failed_by_fix_target(self, fix_kind: str) -> dict[str, int]:
+        """Failed invoices per fix target of one kind (e.g. per unmapped concept)."""
+        rows = await self._session.execute(
+            select(SyncedInvoice.fix_value, func.count(SyncedInvoice.id))
+            .where(
+                SyncedInvoice.connection_id == self._connection_id,
+                SyncedInvoice.state == InvoiceState.FAILED,
+                SyncedInvoice.fix_action == fix_kind,
+            )
+            .group_by(SyncedInvoice.fix_value)
+        )
+        return {str(target): int(count) for target, count in rows.all() if target}
+
+    async def has_failures_with_codes(self, codes: Sequence[str]) -> bool:
+        found = await self._session.scalar(
+            select(SyncedInvoice.id)
+            .where(
+                SyncedInvoice.connection_id == self._connection_id,
+                SyncedInvoice.state == InvoiceState.FAILED,
+                SyncedInvoice.error_code.in_(list(codes)),
+            )
+            .limit(1)
+        )
+        return found is not None
+
+    async def list_pending_attachments(self, limit: int) -> list[LedgerEntry]:
+        """Bills whose invoice PDF is not attached yet (an upload failed earlier)."""
+        rows = await self._session.scalars(
+            select(SyncedInvoice)
+            .where(
+                SyncedInvoice.connection_id == self._connection_id,
+                SyncedInvoice.state == InvoiceState.CREATED,
+                SyncedInvoice.attachment_pending.is_(True),
+            )
+            .order_by(SyncedInvoice.id)
+            .limit(limit)
+        )
+        return [LedgerEntry.of(row) for row in rows]
+
+    # --- writing --------------------------------------------------------------------------------------------
+
+    async def touch(self, facts: Sequence[InvoiceFacts], run_id: int) -> list[LedgerEntry]:
+        """The rows of these invoices, created when missing, with the invoice facts refreshed (one query)."""
+        await self._load([fact.invoice_id for fact in facts])
+        entries = []
+        for fact in facts:
+            row = self._loaded.get(fact.invoice_id)
+            if row is None:
+                row = SyncedInvoice(
+                    connection_id=self._connection_id,
+                    ontop_invoice_id=fact.invoice_id,
+                    state=InvoiceState.PENDING,
+                    generation=0,
+                    attempts=0,
+                    attachment_pending=False,
+                )
+                self._session.add(row)
+                self._loaded[fact.invoice_id] = row
+            row.invoice_number = fact.number
+            row.agreement_id = fact.agreement_id
+            row.ontop_status = fact.status
+            row.ontop_updated_at = fact.updated_at
+            row.amount = fact.amount
+            row.currency = fact.currency
+            row.last_run_id = run_id
+            entries.append(LedgerEntry.of(row))
+        return entries
+
+    async def record_failure(
+        self, fact: InvoiceFacts, run_id: int, *, worker_name: str, code: str, message: str, fix: FixRef | None
+    ) -> bool:
+        """The invoice cannot be billed now; False (nothing changed) when its bill already exists."""
+        await self.touch([fact], run_id)
+        row = self._loaded[fact.invoice_id]
+        if row.state == InvoiceState.CREATED:
+            return False
+        row.state = InvoiceState.FAILED
+        row.worker_name = worker_name
+        self._set_problem(row, code, message, fix)
+        return True
+
+    async def record_review(
+        self, fact: InvoiceFacts, run_id: int, *, worker_name: str, code: str, message: str, keep_state: bool
+    ) -> None:
+        """A case for a person: reported once, never retried; a billed invoice keeps its created state."""
+        await self.touch([fact], run_id)
+        row = self._loaded[fact.invoice_id]
+        if not keep_state:
+            row.state = InvoiceState.SKIPPED
+        row.worker_name = row.worker_name or worker_name
+        self._set_problem(row, code, message, None)
+
+    async def record_held_by_person(self, invoice_id: str, *, code: str, message: str) -> bool:
+        """A person decided the invoice is not to be booked (until they say otherwise); False when it is unknown."""
+        await self._load([invoice_id])
+        row = self._loaded.get(invoice_id)
+        if row is None or row.state == InvoiceState.CREATED:
+            return False
+        row.state = InvoiceState.SKIPPED
+        self._set_problem(row, code, message, None)
+        return True
+
+    async def adopt(self, invoice_id: str, *, document_id: str, home_amount_booked: Decimal | None) -> bool:
+        """A person said this existing document is the invoice's: the ledger takes it as created."""
+        await self._load([invoice_id])
+        row = self._loaded.get(invoice_id)
+        if row is None:
+            return False
+        row.state = InvoiceState.CREATED
+        row.qbo_bill_id = document_id
+        row.home_amount_booked = home_amount_booked
+        self._set_problem(row, None, None, None)
+        return True
+
+    async def record_skip(self, fact: InvoiceFacts, run_id: int, *, reason: str) -> None:
+        """A terminal invoice that never becomes a bill (cancelled before billing)."""
+        await self.touch([fact], run_id)
+        row = self._loaded[fact.invoice_id]
+        if row.state != InvoiceState.CREATED:
+            row.state = InvoiceState.SKIPPED
+            row.error_code = None
+            row.error_message = reason
+
+    def mark_pending(
+        self,
+        invoice_id: str,
+        *,
+        request_id: str,
+        doc_number: str | None,
+        vendor_id: str,
+        worker_name: str,
+        amount: Decimal,
+        currency: str,
+        document: str = "bill",
+        usd_total: Decimal | None = None,
+        paid_on: date | None = None,
+        home_amount_expected: Decimal | None = None,
+    ) -> None:
+        """Written (and committed) before the create is sent: the requestid that makes a retry a replay."""
+        row = self._loaded[invoice_id]
+        row.state = InvoiceState.PENDING
+        row.request_id = request_id
+        row.doc_number = doc_number
+        row.qbo_vendor_id = vendor_id
+        row.worker_name = worker_name
+        row.amount = amount
+        row.currency = currency
+        row.document = document
+        row.usd_total = usd_total
+        row.paid_on = paid_on
+        row.home_amount_expected = home_amount_expected
+        row.attempts = (row.attempts or 0) + 1
+
+    async def record_created(
+        self, invoice_id: str, *, bill_id: str, attachment_pending: bool, home_amount_booked: Decimal | None = None
+    ) -> None:
+        """The bill (or credit) exists; home_amount_booked is what QuickBooks says it booked in home currency."""
+        await self._load([invoice_id])
+        row = self._loaded[invoice_id]
+        row.state = InvoiceState.CREATED
+        row.qbo_bill_id = bill_id
+        row.attachment_pending = attachment_pending
+        row.home_amount_booked = home_amount_booked
+        self._set_problem(row, None, None, None)
+
+    async def record_post_failure(self, invoice_id: str, *, code: str, message: str, fix: FixRef | None) -> None:
+        """QuickBooks refused the create: the next attempt is a new logical write with a new requestid."""
+        await self._load([invoice_id])
+        row = self._loaded[invoice_id]
+        row.state = InvoiceState.FAILED
+        row.generation = (row.generation or 0) + 1
+        self._set_problem(row, code, message, fix)
+
+    async def record_unknown_outcome(self, invoice_id: str, *, code: str, message: str) -> None:
+        """Nobody knows whether the bill exists: the row stays pending and the next run looks it up first."""
+        await self._load([invoice_id])
+        row = self._loaded[invoice_id]
+        row.error_code = code
+        row.error_message = message
+
+    async def record_attachment(self, invoice_id: str, attachment_id: str) -> None:
+        await self._load([invoice_id])
+        row = self._loaded[invoice_id]
+        row.attachment_id = attachment_id
+        row.attachment_pending = False
+
+    # --- helpers --------------------------------------------------------------------------------------------
+
+    async def _load(self, invoice_ids: Sequence[str]) -> None:
+        missing = [key for key in dict.fromkeys(invoice_ids) if key not in self._loaded]
+        if not missing:
+            return
+        rows = await self._session.scalars(
+            select(SyncedInvoice).where(
+                SyncedInvoice.connection_id == self._connection_id, SyncedInvoice.ontop_invoice_id.in_(missing)
+            )
+        )
+        for row in rows:
+            self._loaded[row.ontop_invoice_id] = row
+
+    @staticmethod
+    def _set_problem(row: SyncedInvoice, code: str | None, message: str | None, fix: FixRef | None) -> None:
+        row.error_code = code
+        row.error_message = message
+        row.fix_action = fix.kind if fix else None
+        row.fix_value = fix.target if fix else None

@@ -1,0 +1,188 @@
+"""Fee bills and payments of invoices (ledger_postings): each written down pending before it is sent.
+
+Like LedgerRepo, a repository lives for one transaction and keeps the rows it loaded, so a batch is one query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from sqlalchemy import and_, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from storage.models import InvoiceDocument, InvoiceState, LedgerPosting, PostingKind, PostingState, SyncedInvoice
+from storage.records import LedgerEntry, PostingRecord
+
+Key = tuple[str, str]  # (invoice id, kind)
+
+
+class PostingRepo:
+    def __init__(self, session: AsyncSession, connection_id: int) -> None:
+        self._session = session
+        self._connection_id = connection_id
+        self._loaded: dict[Key, LedgerPosting] = {}
+
+    # --- reading ------------------------------------------------------------------------------------------
+
+    async def get_many(self, keys: Sequence[Key]) -> dict[Key, PostingRecord]:
+        await self._load(keys)
+        return {key: PostingRecord.of(self._loaded[key]) for key in keys if key in self._loaded}
+
+    async def of_invoices(self, invoice_ids: Sequence[str]) -> dict[Key, PostingRecord]:
+        """Every posting of these invoices."""
+        if not invoice_ids:
+            return {}
+        rows = await self._session.scalars(
+            select(LedgerPosting).where(
+                LedgerPosting.connection_id == self._connection_id, LedgerPosting.invoice_id.in_(list(invoice_ids))
+            )
+        )
+        found = {}
+        for row in rows:
+            self._loaded[(row.invoice_id, row.kind)] = row
+            found[(row.invoice_id, row.kind)] = PostingRecord.of(row)
+        return found
+
+    async def list_unpaid_bills(self, limit: int) -> list[LedgerEntry]:
+        """Contractor bills without a finished payment (bills made before payments existed, or left unpaid)."""
+        paid = aliased(LedgerPosting)
+        rows = await self._session.scalars(
+            select(SyncedInvoice)
+            .where(
+                SyncedInvoice.connection_id == self._connection_id,
+                SyncedInvoice.state == InvoiceState.CREATED,
+                SyncedInvoice.document == InvoiceDocument.BILL,
+                SyncedInvoice.qbo_bill_id.is_not(None),
+                ~exists().where(
+                    and_(
+                        paid.connection_id == SyncedInvoice.connection_id,
+                        paid.invoice_id == SyncedInvoice.ontop_invoice_id,
+                        paid.kind == PostingKind.PAYMENT,
+                        paid.state == PostingState.DONE,
+                    )
+                ),
+            )
+            .order_by(SyncedInvoice.id)
+            .limit(limit)
+        )
+        return [LedgerEntry.of(row) for row in rows]
+
+    async def list_unpaid_fee_bills(self, limit: int) -> list[PostingRecord]:
+        """Fee bills without a finished payment."""
+        paid = aliased(LedgerPosting)
+        rows = await self._session.scalars(
+            select(LedgerPosting)
+            .where(
+                LedgerPosting.connection_id == self._connection_id,
+                LedgerPosting.kind == PostingKind.FEE_BILL,
+                LedgerPosting.state == PostingState.DONE,
+                ~exists().where(
+                    and_(
+                        paid.connection_id == LedgerPosting.connection_id,
+                        paid.invoice_id == LedgerPosting.invoice_id,
+                        paid.kind == PostingKind.FEE_PAYMENT,
+                        paid.state == PostingState.DONE,
+                    )
+                ),
+            )
+            .order_by(LedgerPosting.id)
+            .limit(limit)
+        )
+        return [PostingRecord.of(row) for row in rows]
+
+    async def list_failed_fee_bills(self, limit: int) -> list[PostingRecord]:
+        """Fee bills QuickBooks refused or whose outcome is unknown: a later run sends them again."""
+        rows = await self._session.scalars(
+            select(LedgerPosting)
+            .where(
+                LedgerPosting.connection_id == self._connection_id,
+                LedgerPosting.kind == PostingKind.FEE_BILL,
+                LedgerPosting.state != PostingState.DONE,
+            )
+            .order_by(LedgerPosting.id)
+            .limit(limit)
+        )
+        return [PostingRecord.of(row) for row in rows]
+
+    # --- writing --------------------------------------------------------------------------------------------
+
+    async def touch(self, keys: Sequence[Key], run_id: int) -> list[PostingRecord]:
+        """The postings, created (pending, generation 0) when missing."""
+        await self._load(keys)
+        records = []
+        for key in keys:
+            row = self._loaded.get(key)
+            if row is None:
+                row = LedgerPosting(
+                    connection_id=self._connection_id,
+                    invoice_id=key[0],
+                    kind=key[1],
+                    state=PostingState.PENDING,
+                    generation=0,
+                )
+                self._session.add(row)
+                self._loaded[key] = row
+            row.last_run_id = run_id
+            records.append(PostingRecord.of(row))
+        return records
+
+    def mark_pending(
+        self,
+        key: Key,
+        *,
+        request_id: str,
+        vendor_id: str,
+        amount: Decimal,
+        currency: str,
+        doc_number: str | None = None,
+        paid_bill_id: str | None = None,
+    ) -> None:
+        """Written (and committed) before the write is sent: its requestid makes a retry a replay."""
+        row = self._loaded[key]
+        row.state = PostingState.PENDING
+        row.request_id = request_id
+        row.vendor_id = vendor_id
+        row.amount = amount
+        row.currency = currency
+        row.doc_number = doc_number
+        row.paid_bill_id = paid_bill_id
+
+    async def record_done(self, key: Key, *, qbo_id: str | None, home_amount: Decimal | None = None) -> None:
+        """It exists (qbo_id), or there is nothing to do any more (a bill someone else paid: qbo_id None)."""
+        await self._load([key])
+        row = self._loaded[key]
+        row.state = PostingState.DONE
+        row.qbo_id = qbo_id
+        row.home_amount = home_amount
+        row.error_code = row.error_message = None
+
+    async def record_failed(self, key: Key, *, code: str, message: str) -> None:
+        """QuickBooks refused it: the next attempt is a new logical write (a new requestid)."""
+        await self._load([key])
+        row = self._loaded[key]
+        row.state = PostingState.FAILED
+        row.generation = (row.generation or 0) + 1
+        row.error_code = code
+        row.error_message = message
+
+    async def record_unknown(self, key: Key, *, message: str) -> None:
+        """Nobody knows whether it exists: it stays pending and the next attempt looks before sending."""
+        await self._load([key])
+        row = self._loaded[key]
+        row.error_code = "qbo_unavailable"
+        row.error_message = message
+
+    async def _load(self, keys: Sequence[Key]) -> None:
+        missing = [key for key in dict.fromkeys(keys) if key not in self._loaded]
+        if not missing:
+            return
+        invoice_ids = sorted({invoice_id for invoice_id, _ in missing})
+        rows = await self._session.scalars(
+            select(LedgerPosting).where(
+                LedgerPosting.connection_id == self._connection_id, LedgerPosting.invoice_id.in_(invoice_ids)
+            )
+        )
+        for row in rows:
+            self._loaded.setdefault((row.invoice_id, row.kind), row)
