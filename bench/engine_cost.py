@@ -79,8 +79,8 @@ def measure_engine_cost(*, invoices: int, pdfs: bool, workers: int = 40, months:
                 return EngineCost(
                     invoices=invoices,
                     pdfs=pdfs,
-                    invoices_seen=result.counts.invoices_seen,
-                    bills_created=result.counts.bills_created,
+                    invoices_seen=result.invoices_seen,
+                    bills_created=result.bills_created,
                     wall_seconds=wall,
                     cpu_seconds=cpu,
                     rss_before_mb=rss_before,

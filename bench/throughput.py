@@ -20,7 +20,8 @@ from bench.emulators import ontop_process, qbo_process, qbo_stats
 from bench.figures import Samples, SteadyRate, steady_rate
 from bench.world import EngineWorld, WorldOptions
 from storage.models import InvoiceState, SyncedInvoice
-from sync.bills import Company, VendorForBill, build_bill, request_id_for, waiting_reason
+from sync.bills import Booking, Books, Company, VendorForBill, build_booking, request_id_for
+from sync.plan import triage
 from sync.qbo.client import QboClient
 from sync.qbo.models import BillDraft, NewVendor
 
@@ -150,11 +151,14 @@ async def simple_sync(qbo: QboClient, world: EngineWorld, on_created: Callable[[
     try:
         async for page in ontop.invoices_changed_since(None):
             for invoice in page:
-                if waiting_reason(invoice) is not None:
+                if triage(invoice, None, None) is not None:
+                    continue  # not a PAID invoice: the product would not bill it
+                # Fees stay on the bill: the simple way makes one bill per invoice, nothing else.
+                books = Books(fees_on_contractor_bill=True)
+                booking = build_booking(invoice, payee, {}, company, books, default_account_id=account.id)
+                if not isinstance(booking, Booking) or not isinstance(booking.main, BillDraft):
                     continue
-                draft = build_bill(invoice, payee, {}, company, default_account_id=account.id)
-                if not isinstance(draft, BillDraft):
-                    continue
+                draft = booking.main
                 await qbo.create_bill(draft, request_id_for(realm_id, str(invoice.id), "bill", 0))
                 created += 1
                 on_created()

@@ -21,13 +21,18 @@ from emulators.ontop.generator import DEFAULT_START
 from emulators.qbo.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from storage import migrate
 from storage.crypto import SecretBox, generate_key
-from storage.db import create_engine, session_factory
-from sync.api import TeamRef
+from storage.db import create_engine, session_factory, transaction
+from storage.models import RunTrigger
+from storage.records import RunRecord
+from storage.repos.runs import RunRepo
+from sync import jobs
+from sync.api import CREATE_WALLET, BooksChoice, TeamRef
 from sync.connections import ClientFactory, QboSettings
-from sync.engine import SyncEngine, SyncResult
 from sync.qbo.client import QboClient
 from sync.qbo.limiter import RateLimits
+from sync.run import SyncEngine
 from sync.service import Service
+from sync.worker import EngineExecutor, Worker
 
 TEAM = TeamRef("T0BENCH")
 BACKFILL_FROM = DEFAULT_START.date()  # the generated companies' first day
@@ -75,9 +80,9 @@ class EngineWorld:
         )
         self.service = Service(self.sessions, self.clients)
         self.sync_engine = SyncEngine(self.sessions, self.clients)
+        self.worker = Worker(self.sessions, EngineExecutor(self.sync_engine), None, worker_id="bench-worker")
         self.connection_id: int | None = None
         self.realm_id: str | None = None
-        self._runs = 0
 
     async def __aenter__(self) -> EngineWorld:
         await migrate.upgrade(self.engine)
@@ -111,6 +116,7 @@ class EngineWorld:
             await save_ontop(TEAM, ADMIN, DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, backfill_from=BACKFILL_FROM)
         else:
             await save_ontop(TEAM, ADMIN, DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD)
+        await self.service.save_books(TEAM, ADMIN, BooksChoice(pay_from=CREATE_WALLET))
         if not map_concepts:
             return connection_id
         accounts = await self.service.account_options(TEAM)
@@ -125,10 +131,16 @@ class EngineWorld:
             raise RuntimeError("connect first")
         return self.clients.qbo_client(self.connection_id, self.realm_id)
 
-    async def sync(self) -> SyncResult:
-        """One engine run over everything Ontop has changed since the watermark."""
+    async def sync(self) -> RunRecord:
+        """One run over everything Ontop has changed since the watermark, queued and run as a worker runs it."""
         if self.connection_id is None:
             raise RuntimeError("connect first")
-        self._runs += 1
-        # Run ids far above the queue's so a benchmark run never collides with the first sync the mapping queued.
-        return await self.sync_engine.run(self.connection_id, run_id=10_000 + self._runs)
+        async with transaction(self.sessions) as session:
+            await jobs.enqueue_run(session, self.connection_id, RunTrigger.MANUAL, ADMIN)
+        run_id = await self.worker.run_once()
+        if run_id is None:
+            raise RuntimeError("the queued run was not due")
+        async with self.sessions() as session:
+            run = await RunRepo(session).get(run_id)
+        assert run is not None
+        return run

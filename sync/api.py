@@ -13,6 +13,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
+from storage.models import RunStatus, RunTrigger
+
+__all__ = ["RunStatus", "RunTrigger"]  # the database's vocabulary for runs is the domain's: one enum per idea
+
 
 @dataclass(frozen=True)
 class TeamRef:
@@ -44,18 +48,24 @@ class WebhookRejected(Exception):
 
 
 class FixKind(enum.StrEnum):
-    MAP_CONCEPT = "map_concept"
-    CREATE_VENDOR = "create_vendor"
-    RECONNECT = "reconnect"
-    RETRY = "retry"
+    MAP_CONCEPT = "map_concept"  # target: the concept
+    CREATE_VENDOR = "create_vendor"  # target: the agreement id
+    CREATE_VENDOR_IN_CURRENCY = "create_vendor_currency"  # target: "<agreement id>:<currency>"
+    LINK_BILL = "link_bill"  # target: the invoice id (a bill with its number exists that the bot did not make)
+    SKIP_INVOICE = "skip_invoice"  # target: the invoice id
+    BOOKS = "books"  # target: the connection id (pay-from account, A/P account: the mapping modal's books part)
+    RECONNECT = "reconnect"  # target: the connection id
+    RETRY = "retry"  # target: the invoice id
     CONTACT_SUPPORT = "contact_support"
 
 
 @dataclass(frozen=True)
 class Fix:
+    """What fixes a failure: its kind and what it acts on. Button labels are made in handlers/, not here."""
+
     kind: FixKind
-    value: str  # the concept, the agreement id, or the invoice id the button acts on
-    label: str  # button text, e.g. "Map Bonus"
+    target: str  # the concept, the agreement id, the connection id or the invoice id the fix acts on
+    target_name: str = ""  # how people know the target, e.g. the worker's name for CREATE_VENDOR
 
 
 @dataclass(frozen=True)
@@ -79,20 +89,11 @@ class InvoiceFailure:
     fix: Fix | None
 
 
-class RunStatusName(enum.StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    PARTIAL = "partial"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
 @dataclass(frozen=True)
 class RunSummary:
     run_id: int
-    trigger: str
-    status: RunStatusName
+    trigger: RunTrigger
+    status: RunStatus
     requested_by: str | None
     queued_at: datetime
     started_at: datetime | None
@@ -171,6 +172,7 @@ class MappingRow:
     invoices_seen: int
     account_id: str | None
     account_name: str | None
+    tax_code_id: str | None = None  # non-US companies
 
 
 @dataclass(frozen=True)
@@ -179,20 +181,59 @@ class AccountOption:
     name: str  # fully qualified, e.g. "Contractors:Bonuses"
 
 
+CREATE_WALLET = "create-wallet"  # the pay-from choice that creates the "Ontop wallet" bank account
+NO_PAYMENTS = "no-payments"  # the pay-from choice for teams that match Ontop's debits in their bank feed
+
+
+@dataclass(frozen=True)
+class BooksView:
+    """How invoices are booked (docs/accounting.md), with the choices the company's QuickBooks offers."""
+
+    payments_enabled: bool
+    pay_from_account_id: str | None
+    pay_from_options: list[AccountOption]  # Bank and Credit Card accounts
+    fees_on_contractor_bill: bool
+    supplier_currency: str  # "contract" or "usd"
+    multicurrency_enabled: bool
+    home_currency: str
+    ap_choices: dict[str, list[AccountOption]]  # currency -> its A/P accounts, where there are several
+    ap_chosen: dict[str, str]
+    tax_codes: list[AccountOption]  # a non-US company's tax codes (empty for US companies)
+    default_tax_code_id: str | None
+
+
+@dataclass(frozen=True)
+class BooksChoice:
+    """What an admin chose in the mapping modal's books part."""
+
+    pay_from: str  # an account id, CREATE_WALLET or NO_PAYMENTS
+    fees_on_contractor_bill: bool = False
+    supplier_currency: str = "contract"
+    ap_accounts: dict[str, str] = field(default_factory=dict)
+    default_tax_code_id: str | None = None
+    tax_codes: dict[str, str] = field(default_factory=dict)  # concept -> tax code id
+
+
 @dataclass(frozen=True)
 class SyncRequest:
     run_id: int
     joined_existing: bool  # a run was already queued or running: this request joined it
-    status: RunStatusName
+    status: RunStatus
 
 
 @dataclass(frozen=True)
 class SyncPreview:
-    eligible: int
+    """What the next run would do, decided by the same planning as the run itself (sync/plan.py)."""
+
+    eligible: int  # invoices that would become bills
     already_synced: int
-    blocked_unmapped: dict[str, int]  # concept -> invoices blocked
-    blocked_no_vendor: int
-    not_final: int
+    not_final: int  # waiting to be paid, cancelled before billing, or a case already reported
+    blocked_unmapped: dict[str, int]  # concept -> invoices blocked by it
+    blocked_no_vendor: int  # the worker is not a supplier and may not be created automatically
+    blocked_other: int  # supplier conflicts, currencies, missing data
+    review: int  # cases for a person (cancelled after billing, corrections of billed invoices)
+    vendors_to_create: int
+    vendors_to_link: int
 
 
 @dataclass(frozen=True)
@@ -212,11 +253,13 @@ class ReconcileReport:
     matching: int = 0
     missing: list[str] = field(default_factory=list)  # paid in Ontop, no bill in QuickBooks
     duplicated: list[str] = field(default_factory=list)  # more than one bill for one invoice
-    different: list[Difference] = field(default_factory=list)
+    different: list[Difference] = field(default_factory=list)  # home amounts that are not what Ontop charged
+    open_bills: list[str] = field(default_factory=list)  # bills of paid invoices with a balance still open
+    paid_twice: list[str] = field(default_factory=list)  # bills with more than one payment
 
     @property
     def clean(self) -> bool:
-        return not (self.missing or self.duplicated or self.different)
+        return not (self.missing or self.duplicated or self.different or self.open_bills or self.paid_twice)
 
 
 @dataclass(frozen=True)
@@ -271,6 +314,21 @@ class BotService(Protocol):
         self, team: TeamRef, user_id: str, agreement_ids: list[str] | None = None
     ) -> VendorCreateResult: ...
 
+    async def create_vendor_in_currency(
+        self, team: TeamRef, user_id: str, agreement_id: str, currency: str
+    ) -> VendorCreateResult:
+        """A second supplier for a worker now paid in another currency ("Name (EUR)"), then a retry."""
+        ...
+
+    async def link_bill(self, team: TeamRef, user_id: str, invoice_id: str) -> str:
+        """A person says the bill with the invoice's number (which the bot did not make) is this invoice's: the
+        ledger adopts it (its payment follows). Returns the bill's DocNumber."""
+        ...
+
+    async def skip_invoice(self, team: TeamRef, user_id: str, invoice_id: str) -> str:
+        """A person says this invoice must not be booked: it is never posted. Returns its number."""
+        ...
+
     async def mapping_rows(self, team: TeamRef) -> list[MappingRow]: ...
 
     async def account_options(self, team: TeamRef, search: str = "") -> list[AccountOption]:
@@ -279,8 +337,20 @@ class BotService(Protocol):
 
     async def save_mappings(self, team: TeamRef, user_id: str, mapping: dict[str, str]) -> list[MappingRow]: ...
 
+    async def books_view(self, team: TeamRef) -> BooksView:
+        """The books part of the mapping modal, from the caches."""
+        ...
+
+    async def save_books(self, team: TeamRef, user_id: str, choice: BooksChoice) -> BooksView:
+        """Store how invoices are booked; CREATE_WALLET creates the "Ontop wallet" bank account (only adds)."""
+        ...
+
     async def request_sync(
-        self, team: TeamRef, user_id: str | None, trigger: str = "manual", channel_id: str | None = None
+        self,
+        team: TeamRef,
+        user_id: str | None,
+        trigger: RunTrigger = RunTrigger.MANUAL,
+        channel_id: str | None = None,
     ) -> SyncRequest: ...
 
     async def sync_preview(self, team: TeamRef) -> SyncPreview: ...

@@ -10,10 +10,11 @@ import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage import repos
 from storage.crypto import SecretBox
 from storage.db import transaction
-from storage.models import ConnectionStatus
+from storage.repos.audit import AuditRepo
+from storage.repos.connections import ConnectionRepo
+from sync import messages
 from sync.api import NeedsReauthError, NotConnectedError
 from sync.ontop.client import OntopClient, OntopCredentials
 from sync.qbo.auth import QboOAuth, QboTokens, refresh_deadline
@@ -24,7 +25,6 @@ from sync.qbo.limiter import RateLimits, RealmLimiter
 log = structlog.get_logger(__name__)
 
 REFRESH_EARLY = timedelta(minutes=5)
-RECONNECT_MESSAGE = "QuickBooks no longer accepts this connection. An admin needs to run `/qbo connect` again."
 
 
 @dataclass
@@ -57,10 +57,9 @@ class StoredTokenSource:
 
     async def access_token(self) -> str:
         async with self._sessions() as session:
-            connection = await repos.get_connection(session, self._connection_id)
-            tokens = repos.read_qbo_tokens(connection, self._box) if connection else None
+            tokens = await ConnectionRepo(session).read_qbo_tokens(self._connection_id, self._box)
         if tokens is None:
-            raise NotConnectedError("QuickBooks is not connected. An admin can run `/qbo connect`.")
+            raise NotConnectedError(messages.QBO_NOT_CONNECTED)
         expires = tokens.access_expires_at
         if expires is None or expires - datetime.now(UTC) > REFRESH_EARLY:
             return tokens.access_token
@@ -73,38 +72,38 @@ class StoredTokenSource:
         async with self._local_lock:
             try:
                 async with transaction(self._sessions) as session:
-                    connection = await repos.get_connection(session, self._connection_id, for_update=True)
-                    tokens = repos.read_qbo_tokens(connection, self._box) if connection else None
-                    if connection is None or tokens is None:
-                        raise NotConnectedError("QuickBooks is not connected. An admin can run `/qbo connect`.")
+                    connections = ConnectionRepo(session)
+                    tokens = await connections.read_qbo_tokens(self._connection_id, self._box, for_update=True)
+                    if tokens is None:
+                        raise NotConnectedError(messages.QBO_NOT_CONNECTED)
                     fresh_enough = tokens.access_expires_at is not None and (
                         tokens.access_expires_at - datetime.now(UTC) > REFRESH_EARLY
                     )
                     if tokens.access_token != stale_access_token and fresh_enough:
                         return tokens.access_token  # another worker refreshed while we waited for the lock
                     new = await self._oauth.refresh(tokens.refresh_token)
-                    repos.store_qbo_tokens(
-                        connection,
+                    await connections.store_qbo_tokens(
+                        self._connection_id,
                         self._box,
-                        new.access_token,
-                        new.refresh_token,
-                        new.access_expires_at,
-                        refresh_deadline(new),
+                        access_token=new.access_token,
+                        refresh_token=new.refresh_token,
+                        access_expires_at=new.access_expires_at,
+                        refresh_expires_at=refresh_deadline(new),
                     )
                     log.info("qbo.tokens_refreshed", connection_id=self._connection_id)
                     return new.access_token
             except QboInvalidGrant:
                 await mark_needs_reauth(self._sessions, self._connection_id, "refresh token rejected (invalid_grant)")
-                raise NeedsReauthError(RECONNECT_MESSAGE) from None
+                raise NeedsReauthError(messages.RECONNECT) from None
 
 
 async def mark_needs_reauth(sessions: async_sessionmaker[AsyncSession], connection_id: int, reason: str) -> None:
     async with transaction(sessions) as session:
-        connection = await repos.get_connection(session, connection_id, for_update=True)
-        if connection is not None and connection.status != ConnectionStatus.DISCONNECTED:
-            connection.status = ConnectionStatus.NEEDS_REAUTH
-            connection.last_error = reason
-            repos.record_audit(session, connection.workspace_id, "system", "needs_reauth", connection.id, reason=reason)
+        connections = ConnectionRepo(session)
+        if await connections.mark_needs_reauth(connection_id, reason):
+            connection = await connections.get(connection_id)
+            assert connection is not None
+            AuditRepo(session).record(connection.workspace_id, "system", "needs_reauth", connection_id, reason=reason)
     log.warning("qbo.needs_reauth", connection_id=connection_id, reason=reason)
 
 
@@ -169,10 +168,9 @@ class ClientFactory:
 
     async def ontop_for_connection(self, connection_id: int) -> OntopClient:
         async with self.sessions() as session:
-            connection = await repos.get_connection(session, connection_id)
-            stored = repos.read_ontop_credentials(connection, self.box) if connection else None
+            stored = await ConnectionRepo(session).read_ontop_credentials(connection_id, self.box)
         if not stored:
-            raise NotConnectedError("Ontop is not connected. An admin can run `/qbo connect` to add it.")
+            raise NotConnectedError(messages.ONTOP_NOT_CONNECTED)
         return self.ontop_client(OntopCredentials(email=stored["email"], password=stored["password"]))
 
     async def aclose(self) -> None:

@@ -1,7 +1,8 @@
-"""Reconcile: Ontop's paid invoices of a period against the bills in QuickBooks, independently of the ledger.
+"""Reconcile: Ontop's paid invoices of a period against what QuickBooks holds, independently of the ledger.
 
 The ledger says what the bot believes it did; reconciling reads both systems again and lists what is missing,
-duplicated, or different in amount or currency, so a finance team can trust (or correct) the books.
+duplicated, different in (home) amount, still open, or paid more than once, so a finance team can trust (or correct)
+the books.
 """
 
 from __future__ import annotations
@@ -11,50 +12,81 @@ from datetime import datetime
 from decimal import Decimal
 
 from sync.api import Difference, ReconcileReport
-from sync.bills import doc_number_for
+from sync.bills import doc_number_for, fee_doc_number_for
 from sync.money import cents
 from sync.ontop.client import OntopSource
 from sync.ontop.models import Invoice, InvoiceStatus
 from sync.qbo.client import QboClient
-from sync.qbo.models import Bill
+from sync.qbo.models import Bill, VendorCredit
+
+Document = Bill | VendorCredit
+
+
+def home_amount(document: Document, home_currency: str) -> Decimal | None:
+    """What a document booked in home currency: HomeTotalAmt (multicurrency), else its total in home currency."""
+    if document.home_total is not None:
+        return cents(document.home_total)
+    if document.currency in (None, home_currency):
+        return cents(document.total_amt)
+    return None
 
 
 def expected_amounts(invoice: Invoice, home_currency: str) -> dict[str, Decimal]:
-    """The totals a correct bill may have, by currency: the invoice's own, or Ontop's locked USD equivalent."""
-    amounts = {invoice.currency: cents(invoice.total)}
+    """What the invoice's documents may add up to, by currency: the invoice's own, or what Ontop charged in USD."""
+    amounts = {invoice.currency: cents(abs(invoice.total))}
     if home_currency == "USD" and invoice.usd_equivalent is not None:
-        amounts.setdefault("USD", cents(invoice.usd_equivalent))
+        amounts["USD"] = cents(abs(invoice.usd_equivalent))
     return amounts
 
 
-def compare(invoice: Invoice, bills: list[Bill], home_currency: str, report: ReconcileReport) -> None:
-    if not bills:
+def compare(invoice: Invoice, own: list[Document], fees: list[Document], home: str, report: ReconcileReport) -> None:
+    if not own:
         report.missing.append(invoice.number)
         return
-    if len(bills) > 1:
+    if len(own) > 1 or len(fees) > 1:
         report.duplicated.append(invoice.number)
         return
-    bill = bills[0]
-    currency = bill.currency or home_currency
-    allowed = expected_amounts(invoice, home_currency)
-    if allowed.get(currency) == cents(bill.total_amt):
+    documents = own + fees
+    for document in documents:
+        if isinstance(document, Bill):
+            if document.balance is not None and document.balance > 0:
+                report.open_bills.append(document.doc_number or document.id)
+            if len(document.linked_payments) > 1:
+                report.paid_twice.append(document.doc_number or document.id)
+    allowed = expected_amounts(invoice, home)
+    homes = [home_amount(document, home) for document in documents]
+    if home == "USD" and "USD" in allowed and all(amount is not None for amount in homes):
+        found = sum((amount for amount in homes if amount is not None), Decimal("0"))
+        if found == allowed["USD"]:
+            report.matching += 1
+            return
+        where = ", ".join(f"{document.doc_number} {document.id}" for document in documents)
+        report.different.append(Difference(invoice.number, f"{allowed['USD']} USD", f"{found} USD ({where})"))
+        return
+    document = own[0]
+    currency = document.currency or home
+    total = cents(document.total_amt) + sum((cents(fee.total_amt) for fee in fees), Decimal("0"))
+    if allowed.get(currency) == total:
         report.matching += 1
         return
     expected = " or ".join(f"{amount} {code}" for code, amount in allowed.items())
-    report.different.append(
-        Difference(invoice.number, expected, f"{cents(bill.total_amt)} {currency} (bill {bill.id})")
-    )
+    report.different.append(Difference(invoice.number, expected, f"{total} {currency} (bill {document.id})"))
 
 
 async def reconcile(
     ontop: OntopSource, qbo: QboClient, home_currency: str, since: datetime, until: datetime
 ) -> ReconcileReport:
-    """Every PAID Ontop invoice changed in [since, until) against QuickBooks' bills with its DocNumber."""
-    bills_by_doc: dict[str, list[Bill]] = defaultdict(list)
+    """Every PAID Ontop invoice changed in [since, until) against the bills (and credits) with its DocNumbers."""
+    by_doc: dict[str, list[Document]] = defaultdict(list)
     async for row in qbo.iter_query("SELECT * FROM Bill"):
         bill = Bill.from_wire(row)
         if bill.doc_number:
-            bills_by_doc[bill.doc_number].append(bill)
+            by_doc[bill.doc_number].append(bill)
+    credits: dict[str, list[Document]] = defaultdict(list)
+    async for row in qbo.iter_query("SELECT * FROM VendorCredit"):
+        credit = VendorCredit.from_wire(row)
+        if credit.doc_number:
+            credits[credit.doc_number].append(credit)
     report = ReconcileReport(since, until)
     seen: set[int] = set()  # an invoice that changes while pages are read can come twice
     async for page in ontop.invoices_changed_since(since):
@@ -63,5 +95,8 @@ async def reconcile(
                 continue
             seen.add(invoice.id)
             report.paid_invoices += 1
-            compare(invoice, bills_by_doc.get(doc_number_for(invoice.number), []), home_currency, report)
+            number = doc_number_for(invoice.number)
+            own = credits.get(number, []) if invoice.total < 0 else by_doc.get(number, [])
+            fees = by_doc.get(fee_doc_number_for(invoice.number), [])
+            compare(invoice, own, fees, home_currency, report)
     return report

@@ -8,18 +8,20 @@ catches up once, DST days neither skip nor double, and several schedulers tickin
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.db import transaction
-from storage.models import ConceptMapping, Connection, ConnectionStatus, RunTrigger, SyncRun, Workspace, utcnow
+from storage.models import ConnectionStatus, RunTrigger, utcnow
+from storage.records import RunRecord
+from storage.repos.connections import ConnectionRepo, DailySchedule
+from storage.repos.mappings import MappingRepo
+from storage.repos.runs import RunRepo
 from sync.jobs import enqueue_run
 
 logger = structlog.get_logger(__name__)
@@ -28,15 +30,6 @@ TICK_JOB_ID = "daily-sync-tick"
 DEFAULT_TICK_SECONDS = 60.0
 WEBHOOK_DEBOUNCE_SECONDS = 60.0
 SYSTEM_REQUESTER = "system"
-
-
-@dataclass(frozen=True)
-class DailySchedule:
-    """A connection's daily sync setting, taken from its workspace."""
-
-    connection_id: int
-    sync_hour: int
-    timezone: str
 
 
 def is_time_zone(name: str) -> bool:
@@ -99,36 +92,13 @@ def due_daily_runs(schedules: Iterable[DailySchedule], now_utc: datetime) -> lis
     return due
 
 
-async def list_daily_schedules(session: AsyncSession) -> list[DailySchedule]:
-    """Connections that get a daily run: active, installed, and past their first sync."""
-    rows = await session.execute(
-        select(Connection.id, Workspace.sync_hour, Workspace.timezone)
-        .join(Workspace, Workspace.id == Connection.workspace_id)
-        .where(
-            Connection.status == ConnectionStatus.ACTIVE,
-            Connection.first_sync_enqueued.is_(True),
-            Workspace.uninstalled_at.is_(None),
-        )
-        .order_by(Connection.id)
-    )
-    return [DailySchedule(connection_id=row[0], sync_hour=row[1], timezone=row[2]) for row in rows]
-
-
 async def _without_fresh_runs(session: AsyncSession, due: list[tuple[int, date]]) -> list[tuple[int, date]]:
     """Drop connections that already had a run (any trigger) queued after today's daily hour: a first sync or a
     manual `/qbo sync` at 15:00 already did what the 07:00 run would have, so catching up would only repeat it."""
     if not due:
         return due
-    schedules = {schedule.connection_id: schedule for schedule in await list_daily_schedules(session)}
-    latest = dict(
-        (
-            await session.execute(
-                select(SyncRun.connection_id, func.max(SyncRun.queued_at))
-                .where(SyncRun.connection_id.in_([connection_id for connection_id, _ in due]))
-                .group_by(SyncRun.connection_id)
-            )
-        ).all()
-    )
+    schedules = {schedule.connection_id: schedule for schedule in await ConnectionRepo(session).list_daily_schedules()}
+    latest = await RunRepo(session).latest_queued_at([connection_id for connection_id, _ in due])
     kept = []
     for connection_id, local_date in due:
         schedule = schedules.get(connection_id)
@@ -151,15 +121,11 @@ async def enqueue_due_daily_runs(sessions: async_sessionmaker[AsyncSession], now
     Each connection gets its own transaction, so one failing connection never stops the others.
     """
     async with transaction(sessions) as session:
-        due = due_daily_runs(await list_daily_schedules(session), now_utc)
+        due = due_daily_runs(await ConnectionRepo(session).list_daily_schedules(), now_utc)
         if due:
             # Most ticks find every due run already queued: skip those without taking a lock per connection.
             # (A run queued after this read is still caught by the locked check inside enqueue_run.)
-            dates = {local_date.isoformat() for _, local_date in due}
-            rows = await session.execute(
-                select(SyncRun.connection_id, SyncRun.scheduled_for).where(SyncRun.scheduled_for.in_(dates))
-            )
-            already = {(row[0], row[1]) for row in rows}
+            already = await RunRepo(session).daily_runs_on({local_date.isoformat() for _, local_date in due})
             due = [(cid, local_date) for cid, local_date in due if (cid, local_date.isoformat()) not in already]
             due = await _without_fresh_runs(session, due)
     created: list[int] = []
@@ -239,21 +205,20 @@ class DailyScheduler:
 
 async def enqueue_first_sync(
     session: AsyncSession, connection_id: int, requested_by: str | None = None, *, now: datetime | None = None
-) -> SyncRun | None:
+) -> RunRecord | None:
     """Queue the connection's first sync once it is active and mapped (at least one concept mapping).
 
     Returns the run when this call queued (or joined) it; None when not ready or already done before.
     Call it after connecting Ontop and after saving mappings; extra calls are harmless.
     """
-    connection = await session.scalar(select(Connection).where(Connection.id == connection_id).with_for_update())
+    connections = ConnectionRepo(session)
+    connection = await connections.get(connection_id, for_update=True)
     if connection is None or connection.first_sync_enqueued or connection.status != ConnectionStatus.ACTIVE:
         return None
-    mapped = await session.scalar(select(ConceptMapping.id).where(ConceptMapping.connection_id == connection_id))
-    if mapped is None:
+    if not await MappingRepo(session).has_any(connection_id):
         return None
     run, _ = await enqueue_run(session, connection_id, RunTrigger.FIRST, requested_by or SYSTEM_REQUESTER, now=now)
-    connection.first_sync_enqueued = True
-    await session.flush()
+    await connections.mark_first_sync_enqueued(connection_id)
     return run
 
 
@@ -263,7 +228,7 @@ async def enqueue_webhook_run(
     *,
     now: datetime | None = None,
     debounce_seconds: float = WEBHOOK_DEBOUNCE_SECONDS,
-) -> tuple[SyncRun, bool]:
+) -> tuple[RunRecord, bool]:
     """A debounced run after an Ontop webhook: due `debounce_seconds` from now, or joins the queued run.
 
     A burst of deliveries therefore makes one run, at most a minute after the first of them.

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from sync import messages
 from sync.api import VendorMatch
 from sync.ontop.models import Worker, WorkerStatus
 from sync.qbo.models import Address, NewVendor, Vendor, clean_name
@@ -105,7 +106,7 @@ def decide(worker: Worker, linked_vendor_id: str | None, directory: VendorDirect
             VendorMatch.CONFLICT,
             None,
             name or "",
-            f"several QuickBooks suppliers have this email: {names}",
+            messages.several_suppliers_with_email(names),
         )
     if email_matches:
         inactive = email_matches[0]
@@ -114,8 +115,7 @@ def decide(worker: Worker, linked_vendor_id: str | None, directory: VendorDirect
             VendorMatch.CONFLICT,
             None,
             name or inactive.display_name,
-            f"the inactive QuickBooks supplier {inactive.display_name} has this email: reactivate it in QuickBooks"
-            " and run again",
+            messages.inactive_supplier_with_email(inactive.display_name),
         )
 
     if name is None:
@@ -126,9 +126,7 @@ def decide(worker: Worker, linked_vendor_id: str | None, directory: VendorDirect
     if same_name is not None and _different_people(same_name, worker):
         # Two people can share a name; a supplier with another email is not this worker.
         planned = creation_name(name, agreement_id, directory)
-        return VendorDecision(
-            agreement_id, VendorMatch.WILL_CREATE, None, planned, f"another supplier is already called {name}"
-        )
+        return VendorDecision(agreement_id, VendorMatch.WILL_CREATE, None, planned, messages.namesake_supplier(name))
     if same_name is not None:
         if same_name.active:
             return VendorDecision(agreement_id, VendorMatch.MATCH_NAME, same_name, name)
@@ -137,14 +135,13 @@ def decide(worker: Worker, linked_vendor_id: str | None, directory: VendorDirect
             VendorMatch.CONFLICT,
             None,
             name,
-            f"the inactive QuickBooks supplier {same_name.display_name} has this name: reactivate it in QuickBooks"
-            " and run again",
+            messages.inactive_supplier_with_name(same_name.display_name),
         )
 
     planned = creation_name(name, agreement_id, directory)
     note = None
     if planned != name:
-        note = f"a {directory.name_holder(name)} is already called {name}"
+        note = messages.name_held_by(directory.name_holder(name), name)
     if worker.is_ended:
         note = "contract ended" + (f"; {note}" if note else "")
     return VendorDecision(agreement_id, VendorMatch.WILL_CREATE, None, planned, note)

@@ -16,25 +16,20 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.db import transaction
-from storage.models import utcnow
-from sync.jobs import (
-    DEFAULT_MAX_ATTEMPTS,
-    ClaimedRun,
-    RunCounts,
-    RunOutcome,
-    claim_next_run,
-    finish_run,
-    heartbeat,
-    release_run,
-)
+from storage.models import RunTrigger, utcnow
+from storage.records import RunRecord
+from storage.repos.runs import RunRepo
+from sync import messages
+from sync.jobs import DEFAULT_MAX_ATTEMPTS, RunCounts, RunOutcome
+from sync.run import SyncEngine
 from sync.scheduler import DEFAULT_TICK_SECONDS, DailyScheduler
 
 __all__ = [
-    "ClaimedRun",
+    "EngineExecutor",
     "ProgressReporter",
     "RunCounts",
     "RunExecutor",
@@ -50,22 +45,23 @@ logger = structlog.get_logger(__name__)
 
 NOTIFIER_TIMEOUT_SECONDS = 10.0
 FINISH_ATTEMPTS = 3
+DATABASE_ATTEMPTS = 3
 
 
 class ProgressReporter(Protocol):
     async def __call__(self, done: int, total: int | None) -> None:
-        """The executor reports progress; cheap to call often (throttled before it reaches Slack)."""
+        """The executor reports progress (total None when unknown); cheap to call often (throttled for Slack)."""
         ...
 
 
 class RunExecutor(Protocol):
-    async def __call__(self, run_id: int, progress: ProgressReporter) -> RunOutcome:
-        """Execute one run. Must be cancellable at any await (the worker cancels it when its lease is lost)."""
+    async def __call__(self, run: RunRecord, progress: ProgressReporter) -> RunOutcome:
+        """Execute one claimed run. Must be cancellable at any await (the worker cancels it when its lease is lost)."""
         ...
 
 
 class RunNotifier(Protocol):
-    async def run_started(self, run: ClaimedRun) -> Any:
+    async def run_started(self, run: RunRecord) -> Any:
         """Post the 'sync started' message; returns a reference for later updates (or None)."""
         ...
 
@@ -122,10 +118,27 @@ async def _call_notifier(call: Awaitable[Any], what: str, run_id: int) -> Any:
 def _failure_summary(exc: BaseException) -> str:
     """What the finance channel reads: plain words and the error's kind, never its text (it can hold SQL or
     data); the details are in the logs under the run id."""
-    return (
-        f"The sync stopped on an unexpected error ({type(exc).__name__}). Nothing was lost: the next run picks up"
-        " where this one stopped. The details are in the bot's logs."
-    )
+    return messages.unexpected_error(type(exc).__name__)
+
+
+class EngineExecutor:
+    """The worker's RunExecutor: runs the sync engine for a claimed run and returns the outcome to record."""
+
+    def __init__(self, engine: SyncEngine) -> None:
+        self._engine = engine
+
+    async def __call__(self, run: RunRecord, progress: ProgressReporter) -> RunOutcome:
+        for attempt in range(1, DATABASE_ATTEMPTS + 1):
+            try:
+                return await self._engine.run(run, progress, only_failed=run.trigger == RunTrigger.RETRY)
+            except DBAPIError as exc:
+                # The database dropped the connection (restart, failover): the pool reconnects, and resuming is
+                # safe because the ledger was written before every create.
+                logger.warning("sync.database_error", attempt=attempt, error=type(exc).__name__)
+                if attempt == DATABASE_ATTEMPTS:
+                    break
+                await asyncio.sleep(attempt)
+        return RunOutcome.failure(messages.DATABASE_KEPT_DROPPING)
 
 
 class Worker:
@@ -211,13 +224,12 @@ class Worker:
             task.cancel()  # _process releases the run back to the queue
         await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _claim(self) -> ClaimedRun | None:
+    async def _claim(self) -> RunRecord | None:
         try:
             async with transaction(self._sessions) as session:
-                run = await claim_next_run(
-                    session, self.worker_id, self._lease_seconds, self._clock(), max_attempts=self._max_attempts
+                return await RunRepo(session).claim_next(
+                    self.worker_id, self._lease_seconds, self._clock(), max_attempts=self._max_attempts
                 )
-                return ClaimedRun.of(run) if run is not None else None
         except IntegrityError:
             # Lost a race for a connection's single running slot; another worker has it. Try again next poll.
             self._log.info("claim_race_lost")
@@ -226,7 +238,7 @@ class Worker:
             self._log.warning("claim_failed", error=type(exc).__name__, detail=str(exc)[:300])
             return None
 
-    async def _process(self, run: ClaimedRun) -> None:
+    async def _process(self, run: RunRecord) -> None:
         """Execute one claimed run; never raises except on cancellation (after releasing the run)."""
         log = self._log.bind(run_id=run.id, connection_id=run.connection_id, attempt=run.attempt)
         try:
@@ -237,13 +249,13 @@ class Worker:
             # The worker must survive anything one run does; the lease expiry hands the run to another worker.
             log.exception("run_processing_crashed")
 
-    async def _process_claimed(self, run: ClaimedRun, log: Any) -> None:
+    async def _process_claimed(self, run: RunRecord, log: Any) -> None:
         log.info("run_started")
         ref = await _call_notifier(self._notifier.run_started(run), "run_started", run.id) if self._notifier else None
         progress = ThrottledProgress(
             self._notifier, ref, min_interval_seconds=self._progress_interval, clock=self._clock, run_id=run.id
         )
-        executing = asyncio.create_task(self._execute(run.id, progress), name=f"execute-run-{run.id}")
+        executing = asyncio.create_task(self._execute(run, progress), name=f"execute-run-{run.id}")
         lease_lost = asyncio.Event()
         keeper = asyncio.create_task(self._keep_lease(run.id, executing, lease_lost), name=f"lease-run-{run.id}")
         try:
@@ -266,7 +278,7 @@ class Worker:
             log.warning("run_stopped_lease_lost")
             return
         if executing.cancelled():
-            outcome = RunOutcome.failure("The run was cancelled.")
+            outcome = RunOutcome.failure(messages.RUN_CANCELLED)
         elif (error := executing.exception()) is not None:
             log.error("run_executor_failed", error=type(error).__name__, exc_info=error)
             outcome = RunOutcome.failure(_failure_summary(error))
@@ -284,7 +296,9 @@ class Worker:
                 return
             try:
                 async with transaction(self._sessions) as session:
-                    still_ours = await heartbeat(session, run_id, self.worker_id, self._lease_seconds, self._clock())
+                    still_ours = await RunRepo(session).heartbeat(
+                        run_id, self.worker_id, self._lease_seconds, self._clock()
+                    )
                 renewed_at = loop.time()
             except Exception as exc:
                 # A database hiccup: the lease has slack for two more tries. Once a whole lease has passed without
@@ -300,7 +314,15 @@ class Worker:
         for attempt in range(1, FINISH_ATTEMPTS + 1):
             try:
                 async with transaction(self._sessions) as session:
-                    return await finish_run(session, run_id, self.worker_id, outcome, self._clock())
+                    return await RunRepo(session).finish(
+                        run_id,
+                        self.worker_id,
+                        status=outcome.status,
+                        totals=outcome.counts.totals(),
+                        error_summary=outcome.error_summary,
+                        watermark_after=outcome.watermark_after,
+                        now=self._clock(),
+                    )
             except Exception as exc:
                 log.warning("finish_failed", attempt=attempt, error=type(exc).__name__)
                 await asyncio.sleep(min(self._poll_seconds, 1.0) * attempt)
@@ -310,7 +332,7 @@ class Worker:
     async def _release(self, run_id: int, log: Any) -> None:
         try:
             async with transaction(self._sessions) as session:
-                released = await release_run(session, run_id, self.worker_id, self._clock())
+                released = await RunRepo(session).release(run_id, self.worker_id, self._clock())
             log.info("run_released_on_shutdown", released=released)
         except Exception as exc:
             log.warning("release_failed", error=type(exc).__name__)  # the lease expiry releases it instead

@@ -81,6 +81,10 @@ class OntopSource(Protocol):
         """Invoices updated at or after `since` (all when None), one page at a time, oldest change first."""
         ...
 
+    async def count_changed_since(self, since: datetime | None) -> int | None:
+        """How many invoices `invoices_changed_since` would read now; None when Ontop cannot say."""
+        ...
+
     async def invoice(self, invoice_id: int) -> Invoice:
         """One invoice as it is now; raises OntopNotFoundError."""
         ...
@@ -207,6 +211,14 @@ class OntopClient:
                 cursor, page, seen_at_cursor = newest, 0, set()
             seen_at_cursor.update(inv.id for inv in invoices if inv.updated_at == cursor)
         raise OntopError(f"Ontop invoices did not end after {self._max_pages} pages")
+
+    async def count_changed_since(self, since: datetime | None) -> int | None:
+        """The page wrapper's totalElements for a one-row page (documented-only: unknown, payments are not invoices)."""
+        if not self._assumed_api:
+            return None
+        body = await self._get_json(assumed.INVOICES_PATH, assumed.invoices_query(since, None, 0, 1))
+        total = body.get("totalElements") if isinstance(body, Mapping) else None
+        return total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else None
 
     async def invoice(self, invoice_id: int) -> Invoice:
         if not self._assumed_api:

@@ -8,7 +8,7 @@ import random
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar, cast
@@ -456,6 +456,17 @@ class QboClient:
         except QboNotFound:
             return None
         return Bill.from_wire(body["Bill"])
+
+    async def get_bills(self, bill_ids: Sequence[str]) -> list[Bill]:
+        """Bills by Id, one query per thousand (balances and payments included); unknown ids are left out."""
+        bills: list[Bill] = []
+        for start in range(0, len(bill_ids), MAX_PAGE_SIZE):
+            chunk = ", ".join(quote(bill_id) for bill_id in bill_ids[start : start + MAX_PAGE_SIZE])
+            if chunk:
+                bills.extend(
+                    Bill.from_wire(row) for row in await self.query(f"SELECT * FROM Bill WHERE Id IN ({chunk})")
+                )
+        return bills
 
     async def find_bills(self, doc_number: str, vendor_id: str | None = None) -> list[Bill]:
         """Bills with a DocNumber (and vendor): the dedupe check before creating after a crash."""

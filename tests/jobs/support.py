@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage import repos
 from storage.db import transaction
-from storage.models import ConceptMapping, Connection, ConnectionStatus, SyncRun
+from storage.models import ConceptMapping, Connection, ConnectionStatus, SyncRun, Workspace
+from storage.repos.runs import RunRepo
+from storage.repos.workspaces import WorkspaceRepo
+from sync.jobs import RunOutcome
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 WAIT_LIMIT = 10.0
@@ -39,7 +41,9 @@ async def make_connection(
 ) -> int:
     """A workspace (created if missing) with one new connection; returns the connection id."""
     async with transaction(sessions) as session:
-        workspace = await repos.get_or_create_workspace(session, team_id, team_name=f"Team {team_id}")
+        record = await WorkspaceRepo(session).get_or_create(team_id, team_name=f"Team {team_id}")
+        workspace = await session.get(Workspace, record.id)
+        assert workspace is not None
         workspace.sync_hour = sync_hour
         workspace.timezone = timezone
         connection = Connection(
@@ -71,3 +75,18 @@ async def load_run(sessions: async_sessionmaker[AsyncSession], run_id: int) -> S
         run = await session.get(SyncRun, run_id)
         assert run is not None
         return run
+
+
+async def finish_run(
+    session: AsyncSession, run_id: int, worker_id: str, outcome: RunOutcome, now: datetime | None = None
+) -> bool:
+    """Record a run's outcome as the worker does."""
+    return await RunRepo(session).finish(
+        run_id,
+        worker_id,
+        status=outcome.status,
+        totals=outcome.counts.totals(),
+        error_summary=outcome.error_summary,
+        watermark_after=outcome.watermark_after,
+        now=now,
+    )

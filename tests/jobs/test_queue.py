@@ -11,9 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.db import transaction
 from storage.models import Connection, RunStatus, RunTrigger, SyncRun
+from storage.repos.runs import RunRepo
 from sync import jobs
 from sync.jobs import RunCounts, RunOutcome
-from tests.jobs.support import T0, load_run, make_connection, runs_of
+from sync.service.reports import run_summary_of
+from tests.jobs.support import T0, finish_run, load_run, make_connection, runs_of
 
 Sessions = async_sessionmaker[AsyncSession]
 LEASE = 60
@@ -46,7 +48,7 @@ async def _claim(
     sessions: Sessions, worker_id: str, now: datetime = T0, max_attempts: int = jobs.DEFAULT_MAX_ATTEMPTS
 ) -> SyncRun | None:
     async with transaction(sessions) as session:
-        return await jobs.claim_next_run(session, worker_id, LEASE, now, max_attempts=max_attempts)
+        return await RunRepo(session).claim_next(worker_id, LEASE, now, max_attempts=max_attempts)
 
 
 # --- enqueue and dedup ------------------------------------------------------------------------------------
@@ -105,12 +107,12 @@ async def test_a_taken_over_run_carries_its_progress_message(sessions: Sessions)
     run_id, _ = await _enqueue(sessions, connection_id)
     await _claim(sessions, "w1")
     async with transaction(sessions) as session:
-        await jobs.record_progress_message(session, run_id, "C1", "1700000000.000100")
+        await RunRepo(session).record_progress_message(run_id, "C1", "1700000000.000100")
 
     taken = await _claim(sessions, "w2", now=T0 + timedelta(seconds=LEASE + 1))
 
     assert taken is not None
-    ticket = jobs.ClaimedRun.of(taken)
+    ticket = taken
     assert (ticket.progress_channel, ticket.progress_ts, ticket.attempt) == ("C1", "1700000000.000100", 2)
 
 
@@ -143,7 +145,7 @@ async def test_a_daily_run_stands_once_for_its_date_even_after_it_finished(sessi
     run_id, _ = await _enqueue(sessions, connection_id, RunTrigger.SCHEDULE, scheduled_for="2026-01-05")
     await _claim(sessions, "w1")
     async with transaction(sessions) as session:
-        assert await jobs.finish_run(session, run_id, "w1", RunOutcome(RunStatus.SUCCEEDED), now=T0)
+        assert await finish_run(session, run_id, "w1", RunOutcome(RunStatus.SUCCEEDED), now=T0)
 
     again_id, joined = await _enqueue(sessions, connection_id, RunTrigger.SCHEDULE, scheduled_for="2026-01-05")
     next_day_id, next_joined = await _enqueue(sessions, connection_id, RunTrigger.SCHEDULE, scheduled_for="2026-01-06")
@@ -277,7 +279,7 @@ async def test_heartbeat_extends_the_lease_of_its_owner(sessions: Sessions) -> N
     await _claim(sessions, "w1")
 
     async with transaction(sessions) as session:
-        assert await jobs.heartbeat(session, run_id, "w1", LEASE, now=T0 + timedelta(seconds=50))
+        assert await RunRepo(session).heartbeat(run_id, "w1", LEASE, now=T0 + timedelta(seconds=50))
 
     assert (await load_run(sessions, run_id)).lease_until == T0 + timedelta(seconds=50 + LEASE)
     assert await _claim(sessions, "w2", now=T0 + timedelta(seconds=LEASE + 1)) is None
@@ -290,7 +292,7 @@ async def test_heartbeat_reports_a_lost_lease_after_a_takeover(sessions: Session
     await _claim(sessions, "w2", now=T0 + timedelta(seconds=LEASE + 1))
 
     async with transaction(sessions) as session:
-        assert await jobs.heartbeat(session, run_id, "w1", LEASE) is False
+        assert await RunRepo(session).heartbeat(run_id, "w1", LEASE) is False
     assert (await load_run(sessions, run_id)).lease_owner == "w2"
 
 
@@ -306,7 +308,7 @@ async def test_finish_records_the_outcome_and_frees_the_connection(sessions: Ses
     )
 
     async with transaction(sessions) as session:
-        assert await jobs.finish_run(session, run_id, "w1", outcome, now=T0 + timedelta(seconds=5))
+        assert await finish_run(session, run_id, "w1", outcome, now=T0 + timedelta(seconds=5))
 
     run = await load_run(sessions, run_id)
     assert (run.status, run.bills_created, run.failed, run.vendors_created) == ("partial", 7, 1, 2)
@@ -321,7 +323,7 @@ async def test_a_worker_that_lost_its_lease_cannot_finish_the_run(sessions: Sess
     await _claim(sessions, "w2", now=T0 + timedelta(seconds=LEASE + 1))
 
     async with transaction(sessions) as session:
-        assert await jobs.finish_run(session, run_id, "w1", RunOutcome(RunStatus.SUCCEEDED)) is False
+        assert await finish_run(session, run_id, "w1", RunOutcome(RunStatus.SUCCEEDED)) is False
 
     run = await load_run(sessions, run_id)
     assert (run.status, run.lease_owner) == ("running", "w2")
@@ -333,7 +335,7 @@ async def test_release_on_shutdown_puts_the_run_back_in_the_queue(sessions: Sess
     await _claim(sessions, "w1")
 
     async with transaction(sessions) as session:
-        assert await jobs.release_run(session, run_id, "w1", now=T0 + timedelta(seconds=3))
+        assert await RunRepo(session).release(run_id, "w1", now=T0 + timedelta(seconds=3))
     released = await load_run(sessions, run_id)
     retaken = await _claim(sessions, "w2", now=T0 + timedelta(seconds=3))
 
@@ -348,7 +350,7 @@ async def test_release_merges_a_follow_up_queued_meanwhile(sessions: Sessions) -
     follow_up_id, _ = await _enqueue(sessions, connection_id, RunTrigger.WEBHOOK)
 
     async with transaction(sessions) as session:
-        assert await jobs.release_run(session, run_id, "w1")
+        assert await RunRepo(session).release(run_id, "w1")
 
     statuses = {run.id: run.status for run in await runs_of(sessions, connection_id)}
     assert statuses == {run_id: "queued", follow_up_id: "cancelled"}
@@ -362,11 +364,11 @@ async def test_run_history_lists_newest_first(sessions: Sessions) -> None:
         ids.append(run_id)
         await _claim(sessions, "w1")
         async with transaction(sessions) as session:
-            await jobs.finish_run(session, run_id, "w1", RunOutcome(RunStatus.SUCCEEDED))
+            await finish_run(session, run_id, "w1", RunOutcome(RunStatus.SUCCEEDED))
 
     async with transaction(sessions) as session:
-        history = await jobs.run_history(session, connection_id, limit=2)
-        summary = jobs.run_summary(history[0])
+        history = await RunRepo(session).history(connection_id, limit=2)
+        summary = run_summary_of(history[0])
 
     assert [run.id for run in history] == ids[::-1][:2]
     assert (summary.run_id, summary.status, summary.trigger) == (ids[-1], "succeeded", "schedule")

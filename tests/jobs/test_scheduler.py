@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.db import create_engine, session_factory, transaction
 from storage.models import Connection, ConnectionStatus, RunStatus, RunTrigger, Workspace
+from storage.repos.runs import RunRepo
 from sync import jobs
 from sync.jobs import RunOutcome
 from sync.scheduler import (
@@ -26,7 +27,7 @@ from sync.scheduler import (
     enqueue_webhook_run,
     next_daily_run_at,
 )
-from tests.jobs.support import T0, eventually, make_connection, runs_of
+from tests.jobs.support import T0, eventually, finish_run, make_connection, runs_of
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -185,8 +186,8 @@ async def test_a_missed_daily_run_is_caught_up_once_after_downtime(sessions: Ses
     assert len(caught_up) == 1
     assert await _tick(sessions, utc(2026, 1, 5, 15, 31)) == []
     async with transaction(sessions) as session:
-        await jobs.claim_next_run(session, "w1", 60, utc(2026, 1, 5, 15, 31))
-        await jobs.finish_run(session, caught_up[0], "w1", RunOutcome(RunStatus.SUCCEEDED))
+        await RunRepo(session).claim_next("w1", 60, utc(2026, 1, 5, 15, 31))
+        await finish_run(session, caught_up[0], "w1", RunOutcome(RunStatus.SUCCEEDED))
     assert await _tick(sessions, utc(2026, 1, 6, 4)) == []  # 23:00 local, same date: already done
     next_day = await _tick(sessions, utc(2026, 1, 6, 12))
 
@@ -232,8 +233,8 @@ async def test_a_sync_finished_after_todays_hour_already_counts_as_todays_daily_
     async with transaction(sessions) as session:
         first, _ = await jobs.enqueue_run(session, connection_id, RunTrigger.FIRST, "U1", now=utc(2026, 1, 5, 15, 30))
     async with transaction(sessions) as session:
-        await jobs.claim_next_run(session, "w1", 60, utc(2026, 1, 5, 15, 30))
-        await jobs.finish_run(session, first.id, "w1", RunOutcome(RunStatus.SUCCEEDED))
+        await RunRepo(session).claim_next("w1", 60, utc(2026, 1, 5, 15, 30))
+        await finish_run(session, first.id, "w1", RunOutcome(RunStatus.SUCCEEDED))
 
     assert await _tick(sessions, utc(2026, 1, 5, 15, 35)) == []
     assert len(await _tick(sessions, utc(2026, 1, 6, 12, 1))) == 1  # tomorrow 07:01 local runs as usual

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.db import transaction
 from storage.models import RunStatus, RunTrigger, SyncRun, utcnow
+from storage.records import RunRecord
 from sync import jobs
 from sync.worker import (
-    ClaimedRun,
     ProgressReporter,
     RunCounts,
     RunOutcome,
@@ -36,7 +36,7 @@ class RecordingNotifier:
     finished: list[tuple[int, Any]] = field(default_factory=list)
     fail: bool = False
 
-    async def run_started(self, run: ClaimedRun) -> Any:
+    async def run_started(self, run: RunRecord) -> Any:
         self.started.append(run.id)
         if self.fail:
             raise RuntimeError("slack is down")
@@ -64,12 +64,12 @@ class FakeExecutor:
         self.calls: list[int] = []
         self.cancelled: list[int] = []
 
-    async def __call__(self, run_id: int, progress: ProgressReporter) -> RunOutcome:
-        self.calls.append(run_id)
+    async def __call__(self, run: RunRecord, progress: ProgressReporter) -> RunOutcome:
+        self.calls.append(run.id)
         try:
-            return await self.behaviour(run_id, progress)
+            return await self.behaviour(run.id, progress)
         except asyncio.CancelledError:
-            self.cancelled.append(run_id)
+            self.cancelled.append(run.id)
             raise
 
 

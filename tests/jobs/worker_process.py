@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.db import create_engine, session_factory, transaction
 from storage.models import RunStatus, SyncRun
+from storage.records import RunRecord
 from sync.worker import ProgressReporter, RunCounts, RunOutcome, Worker
 
 
@@ -33,7 +34,8 @@ class RecordingExecutor:
         finally:
             os.close(descriptor)
 
-    async def __call__(self, run_id: int, progress: ProgressReporter) -> RunOutcome:
+    async def __call__(self, run: RunRecord, progress: ProgressReporter) -> RunOutcome:
+        run_id = run.id
         async with transaction(self._sessions) as session:
             run = await session.get(SyncRun, run_id)
             assert run is not None

@@ -22,9 +22,10 @@ from bot.runtime import Runtime, build_runtime
 from devtools.stack import ADMIN_USER, FINANCE_CHANNEL, TEAM_ID, LocalStack
 from emulators.ontop.app import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD
 from emulators.qbo.state import DEFAULT_REALM
-from storage import repos
-from storage.models import InvoiceState, RunStatus, SyncedInvoice, SyncRun
-from sync.api import TeamRef
+from storage.models import InvoiceState, LedgerPosting, PostingKind, RunStatus, SyncedInvoice, SyncRun
+from storage.repos.connections import ConnectionRepo
+from storage.repos.workspaces import WorkspaceRepo
+from sync.api import CREATE_WALLET, BooksChoice, TeamRef
 from sync.bills import doc_number_for
 from sync.qbo.limiter import RateLimits
 
@@ -121,6 +122,7 @@ class Driver:
             DEFAULT_ADMIN_PASSWORD,
             self.stack.ontop_state.generator.start.date(),  # the generated history, not just this month
         )
+        await self.runtime.service.save_books(TEAM, ADMIN_USER, BooksChoice(pay_from=CREATE_WALLET))
         self.connection_id = await self.current_connection_id()
         if map_all:
             await self.map_everything()
@@ -128,9 +130,9 @@ class Driver:
 
     async def current_connection_id(self) -> int:
         async with self.runtime.sessions() as session:
-            workspace = await repos.find_workspace(session, TEAM.team_id, None)
+            workspace = await WorkspaceRepo(session).find(TEAM.team_id, None)
             assert workspace is not None
-            connection = await repos.current_connection(session, workspace.id)
+            connection = await ConnectionRepo(session).current(workspace.id)
             assert connection is not None
             return connection.id
 
@@ -187,7 +189,8 @@ class Driver:
     async def check_exactly_once(
         self, *, not_ours: frozenset[str] = frozenset(), refused: frozenset[str] = frozenset()
     ) -> Outcome:
-        """Every eligible invoice has exactly one Bill, no Bill is extra, and the ledger agrees with QBO.
+        """Every eligible invoice has exactly one Bill (and one fee bill when it has Ontop fees), no Bill is extra,
+        every Bill is paid exactly once, and the ledger agrees with QBO.
 
         Args:
             not_ours: ids of bills that existed in QBO before the bot (ignored, and checked untouched elsewhere).
@@ -195,23 +198,47 @@ class Driver:
         """
         bills = [bill for bill in self.qbo_bills() if str(bill["Id"]) not in not_ours]
         counts = Counter(str(bill.get("DocNumber")) for bill in bills)
-        expected = {doc_number_for(row["invoiceNumber"]) for row in self.eligible_invoices()} - refused
+        eligible = self.eligible_invoices()
+        expected = {doc_number_for(row["invoiceNumber"]) for row in eligible} - refused
+        fee_numbers = {
+            doc_number_for(row["invoiceNumber"], "-F")
+            for row in eligible
+            if doc_number_for(row["invoiceNumber"]) not in refused
+            and any(line["concept"] == "FEE" for line in row["lines"])
+        }
         assert expected, "the generated company has eligible invoices"
         duplicated = {doc: n for doc, n in counts.items() if n > 1}
         assert not duplicated, f"duplicate bills: {duplicated}"
-        assert expected == set(counts), (
-            f"missing: {sorted(expected - set(counts))[:5]}, unexpected: {sorted(set(counts) - expected)[:5]}"
+        assert expected | fee_numbers == set(counts), (
+            f"missing: {sorted((expected | fee_numbers) - set(counts))[:5]}, "
+            f"unexpected: {sorted(set(counts) - expected - fee_numbers)[:5]}"
         )
         bill_ids = {str(bill["Id"]): str(bill.get("DocNumber")) for bill in bills}
         created = [row for row in await self.ledger() if row.state == InvoiceState.CREATED]
-        assert {row.qbo_bill_id for row in created} == set(bill_ids), "ledger and QuickBooks disagree on bill ids"
+        fee_ids = {posting.qbo_id for posting in await self.postings() if posting.kind == PostingKind.FEE_BILL}
+        assert {row.qbo_bill_id for row in created} | fee_ids == set(bill_ids), "ledger and QBO disagree on bill ids"
         for row in created:
             assert bill_ids[str(row.qbo_bill_id)] == row.doc_number, row.ontop_invoice_id
         by_doc = {str(bill.get("DocNumber")): bill for bill in bills}
         for row in created:
             assert row.amount is not None
             assert Decimal(str(by_doc[str(row.doc_number)]["TotalAmt"])) == row.amount, row.ontop_invoice_id
+        self.check_paid_once(bills)
         return Outcome(expected, counts, await self.runs())
+
+    def check_paid_once(self, bills: list[dict[str, Any]]) -> None:
+        """Every bill of ours is paid, by exactly one payment."""
+        state = self.stack.qbo_state
+        assert state is not None
+        with state.lock:
+            payments = [dict(p) for p in state.companies[DEFAULT_REALM].of("BillPayment").values()]
+        paid = Counter(link["TxnId"] for payment in payments for line in payment["Line"] for link in line["LinkedTxn"])
+        for bill in bills:
+            assert Decimal(str(bill["Balance"])) == 0 and paid[str(bill["Id"])] == 1, bill["DocNumber"]
+
+    async def postings(self) -> list[LedgerPosting]:
+        async with self.runtime.sessions() as session:
+            return list((await session.scalars(select(LedgerPosting).order_by(LedgerPosting.id))).all())
 
     async def describe(self) -> str:
         """The runs and the open ledger rows, for failure messages."""
@@ -289,14 +316,20 @@ async def assert_nothing_lost_nor_doubled(
         outcome = await driver.check_exactly_once(not_ours=not_ours, refused=refused)
     except AssertionError as failure:
         raise AssertionError(f"{failure}\n{await driver.describe()}") from None
-    counts = [(run.id, run.status, run.attempt, run.bills_created, run.already_synced, run.failed) for run in runs]
-    bills = sum(outcome.bill_counts.values())
+    counts = [
+        (run.id, run.status, run.attempt, run.bills_created, run.fee_bills_created, run.already_synced) for run in runs
+    ]
+    fee_bills = sum(count for number, count in outcome.bill_counts.items() if number.endswith("-F"))
+    own_bills = sum(outcome.bill_counts.values()) - fee_bills
     created = sum(run.bills_created for run in runs)
+    fees_created = sum(run.fee_bills_created for run in runs)
     if taken_over:
-        # A run taken over from a killed worker counts the dead attempt's bills as "already synced" (see
-        # docs/reliability.md): the counts still account for every bill, none twice.
-        assert created <= bills <= created + sum(run.already_synced for run in runs), f"runs vs QBO: {counts}"
+        # A run taken over from a killed worker counts the dead attempt's invoices as "already synced" (see
+        # docs/reliability.md), fee bills included: the counts still account for every bill, none twice.
+        already = sum(run.already_synced for run in runs)
+        assert created <= own_bills <= created + already, f"runs vs QBO: {counts}"
+        assert fees_created <= fee_bills <= fees_created + already, f"runs vs QBO: {counts}"
     else:
-        assert created == bills, f"runs vs QBO: {counts}"
+        assert (created, fees_created) == (own_bills, fee_bills), f"runs vs QBO: {counts}"
     await driver.check_user_was_told(runs)
     return outcome

@@ -11,10 +11,11 @@ import pytest
 
 from bot.config import Settings
 from bot.runtime import Runtime, SlackRunNotifier, build_runtime
-from storage import migrate, repos
+from storage import migrate
 from storage.crypto import generate_key
 from storage.db import transaction
 from storage.models import Connection, ConnectionStatus, RunStatus, SyncRun
+from storage.repos.workspaces import WorkspaceRepo
 from sync.api import RunSummary, TeamRef
 
 
@@ -48,7 +49,7 @@ async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
 
 async def _finished_run(runtime: Runtime, authorization_ends_in: timedelta) -> int:
     async with transaction(runtime.sessions) as session:
-        workspace = await repos.get_or_create_workspace(session, "T1")
+        workspace = await WorkspaceRepo(session).get_or_create("T1")
         connection = Connection(
             workspace_id=workspace.id,
             realm_id="123",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -16,15 +17,21 @@ from emulators.ontop.generator import CompanyGenerator
 from emulators.qbo.app import create_qbo_emulator
 from emulators.qbo.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, QboEmulatorState
 from storage.crypto import SecretBox
-from sync.api import TeamRef
+from storage.db import transaction
+from storage.models import RunTrigger, utcnow
+from storage.repos.runs import RunRepo
+from sync import jobs
+from sync.api import CREATE_WALLET, BooksChoice, TeamRef
 from sync.connections import ClientFactory, QboSettings
-from sync.engine import SyncEngine
+from sync.jobs import RunOutcome
 from sync.qbo.limiter import RateLimits
+from sync.run import Progress, SyncEngine
 from sync.service import Service
 
 TEAM = TeamRef("T0001")
 ADMIN = "U0ADMIN"
 TIME_SCALE = 0.01  # QBO's minute becomes 0.6 s on both sides: rate limits stay real, tests stay fast
+WORKER = "test-worker"
 
 
 @dataclass
@@ -41,11 +48,12 @@ def company() -> CompanyGenerator:
 
 
 @pytest.fixture
-def emulators(company: CompanyGenerator) -> Iterator[Emulators]:
+def emulators(company: CompanyGenerator, request: pytest.FixtureRequest) -> Iterator[Emulators]:
+    """QBO (seeded with `seed_company(**request.param)` when parametrized indirectly) and Ontop on loopback."""
     qbo_state = QboEmulatorState(seed=3)
     qbo_state.switches.time_scale = TIME_SCALE
     qbo_state.register_client(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
-    qbo_state.seed_company()
+    qbo_state.seed_company(**getattr(request, "param", {}))
     ontop_state = OntopEmulatorState(generator=company)
     with (
         BackgroundServer(create_qbo_emulator(qbo_state)) as qbo,
@@ -61,6 +69,7 @@ class World:
     clients: ClientFactory
     service: Service
     engine: SyncEngine
+    claims_at: datetime = field(default_factory=utcnow)
 
     async def connect_qbo(self) -> int:
         consent = await self.service.start_qbo_connect(TEAM, ADMIN)
@@ -70,14 +79,46 @@ class World:
         connected = await self.service.complete_qbo_connect(query["state"][0], query["code"][0], query["realmId"][0])
         return connected.connection_id
 
-    async def connect(self, *, map_all: bool = True) -> int:
+    async def connect(self, *, map_all: bool = True, backfill_from: date | None = None) -> int:
+        """QBO and Ontop connected, syncing from the generated history's first day (or `backfill_from`)."""
         connection_id = await self.connect_qbo()
-        await self.service.save_ontop_credentials(
-            TEAM, ADMIN, DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, self.emulators.ontop.generator.start.date()
-        )
+        start = backfill_from or self.emulators.ontop.generator.start.date()
+        await self.service.save_ontop_credentials(TEAM, ADMIN, DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, start)
+        await self.service.save_books(TEAM, ADMIN, BooksChoice(pay_from=CREATE_WALLET))
         if map_all:
             await self.map_everything()
         return connection_id
+
+    async def sync(
+        self,
+        connection_id: int,
+        *,
+        retry: bool = False,
+        engine: SyncEngine | None = None,
+        progress: Progress | None = None,
+    ) -> RunOutcome:
+        """One run as a worker does it: queue (or join) a run, claim it, run the engine, record the outcome.
+
+        Each claim happens an hour after the last one, so a debounced run is due and the lease of a run whose
+        engine crashed has expired (the run is taken over, as another worker would).
+        """
+        trigger = RunTrigger.RETRY if retry else RunTrigger.MANUAL
+        self.claims_at = max(self.claims_at, utcnow()) + timedelta(hours=1)
+        async with transaction(self.sessions) as session:
+            await jobs.enqueue_run(session, connection_id, trigger, ADMIN)
+            run = await RunRepo(session).claim_next(WORKER, 60, self.claims_at, max_attempts=100)
+        assert run is not None, "nothing to run"
+        outcome = await (engine or self.engine).run(run, progress, only_failed=run.trigger == RunTrigger.RETRY)
+        async with transaction(self.sessions) as session:
+            await RunRepo(session).finish(
+                run.id,
+                WORKER,
+                status=outcome.status,
+                totals=outcome.counts.totals(),
+                error_summary=outcome.error_summary,
+                watermark_after=outcome.watermark_after,
+            )
+        return outcome
 
     async def map_everything(self, except_concepts: tuple[str, ...] = ()) -> None:
         accounts = await self.service.account_options(TEAM)

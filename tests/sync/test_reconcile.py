@@ -13,7 +13,7 @@ from tests.sync.test_engine import UNKNOWN_CONCEPT, ontop_invoices, paid_and_ful
 
 async def test_after_a_sync_only_the_blocked_invoice_is_missing(world: World) -> None:
     connection_id = await world.connect()
-    await world.engine.run(connection_id, run_id=1)
+    await world.sync(connection_id)
 
     report = await world.service.reconcile(TEAM, date(2024, 1, 1), date(2030, 1, 1))
 
@@ -24,12 +24,13 @@ async def test_after_a_sync_only_the_blocked_invoice_is_missing(world: World) ->
     ]
     assert report.missing == blocked
     assert report.duplicated == [] and report.different == []
+    assert report.open_bills == [] and report.paid_twice == []
     assert report.matching == len(paid_and_fully_mapped(world))
 
 
 async def test_a_duplicated_or_edited_bill_in_quickbooks_is_reported(world: World) -> None:
     connection_id = await world.connect()
-    await world.engine.run(connection_id, run_id=1)
+    await world.sync(connection_id)
     first, second = paid_and_fully_mapped(world)[:2]
     company = world.emulators.qbo.companies[DEFAULT_REALM]
     with world.emulators.qbo.lock:
@@ -43,4 +44,23 @@ async def test_a_duplicated_or_edited_bill_in_quickbooks_is_reported(world: Worl
 
     assert report.duplicated == [first["invoiceNumber"]]
     assert [difference.invoice_number for difference in report.different] == [second["invoiceNumber"]]
+    assert not report.clean
+
+
+async def test_an_open_bill_and_a_bill_paid_twice_are_reported(world: World) -> None:
+    connection_id = await world.connect()
+    await world.sync(connection_id)
+    first, second = paid_and_fully_mapped(world)[:2]
+    company = world.emulators.qbo.companies[DEFAULT_REALM]
+    with world.emulators.qbo.lock:
+        bills = company.of("Bill")
+        reopened = next(b for b in bills.values() if b["DocNumber"] == doc_number_for(first["invoiceNumber"]))
+        reopened["Balance"] = reopened["TotalAmt"]  # as if its payment had been deleted in QuickBooks
+        twice = next(b for b in bills.values() if b["DocNumber"] == doc_number_for(second["invoiceNumber"]))
+        twice["LinkedTxn"] = [*twice["LinkedTxn"], {"TxnId": "999", "TxnType": "BillPaymentCheck"}]
+
+    report = await world.service.reconcile(TEAM, date(2024, 1, 1), date(2030, 1, 1))
+
+    assert report.open_bills == [doc_number_for(first["invoiceNumber"])]
+    assert report.paid_twice == [doc_number_for(second["invoiceNumber"])]
     assert not report.clean

@@ -6,9 +6,9 @@ import asyncio
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage import repos
 from storage.crypto import SecretBox
 from storage.models import ConnectionStatus
+from storage.repos.connections import ConnectionRepo
 from sync.connections import StoredTokenSource
 from tests.sync.conftest import Emulators, build_world
 
@@ -21,9 +21,7 @@ async def test_two_workers_refreshing_at_once_keep_a_working_token(
     try:
         connection_id = await world.connect_qbo()
         async with sessions() as session:
-            connection = await repos.get_connection(session, connection_id)
-            assert connection is not None
-            stale = repos.read_qbo_tokens(connection, secret_box)
+            stale = await ConnectionRepo(session).read_qbo_tokens(connection_id, secret_box)
         assert stale is not None
         workers = [StoredTokenSource(sessions, secret_box, world.clients.oauth(), connection_id) for _ in range(3)]
 
@@ -31,10 +29,9 @@ async def test_two_workers_refreshing_at_once_keep_a_working_token(
 
         assert len(set(tokens)) == 1 and tokens[0] != stale.access_token
         async with sessions() as session:
-            connection = await repos.get_connection(session, connection_id)
-            assert connection is not None
-            stored = repos.read_qbo_tokens(connection, secret_box)
-        assert connection.status != ConnectionStatus.NEEDS_REAUTH
+            connection = await ConnectionRepo(session).get(connection_id)
+            stored = await ConnectionRepo(session).read_qbo_tokens(connection_id, secret_box)
+        assert connection is not None and connection.status != ConnectionStatus.NEEDS_REAUTH
         assert stored is not None and stored.version == stale.version + 1  # one refresh, not three
         # The stored refresh token is the live one: refreshing with it works.
         again = await workers[0].refresh_after_unauthorized(stored.access_token)

@@ -1,0 +1,333 @@
+"""The ledger's transitions for one run: pending → created | failed for bills, fee bills and payments.
+
+Each method is one transaction. Exactly once rests on `begin` being committed before anything is sent: the row is
+`pending` with a deterministic requestid, so a retry is a replay, and a row found pending with a requestid by a
+later attempt has an unknown outcome and is looked up before it is created again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.db import transaction
+from storage.models import InvoiceDocument, InvoiceState, PostingKind, PostingState
+from storage.records import LedgerEntry, PostingRecord
+from storage.repos.ledger import FixRef, InvoiceFacts, LedgerRepo
+from storage.repos.postings import PostingRepo
+from sync.api import Fix
+from sync.bills import BillProblem, request_id_for
+from sync.ontop.models import Invoice
+from sync.qbo.models import Bill, BillPayment
+
+
+def facts_of(invoice: Invoice) -> InvoiceFacts:
+    return InvoiceFacts(
+        invoice_id=str(invoice.id),
+        number=invoice.number,
+        agreement_id=str(invoice.agreement_id) if invoice.agreement_id is not None else None,
+        status=str(invoice.status),
+        updated_at=invoice.updated_at,
+        amount=invoice.total,
+        currency=invoice.currency,
+    )
+
+
+def fix_ref(fix: Fix | None) -> FixRef | None:
+    return FixRef(str(fix.kind), fix.target) if fix is not None else None
+
+
+@dataclass(frozen=True)
+class PostRequest:
+    """An invoice's own bill (or vendor credit) about to be sent: what the ledger writes down first."""
+
+    invoice: Invoice
+    doc_number: str | None
+    vendor_id: str
+    worker_name: str
+    amount: Decimal
+    currency: str
+    document: InvoiceDocument = InvoiceDocument.BILL
+    usd_total: Decimal | None = None
+    expected_home: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class FeeRequest:
+    """An invoice's fee bill about to be sent."""
+
+    invoice_id: str
+    doc_number: str | None
+    vendor_id: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """The ledger's answer to `begin`: the requestid to send, and whether an earlier attempt may have created it."""
+
+    invoice_id: str
+    request_id: str
+    unknown_outcome: bool
+
+
+@dataclass(frozen=True)
+class PaymentRequest:
+    """A bill to pay: the invoice's own bill (kind "payment") or its fee bill ("fee_payment")."""
+
+    invoice_id: str
+    kind: str
+    bill: Bill
+    paid_on: date | None
+    read_back: bool = False  # the bill was just read from QuickBooks (its balance is current)
+
+
+@dataclass(frozen=True)
+class UnpaidBill:
+    invoice_id: str
+    kind: str  # the payment's kind
+    bill_id: str
+    paid_on: date | None
+
+
+class RunLedger:
+    """The ledger of one connection as one run writes it."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], connection_id: int, run_id: int, realm_id: str
+    ) -> None:
+        self._sessions = sessions
+        self._connection_id = connection_id
+        self._run_id = run_id
+        self._realm_id = realm_id
+
+    def _repo(self, session: AsyncSession) -> LedgerRepo:
+        return LedgerRepo(session, self._connection_id)
+
+    def _postings(self, session: AsyncSession) -> PostingRepo:
+        return PostingRepo(session, self._connection_id)
+
+    # --- reading --------------------------------------------------------------------------------------------
+
+    async def entries(self, invoice_ids: Sequence[str]) -> dict[str, LedgerEntry]:
+        async with self._sessions() as session:
+            return await self._repo(session).get_many(invoice_ids)
+
+    async def postings(self, invoice_ids: Sequence[str]) -> dict[tuple[str, str], PostingRecord]:
+        async with self._sessions() as session:
+            return await self._postings(session).of_invoices(invoice_ids)
+
+    async def unfinished(self) -> list[LedgerEntry]:
+        """Invoices whose bill failed or whose outcome is unknown: what a retry run reprocesses."""
+        async with self._sessions() as session:
+            return await self._repo(session).list_in_states([InvoiceState.FAILED, InvoiceState.PENDING])
+
+    async def unfinished_fee_bills(self, limit: int) -> list[PostingRecord]:
+        async with self._sessions() as session:
+            return await self._postings(session).list_failed_fee_bills(limit)
+
+    async def unpaid_bills(self, limit: int) -> list[UnpaidBill]:
+        """Bills (the invoices' own and the fee bills) that exist and have no finished payment yet."""
+        async with self._sessions() as session:
+            postings = self._postings(session)
+            own = await postings.list_unpaid_bills(limit)
+            fees = await postings.list_unpaid_fee_bills(limit)
+        unpaid = [UnpaidBill(e.invoice_id, PostingKind.PAYMENT, e.qbo_bill_id or "", e.paid_on) for e in own]
+        paid_on = {entry.invoice_id: entry.paid_on for entry in own}
+        unpaid += [
+            UnpaidBill(fee.invoice_id, PostingKind.FEE_PAYMENT, fee.qbo_id or "", paid_on.get(fee.invoice_id))
+            for fee in fees
+            if fee.qbo_id
+        ]
+        return unpaid[:limit]
+
+    async def pending_attachments(self, limit: int) -> list[LedgerEntry]:
+        async with self._sessions() as session:
+            return await self._repo(session).list_pending_attachments(limit)
+
+    # --- invoices that do not become bills now --------------------------------------------------------------
+
+    async def fail(self, invoice: Invoice, worker_name: str, problem: BillProblem) -> None:
+        async with transaction(self._sessions) as session:
+            await self._repo(session).record_failure(
+                facts_of(invoice),
+                self._run_id,
+                worker_name=worker_name,
+                code=problem.code,
+                message=problem.message,
+                fix=fix_ref(problem.fix),
+            )
+
+    async def review(self, invoice: Invoice, *, code: str, message: str, worker_name: str, keep_state: bool) -> None:
+        async with transaction(self._sessions) as session:
+            await self._repo(session).record_review(
+                facts_of(invoice),
+                self._run_id,
+                worker_name=worker_name,
+                code=code,
+                message=message,
+                keep_state=keep_state,
+            )
+
+    async def skip(self, invoice: Invoice, reason: str) -> None:
+        async with transaction(self._sessions) as session:
+            await self._repo(session).record_skip(facts_of(invoice), self._run_id, reason=reason)
+
+    # --- bills, credits and fee bills -----------------------------------------------------------------------
+
+    async def begin(
+        self, requests: Sequence[PostRequest], fees: Sequence[FeeRequest]
+    ) -> tuple[list[Ticket], list[Ticket | None]]:
+        """Write a batch's documents down as pending with their requestids, in one transaction.
+
+        Returns a ticket per request, and per fee bill a ticket or None when that fee bill exists already.
+        """
+        tickets = []
+        fee_tickets: list[Ticket | None] = []
+        async with transaction(self._sessions) as session:
+            repo = self._repo(session)
+            entries = await repo.touch([facts_of(request.invoice) for request in requests], self._run_id)
+            for request, entry in zip(requests, entries, strict=True):
+                operation = "credit" if request.document == InvoiceDocument.VENDOR_CREDIT else "bill"
+                request_id = request_id_for(self._realm_id, entry.invoice_id, operation, entry.generation)
+                unknown = entry.state == InvoiceState.PENDING and entry.request_id is not None
+                repo.mark_pending(
+                    entry.invoice_id,
+                    request_id=request_id,
+                    doc_number=request.doc_number,
+                    vendor_id=request.vendor_id,
+                    worker_name=request.worker_name,
+                    amount=request.amount,
+                    currency=request.currency,
+                    document=request.document,
+                    usd_total=request.usd_total,
+                    paid_on=request.invoice.paid_date,
+                    home_amount_expected=request.expected_home,
+                )
+                tickets.append(Ticket(entry.invoice_id, request_id, unknown))
+            postings = self._postings(session)
+            records = await postings.touch([(fee.invoice_id, PostingKind.FEE_BILL) for fee in fees], self._run_id)
+            for fee, record in zip(fees, records, strict=True):
+                if record.state == PostingState.DONE:
+                    fee_tickets.append(None)
+                    continue
+                request_id = request_id_for(self._realm_id, fee.invoice_id, "fee-bill", record.generation)
+                unknown = record.state == PostingState.PENDING and record.request_id is not None
+                postings.mark_pending(
+                    (fee.invoice_id, PostingKind.FEE_BILL),
+                    request_id=request_id,
+                    vendor_id=fee.vendor_id,
+                    amount=fee.amount,
+                    currency="USD",
+                    doc_number=fee.doc_number,
+                )
+                fee_tickets.append(Ticket(fee.invoice_id, request_id, unknown))
+        return tickets, fee_tickets
+
+    async def finish(
+        self,
+        created: Sequence[tuple[str, str, bool, Decimal | None]],
+        refused: Sequence[tuple[str, BillProblem]],
+        unknown: Sequence[tuple[str, str]],
+    ) -> None:
+        """Every outcome of a batch's own documents in one transaction.
+
+        Args:
+            created: (invoice id, bill or credit id, whether its PDF is still to attach, home amount booked)
+            refused: (invoice id, why): a definite failure, retried with a new requestid
+            unknown: (invoice id, message): nobody knows whether it exists; the next run looks it up
+        """
+        async with transaction(self._sessions) as session:
+            repo = self._repo(session)
+            ids = [item[0] for item in created] + [item[0] for item in refused] + [item[0] for item in unknown]
+            await repo.get_many(ids)  # one query loads them all
+            for invoice_id, document_id, attachment_pending, home in created:
+                await repo.record_created(
+                    invoice_id, bill_id=document_id, attachment_pending=attachment_pending, home_amount_booked=home
+                )
+            for invoice_id, problem in refused:
+                await repo.record_post_failure(
+                    invoice_id, code=problem.code, message=problem.message, fix=fix_ref(problem.fix)
+                )
+            for invoice_id, message in unknown:
+                await repo.record_unknown_outcome(invoice_id, code="qbo_unavailable", message=message)
+
+    async def finish_fees(
+        self,
+        created: Sequence[tuple[str, str, Decimal | None]],
+        refused: Sequence[tuple[str, BillProblem]],
+        unknown: Sequence[tuple[str, str]],
+    ) -> None:
+        """The fee bills' outcomes: (invoice id, fee bill id, home amount), refusals, unknown outcomes."""
+        async with transaction(self._sessions) as session:
+            postings = self._postings(session)
+            for invoice_id, bill_id, home in created:
+                await postings.record_done((invoice_id, PostingKind.FEE_BILL), qbo_id=bill_id, home_amount=home)
+            for invoice_id, problem in refused:
+                await postings.record_failed(
+                    (invoice_id, PostingKind.FEE_BILL), code=problem.code, message=problem.message
+                )
+            for invoice_id, message in unknown:
+                await postings.record_unknown((invoice_id, PostingKind.FEE_BILL), message=message)
+
+    async def attached(self, attachments: Sequence[tuple[str, str]]) -> None:
+        """(invoice id, attachment id) of PDFs attached to their bills."""
+        async with transaction(self._sessions) as session:
+            repo = self._repo(session)
+            await repo.get_many([invoice_id for invoice_id, _ in attachments])
+            for invoice_id, attachment_id in attachments:
+                await repo.record_attachment(invoice_id, attachment_id)
+
+    # --- payments -------------------------------------------------------------------------------------------
+
+    async def begin_payments(self, requests: Sequence[PaymentRequest]) -> list[Ticket | None]:
+        """Write the payments down as pending with their requestids; None for a bill whose payment is done."""
+        tickets: list[Ticket | None] = []
+        async with transaction(self._sessions) as session:
+            postings = self._postings(session)
+            records = await postings.touch([(r.invoice_id, r.kind) for r in requests], self._run_id)
+            for request, record in zip(requests, records, strict=True):
+                if record.state == PostingState.DONE:
+                    tickets.append(None)
+                    continue
+                request_id = request_id_for(self._realm_id, request.invoice_id, request.kind, record.generation)
+                unknown = record.state == PostingState.PENDING and record.request_id is not None
+                bill = request.bill
+                postings.mark_pending(
+                    (request.invoice_id, request.kind),
+                    request_id=request_id,
+                    vendor_id=bill.vendor_id,
+                    amount=bill.balance if bill.balance is not None else bill.total_amt,
+                    currency=bill.currency or "",
+                    paid_bill_id=bill.id,
+                )
+                tickets.append(Ticket(request.invoice_id, request_id, unknown))
+        return tickets
+
+    async def finish_payments(
+        self,
+        *,
+        done: Sequence[tuple[PaymentRequest, BillPayment | None]],
+        refused: Sequence[tuple[PaymentRequest, str | None]],
+        unknown: Sequence[PaymentRequest],
+    ) -> None:
+        """Payments made (or found: None when someone else paid the bill), refused, or of unknown outcome."""
+        async with transaction(self._sessions) as session:
+            postings = self._postings(session)
+            for request, payment in done:
+                home = payment.home_total if payment is not None else None
+                await postings.record_done(
+                    (request.invoice_id, request.kind), qbo_id=payment.id if payment else None, home_amount=home
+                )
+            for request, message in refused:
+                await postings.record_failed(
+                    (request.invoice_id, request.kind), code="payment_refused", message=message or "refused"
+                )
+            for request in unknown:
+                await postings.record_unknown(
+                    (request.invoice_id, request.kind), message="QuickBooks did not answer; the next run checks it"
+                )

@@ -1,0 +1,374 @@
+"""The sync run: Ontop invoices → QBO bills, fee bills and payments, exactly once, one invoice's failure never
+stopping the others.
+
+The run reads pages from where the watermark says (sync/watermark.py), plans each invoice (sync/planning.py, the
+same planning the preview uses), makes the suppliers true (sync/vendor_sync.py), posts each batch's documents with
+the ledger written first (sync/posting.py), pays what it created (sync/payments.py), attaches the PDFs
+(sync/attachments.py), then finishes what earlier runs left (fee bills, open bills), and moves the watermark only
+past invoices that reached a terminal state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.db import transaction
+from storage.models import ConnectionStatus, PostingKind, RunStatus
+from storage.records import ConnectionRecord, RunRecord
+from storage.repos.connections import ConnectionRepo
+from sync import messages
+from sync.api import Fix, FixKind, NeedsReauthError, NotConnectedError
+from sync.attachments import Attacher
+from sync.bills import BillProblem, Booking
+from sync.books import ConnectionBooks, company_of, load_books, refresh_caches
+from sync.connections import ClientFactory, mark_needs_reauth
+from sync.jobs import RunCounts, RunOutcome
+from sync.ledger import PaymentRequest, RunLedger
+from sync.ontop.client import OntopClient
+from sync.ontop.models import Invoice, InvoiceStatus, OntopAuthError, OntopError, OntopNotFoundError
+from sync.payments import Payer
+from sync.plan import InvoicePlan, Outcome, VendorAction, plan_bill
+from sync.planning import Planner
+from sync.posting import BatchResult, Poster
+from sync.qbo.client import QboClient
+from sync.qbo.errors import QboAuthError, QboError, QboForbidden
+from sync.qbo.models import Bill
+from sync.vendor_sync import VendorResolver, VendorSync
+from sync.watermark import WatermarkTracker, read_start
+
+log = structlog.get_logger(__name__)
+
+Progress = Callable[[int, int | None], Awaitable[None]]  # (invoices done, total when known)
+BATCH_SIZE = 30  # invoices per batch (their bills and fee bills go in batch calls of at most 30)
+ACCOUNT_CACHE_TTL = timedelta(hours=1)
+FOLLOW_UPS_PER_RUN = 200  # fee bills of earlier runs retried per run
+
+
+class RunAborted(Exception):
+    """The whole run cannot go on (disconnected, QBO needs reconnecting, Ontop refuses the credentials)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class _Run:
+    connection: ConnectionRecord
+    run_id: int
+    qbo: QboClient
+    ontop: OntopClient
+    ledger: RunLedger
+    planner: Planner
+    books: ConnectionBooks
+    vendors: VendorSync
+    poster: Poster
+    payer: Payer | None
+    attacher: Attacher
+    counts: RunCounts = field(default_factory=RunCounts)
+    batch: list[tuple[InvoicePlan, Booking]] = field(default_factory=list)
+    queued: set[str] = field(default_factory=set)
+    watermark: WatermarkTracker = field(default_factory=WatermarkTracker)
+    ontop_vendor_id: str | None = None
+
+    @property
+    def resolver(self) -> VendorResolver:
+        return self.planner.resolver
+
+
+class SyncEngine:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], clients: ClientFactory, *, batch_size: int = BATCH_SIZE
+    ) -> None:
+        self._sessions = sessions
+        self._clients = clients
+        self._batch_size = batch_size
+
+    async def run(self, run: RunRecord, progress: Progress | None = None, *, only_failed: bool = False) -> RunOutcome:
+        """Sync one connection. Raises nothing for per-invoice problems; returns the outcome.
+
+        only_failed: a retry reprocesses just the invoices whose ledger row failed or whose outcome is unknown,
+        fetching each from Ontop, and leaves the watermark where it is.
+        """
+        structlog.contextvars.bind_contextvars(connection_id=run.connection_id, run_id=run.id)
+        report = progress or _no_progress
+        try:
+            state = await self._start(run)
+        except RunAborted as aborted:
+            return RunOutcome.failure(aborted.message)
+        connection = state.connection
+        try:
+            await self._refresh_company(state)
+            if only_failed:
+                unfinished = await state.ledger.unfinished()
+                total: int | None = len(unfinished)
+                pages = self._refetch(state, [entry.invoice_id for entry in unfinished])
+            else:
+                since = read_start(connection.watermark, connection.backfill_from)
+                total = await state.ontop.count_changed_since(since)
+                pages = state.ontop.invoices_changed_since(since)
+            await report(0, total)
+            async for page in pages:
+                await self._process_page(state, page)
+                while len(state.batch) >= self._batch_size:
+                    await self._flush(state, state.batch[: self._batch_size])
+                    state.batch = state.batch[self._batch_size :]
+                await report(state.counts.invoices_seen, total)
+            while state.batch:
+                await self._flush(state, state.batch[: self._batch_size])
+                state.batch = state.batch[self._batch_size :]
+            await self._finish_earlier_runs(state)
+            if only_failed:
+                watermark_after = connection.watermark
+            else:
+                watermark_after = state.watermark.advanced(connection.watermark)
+                async with transaction(self._sessions) as session:
+                    await ConnectionRepo(session).set_watermark(connection.id, watermark_after)
+        except (NeedsReauthError, QboAuthError, QboForbidden) as exc:
+            if not isinstance(exc, NeedsReauthError):
+                await mark_needs_reauth(self._sessions, connection.id, str(exc))
+            return RunOutcome.failure(messages.RECONNECT, state.counts)
+        except OntopAuthError:
+            return RunOutcome.failure(messages.ONTOP_CREDENTIALS_REFUSED, state.counts)
+        except OntopError as exc:
+            log.warning("sync.ontop_unavailable", error=type(exc).__name__)
+            return RunOutcome.failure(messages.unreachable_during_run("Ontop"), state.counts)
+        except QboError as exc:
+            log.warning("sync.qbo_unavailable", code=exc.code, intuit_tid=exc.intuit_tid)
+            return RunOutcome.failure(messages.unreachable_during_run("QuickBooks", exc.code), state.counts)
+        finally:
+            state.counts.api_calls = state.qbo.requests_sent
+            if state.payer is not None:
+                state.counts.payments_created = state.payer.created
+            await state.ontop.aclose()
+        await report(state.counts.invoices_seen, total if total is not None else state.counts.invoices_seen)
+        return RunOutcome(_status(state.counts), state.counts, None, watermark_after)
+
+    # --- set-up ---------------------------------------------------------------------------------------------
+
+    async def _start(self, run: RunRecord) -> _Run:
+        async with self._sessions() as session:
+            connection = await ConnectionRepo(session).get(run.connection_id)
+            if connection is None or connection.status == ConnectionStatus.DISCONNECTED:
+                raise RunAborted(messages.DISCONNECTED_DURING_RUN)
+            if connection.status == ConnectionStatus.NEEDS_REAUTH:
+                raise RunAborted(messages.RECONNECT)
+            books = await load_books(session, connection, company_of(connection))
+        try:
+            ontop = await self._clients.ontop_for_connection(connection.id)
+        except NotConnectedError as exc:
+            raise RunAborted(exc.message) from None
+        qbo = self._clients.qbo_client(connection.id, connection.realm_id)
+        ledger = RunLedger(self._sessions, connection.id, run.id, connection.realm_id)
+        resolver = VendorResolver(
+            qbo,
+            ontop,
+            books.links,
+            books.context.company,
+            auto_create=books.auto_create,
+            currency_policy=books.currency_policy,
+        )
+        payer = Payer(qbo, ledger, books.pay_from) if books.payments_enabled and books.pay_from else None
+        return _Run(
+            connection=connection,
+            run_id=run.id,
+            qbo=qbo,
+            ontop=ontop,
+            ledger=ledger,
+            planner=Planner(ledger.entries, resolver, books.context),
+            books=books,
+            vendors=VendorSync(self._sessions, qbo, connection.id),
+            poster=Poster(qbo, ledger, connection.home_currency),
+            payer=payer,
+            attacher=Attacher(qbo, ontop, ledger, connection.realm_id),
+            ontop_vendor_id=books.ontop_vendor_id,
+        )
+
+    async def _refresh_company(self, state: _Run) -> None:
+        """Home currency and multicurrency can change in QBO; the caches feed the Slack surfaces and the books."""
+        preferences = await state.qbo.preferences()
+        company = dataclasses.replace(
+            state.books.context.company,
+            home_currency=preferences.home_currency,
+            multicurrency_enabled=preferences.multicurrency_enabled,
+        )
+        state.resolver.company = company
+        state.planner.context = dataclasses.replace(state.planner.context, company=company)
+        async with transaction(self._sessions) as session:
+            await ConnectionRepo(session).save_preferences(
+                state.connection.id,
+                home_currency=preferences.home_currency,
+                multicurrency_enabled=preferences.multicurrency_enabled,
+            )
+        refreshed = state.connection.accounts_refreshed_at
+        if refreshed is None or datetime.now(UTC) - refreshed > ACCOUNT_CACHE_TTL:
+            await refresh_caches(self._sessions, state.qbo, state.connection.id, company)
+
+    async def _refetch(self, state: _Run, invoice_ids: list[str]) -> AsyncIterator[list[Invoice]]:
+        """The invoices a retry reprocesses, as they are in Ontop now, a batch at a time."""
+        for start in range(0, len(invoice_ids), self._batch_size):
+            page = []
+            for invoice_id in invoice_ids[start : start + self._batch_size]:
+                try:
+                    page.append(await state.ontop.invoice(int(invoice_id)))
+                except OntopNotFoundError:
+                    log.info("sync.retry_invoice_gone", invoice_id=invoice_id)
+            yield page
+
+    # --- per page -------------------------------------------------------------------------------------------
+
+    async def _process_page(self, state: _Run, page: list[Invoice]) -> None:
+        await state.planner.read_page(page)
+        for invoice in page:
+            state.counts.invoices_seen += 1
+            state.watermark.saw(invoice.updated_at)
+            if str(invoice.id) in state.queued:
+                continue  # pages overlapped while Ontop changed under us: already queued in this run
+            try:
+                plan = await state.planner.plan(invoice)
+                if plan.outcome is Outcome.POST:
+                    plan = await self._make_suppliers_true(state, plan)
+            except (QboAuthError, QboForbidden):
+                raise
+            except (QboError, OntopError) as exc:
+                service = "QuickBooks" if isinstance(exc, QboError) else "Ontop"
+                problem = BillProblem(
+                    "service_unavailable",
+                    messages.service_did_not_answer(service),
+                    Fix(FixKind.RETRY, str(invoice.id)),
+                )
+                plan = InvoicePlan(invoice, Outcome.BLOCKED, state.resolver.worker_label(invoice), problem=problem)
+            await self._record(state, plan)
+
+    async def _make_suppliers_true(self, state: _Run, plan: InvoicePlan) -> InvoicePlan:
+        """Link or create the worker's supplier (and the Ontop supplier for a fee bill), then plan again for them."""
+        if plan.vendor is not None and plan.vendor.action is not VendorAction.USE:
+            applied = await state.vendors.apply(plan.vendor, state.resolver, invoice_id=str(plan.invoice.id))
+            if isinstance(applied, BillProblem):
+                return plan_bill(plan.invoice, applied, plan.worker_name, state.planner.context)
+            if applied.created:
+                state.counts.vendors_created += 1
+            plan = plan_bill(plan.invoice, applied.resolution, plan.worker_name, state.planner.context)
+        if plan.booking is not None and plan.booking.fee_bill is not None:
+            if state.ontop_vendor_id is None:
+                state.ontop_vendor_id = await state.vendors.ontop_supplier(state.resolver, None)
+            fee_bill = dataclasses.replace(plan.booking.fee_bill, vendor_id=state.ontop_vendor_id)
+            plan = dataclasses.replace(plan, booking=dataclasses.replace(plan.booking, fee_bill=fee_bill))
+        return plan
+
+    async def _record(self, state: _Run, plan: InvoicePlan) -> None:
+        """Count the plan and write down what does not wait for a batch."""
+        invoice = plan.invoice
+        counts = state.counts
+        if plan.outcome is Outcome.POST:
+            assert plan.booking is not None
+            state.batch.append((plan, plan.booking))
+            state.queued.add(str(invoice.id))
+        elif plan.outcome is Outcome.ALREADY_SYNCED:
+            counts.already_synced += 1
+        elif plan.outcome in (Outcome.WAITING, Outcome.HELD):
+            counts.skipped += 1
+            if plan.outcome is Outcome.WAITING and invoice.status == InvoiceStatus.CANCELLED:
+                await state.ledger.skip(invoice, plan.reason or messages.CANCELLED_IN_ONTOP)
+        elif plan.outcome is Outcome.REVIEW:
+            counts.failed += 1
+            if plan.keep_state:
+                counts.already_synced += 1  # its bill exists; the review is about what to do with it
+            await state.ledger.review(
+                invoice,
+                code=plan.review_code or "review",
+                message=plan.reason or "",
+                worker_name=state.resolver.worker_label(invoice),
+                keep_state=plan.keep_state,
+            )
+        else:
+            assert plan.problem is not None
+            counts.failed += 1
+            state.watermark.hold(invoice.updated_at)
+            await state.ledger.fail(invoice, plan.worker_name or state.resolver.worker_label(invoice), plan.problem)
+            log.info("sync.invoice_failed", invoice_id=invoice.id, code=plan.problem.code)
+
+    # --- documents ------------------------------------------------------------------------------------------
+
+    async def _flush(self, state: _Run, items: list[tuple[InvoicePlan, Booking]]) -> None:
+        result = await state.poster.post(items)
+        self._count(state, result)
+        own = [doc for doc in result.created if doc.part is None and isinstance(doc.created, Bill)]
+        await state.attacher.attach_all(
+            [(doc.invoice, doc.created.id) for doc in own if doc.created is not None and doc.invoice.pdf_available]
+        )
+        await self._pay(state, result)
+
+    @staticmethod
+    def _count(state: _Run, result: BatchResult) -> None:
+        counts = state.counts
+        for document in result.created:
+            if document.part is not None:
+                counts.fee_bills_created += 1
+            elif document.is_credit:
+                counts.credits_created += 1
+            else:
+                counts.bills_created += 1
+        for document in result.failed:
+            counts.failed += 1
+            state.watermark.hold(document.invoice.updated_at)
+        counts.home_differences += result.home_differences
+
+    async def _pay(self, state: _Run, result: BatchResult) -> None:
+        if state.payer is None:
+            return
+        requests = [
+            PaymentRequest(
+                str(document.invoice.id),
+                PostingKind.FEE_PAYMENT if document.part else PostingKind.PAYMENT,
+                document.created,
+                document.invoice.paid_date,
+            )
+            for document in result.created
+            if isinstance(document.created, Bill)
+        ]
+        failed_before = state.payer.failed
+        await state.payer.pay(requests)
+        state.counts.failed += state.payer.failed - failed_before
+
+    async def _finish_earlier_runs(self, state: _Run) -> None:
+        """Fee bills earlier runs could not make, PDFs they could not attach, bills they could not pay."""
+        unfinished = await state.ledger.unfinished_fee_bills(FOLLOW_UPS_PER_RUN)
+        items = []
+        for posting in unfinished:
+            if posting.invoice_id in state.queued:
+                continue
+            try:
+                invoice = await state.ontop.invoice(int(posting.invoice_id))
+            except OntopNotFoundError:
+                continue
+            plan = await self._make_suppliers_true(state, await state.planner.plan_fees(invoice))
+            if plan.booking is not None and plan.booking.fee_bill is not None:
+                items.append((plan, plan.booking))
+        for start in range(0, len(items), self._batch_size):
+            result = await state.poster.post(items[start : start + self._batch_size])
+            self._count(state, result)
+            await self._pay(state, result)
+        await state.attacher.retry_pending()
+        if state.payer is not None:
+            failed_before = state.payer.failed
+            await state.payer.catch_up()
+            state.counts.failed += state.payer.failed - failed_before
+
+
+def _status(counts: RunCounts) -> RunStatus:
+    if counts.failed == 0:
+        return RunStatus.SUCCEEDED
+    if counts.bills_created == 0 and counts.already_synced == 0 and counts.failed >= counts.invoices_seen:
+        return RunStatus.FAILED
+    return RunStatus.PARTIAL
+
+
+async def _no_progress(done: int, total: int | None) -> None:
+    return None

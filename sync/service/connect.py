@@ -1,0 +1,174 @@
+"""Connecting QuickBooks (OAuth) and Ontop (a checked login), and disconnecting."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import UTC, date, datetime
+
+import structlog
+
+from storage.db import transaction
+from storage.repos.audit import AuditRepo
+from storage.repos.connections import ConnectionRepo
+from storage.repos.oauth_states import OAuthStateRepo
+from storage.repos.runs import RunRepo
+from storage.repos.workspaces import WorkspaceRepo
+from sync import messages, scheduler
+from sync.api import NotConnectedError, QboConnected, ServiceError, TeamRef
+from sync.books import company_of, refresh_caches
+from sync.ontop.client import OntopCredentials
+from sync.ontop.models import OntopAuthError, OntopError
+from sync.qbo.auth import refresh_deadline
+from sync.qbo.errors import QboError, QboInvalidGrant
+from sync.service.base import NeedsReauthError, ServiceContext, midnight, start_of_month
+
+log = structlog.get_logger(__name__)
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class Connecting:
+    def __init__(self, context: ServiceContext) -> None:
+        self._context = context
+
+    async def start_qbo_connect(self, team: TeamRef, user_id: str) -> str:
+        async with transaction(self._context.sessions) as session:
+            workspace = await WorkspaceRepo(session).get_or_create(team.team_id, team.enterprise_id)
+            state = await OAuthStateRepo(session).issue(workspace.id, user_id)
+        return self._context.clients.oauth().authorization_url(state)
+
+    async def complete_qbo_connect(self, state: str, code: str, realm_id: str) -> QboConnected:
+        if not state or not code or not realm_id:
+            raise ServiceError(messages.QBO_ANSWER_INCOMPLETE)
+        async with transaction(self._context.sessions) as session:
+            owner = await OAuthStateRepo(session).consume(state)
+        if owner is None:
+            raise ServiceError(messages.QBO_LINK_EXPIRED)
+        clients = self._context.clients
+        try:
+            tokens = await clients.oauth().exchange_code(code)
+            company = await clients.qbo_client_with_tokens(realm_id, tokens).company_info()
+        except (QboInvalidGrant, QboError) as exc:
+            log.warning("qbo.connect_failed", error=type(exc).__name__)
+            raise ServiceError(messages.QBO_SIGN_IN_REFUSED) from None
+        async with transaction(self._context.sessions) as session:
+            workspace = await WorkspaceRepo(session).get(owner.workspace_id)
+            assert workspace is not None
+            connections = ConnectionRepo(session)
+            connection = await connections.for_realm(workspace.id, realm_id)
+            if connection is None:
+                connection = await connections.create(workspace.id, realm_id)
+            await connections.save_company(
+                connection.id,
+                company_name=company.company_name,
+                home_currency=company.home_currency,
+                multicurrency_enabled=company.multicurrency_enabled,
+            )
+            await connections.store_qbo_tokens(
+                connection.id,
+                clients.box,
+                access_token=tokens.access_token,
+                refresh_token=tokens.refresh_token,
+                access_expires_at=tokens.access_expires_at,
+                refresh_expires_at=refresh_deadline(tokens),
+            )
+            await connections.save_country(connection.id, company.country or "USA")
+            connected = await connections.mark_connected_to_qbo(connection.id, owner.user_id)
+            AuditRepo(session).record(
+                workspace.id, owner.user_id, "connect_qbo", connection.id, company=company.company_name
+            )
+            team = TeamRef(workspace.team_id, workspace.enterprise_id or None)
+        qbo = clients.qbo_client(connection.id, realm_id)
+        await refresh_caches(self._context.sessions, qbo, connection.id, company_of(connected))
+        return QboConnected(team, owner.user_id, company.company_name, connection.id)
+
+    async def save_ontop_credentials(
+        self, team: TeamRef, user_id: str, email: str, password: str, backfill_from: date | None = None
+    ) -> None:
+        email = email.strip()
+        if not EMAIL.match(email):
+            raise ServiceError(messages.ONTOP_EMAIL_INVALID, field="email")
+        if not password:
+            raise ServiceError(messages.ONTOP_PASSWORD_MISSING, field="password")
+        connection = await self._context.find_connection(team)
+        if connection is None:
+            raise ServiceError(messages.CONNECT_QBO_FIRST)
+        if connection.status not in ("pending", "active"):
+            raise NeedsReauthError(messages.RECONNECT)
+        client = self._context.clients.ontop_client(OntopCredentials(email=email, password=password))
+        try:
+            await client.check_credentials()
+        except OntopAuthError:
+            raise ServiceError(messages.ONTOP_LOGIN_REFUSED, field="password") from None
+        except OntopError:
+            raise ServiceError(messages.ONTOP_UNREACHABLE_AT_LOGIN, field="email") from None
+        finally:
+            await client.aclose()
+        webhook_secret = secrets.token_urlsafe(32)
+        async with transaction(self._context.sessions) as session:
+            connections = ConnectionRepo(session)
+            await connections.get(connection.id, for_update=True)
+            webhook_token = await connections.store_ontop_credentials(
+                connection.id, self._context.clients.box, email=email, password=password, webhook_secret=webhook_secret
+            )
+            if backfill_from is not None:
+                await connections.set_backfill(connection.id, midnight(backfill_from))
+            else:
+                await connections.set_backfill(connection.id, start_of_month(datetime.now(UTC)), only_if_unset=True)
+            AuditRepo(session).record(connection.workspace_id, user_id, "connect_ontop", connection.id)
+            await scheduler.enqueue_first_sync(session, connection.id, user_id)
+        await self._register_webhook(email, password, webhook_token, webhook_secret)
+
+    async def _register_webhook(self, email: str, password: str, token: str, secret: str) -> None:
+        """Ask Ontop to call us on payments; best effort: without it the daily and manual syncs still run."""
+        if not self._context.public_base_url:
+            return
+        url = f"{self._context.public_base_url.rstrip('/')}/ontop/webhook/{token}"
+        client = self._context.clients.ontop_client(OntopCredentials(email=email, password=password))
+        try:
+            await client.register_webhook(url, secret)
+        except OntopError as exc:
+            log.warning("ontop.webhook_registration_failed", error=type(exc).__name__)
+        finally:
+            await client.aclose()
+
+    # --- disconnecting --------------------------------------------------------------------------------------
+
+    async def disconnect(self, team: TeamRef, user_id: str) -> None:
+        async with self._context.sessions() as session:
+            workspace = await WorkspaceRepo(session).find(team.team_id, team.enterprise_id)
+            connections = await ConnectionRepo(session).list_open(workspace.id) if workspace else []
+        if not connections:
+            raise NotConnectedError(messages.QBO_NOT_CONNECTED)
+        for connection in connections:
+            await self._disconnect(connection.id, user_id)
+
+    async def forget_workspace(self, team: TeamRef) -> None:
+        """app_uninstalled / tokens_revoked: disconnect everything and stop scheduling."""
+        async with self._context.sessions() as session:
+            workspace = await WorkspaceRepo(session).find(team.team_id, team.enterprise_id)
+            connections = await ConnectionRepo(session).list_open(workspace.id) if workspace else []
+        for connection in connections:
+            await self._disconnect(connection.id, "system")
+        if workspace is not None:
+            async with transaction(self._context.sessions) as session:
+                await WorkspaceRepo(session).mark_uninstalled(workspace.id)
+
+    async def _disconnect(self, connection_id: int, actor: str) -> None:
+        clients = self._context.clients
+        async with self._context.sessions() as session:
+            tokens = await ConnectionRepo(session).read_qbo_tokens(connection_id, clients.box)
+        if tokens is not None:
+            try:
+                await clients.oauth().revoke(tokens.refresh_token)
+            except Exception as exc:  # revoking is best effort: the tokens are deleted here either way
+                log.warning("qbo.revoke_failed", connection_id=connection_id, error=type(exc).__name__)
+        async with transaction(self._context.sessions) as session:
+            connections = ConnectionRepo(session)
+            connection = await connections.get(connection_id, for_update=True)
+            if connection is None:
+                return
+            await connections.forget(connection_id)
+            await RunRepo(session).cancel_queued(connection_id, "disconnected")
+            AuditRepo(session).record(connection.workspace_id, actor, "disconnect", connection_id)

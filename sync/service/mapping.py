@@ -1,0 +1,78 @@
+"""`/qbo map`: each Ontop concept to a QBO account, from the cached chart of accounts."""
+
+from __future__ import annotations
+
+from storage.db import transaction
+from storage.repos.accounts import AccountRepo
+from storage.repos.audit import AuditRepo
+from storage.repos.ledger import LedgerRepo
+from storage.repos.mappings import MappingRepo
+from sync import jobs, messages, scheduler
+from sync.api import AccountOption, FixKind, MappingRow, RunTrigger, ServiceError, TeamRef
+from sync.bills import concept_key
+from sync.books import LINE_ACCOUNT_TYPES
+from sync.ontop.models import CONCEPT_LABELS, Concept
+from sync.service.base import ServiceContext
+
+OPTIONS_LIMIT = 100
+
+
+class Mapping:
+    def __init__(self, context: ServiceContext) -> None:
+        self._context = context
+
+    async def mapping_rows(self, team: TeamRef) -> list[MappingRow]:
+        connection = await self._context.connection(team)
+        async with self._context.sessions() as session:
+            mappings = await MappingRepo(session).get_all(connection.id)
+            blocked = await LedgerRepo(session, connection.id).count_failed_by_fix_target(FixKind.MAP_CONCEPT)
+        concepts = [str(concept) for concept in Concept] + sorted(set(blocked) | set(mappings))
+        rows = []
+        for concept in dict.fromkeys(concepts):
+            mapping = mappings.get(concept)
+            rows.append(
+                MappingRow(
+                    concept=concept,
+                    label=CONCEPT_LABELS.get(concept, concept.replace("_", " ").title()),
+                    invoices_seen=blocked.get(concept, 0),
+                    account_id=mapping.qbo_account_id if mapping else None,
+                    account_name=mapping.account_name if mapping else None,
+                    tax_code_id=mapping.tax_code_id if mapping else None,
+                )
+            )
+        return rows
+
+    async def account_options(self, team: TeamRef, search: str = "") -> list[AccountOption]:
+        """From the cached chart of accounts only (external selects must answer within 3 s)."""
+        connection = await self._context.find_connection(team)
+        if connection is None:
+            return []
+        async with self._context.sessions() as session:
+            accounts = await AccountRepo(session).list_active(
+                connection.id, search.strip()[:100], types=LINE_ACCOUNT_TYPES
+            )
+        return [AccountOption(account.qbo_id, account.fully_qualified_name) for account in accounts[:OPTIONS_LIMIT]]
+
+    async def save_mappings(self, team: TeamRef, user_id: str, mapping: dict[str, str]) -> list[MappingRow]:
+        connection = await self._context.connection(team)
+        async with transaction(self._context.sessions) as session:
+            usable = await AccountRepo(session).list_active(connection.id, types=LINE_ACCOUNT_TYPES)
+            accounts = {account.qbo_id: account for account in usable}
+            mappings = MappingRepo(session)
+            existing = await mappings.get_all(connection.id)
+            for concept, account_id in mapping.items():
+                key = concept_key(concept)
+                account = accounts.get(account_id)
+                if account is None:
+                    raise ServiceError(messages.account_not_available(connection.company_name), field=key)
+                current = existing.get(key)
+                tax_code = current.tax_code_id if current else None
+                await mappings.save(
+                    connection.id, key, account_id, account.fully_qualified_name, user_id, tax_code_id=tax_code
+                )
+            AuditRepo(session).record(connection.workspace_id, user_id, "map", connection.id, concepts=sorted(mapping))
+            first = await scheduler.enqueue_first_sync(session, connection.id, user_id)
+            blocked = await LedgerRepo(session, connection.id).has_failures_with_codes(["unmapped_concept"])
+            if first is None and blocked:
+                await jobs.enqueue_run(session, connection.id, RunTrigger.RETRY, user_id)
+        return await self.mapping_rows(team)
