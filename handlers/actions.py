@@ -16,6 +16,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import flows
+from handlers.blocks import escape
 from handlers.deps import Deps, team_of
 from handlers.errors import reported
 from handlers.ids import FixIds, HomeIds
@@ -45,6 +46,38 @@ def _retry(deps: Deps, team: TeamRef, user_id: str, invoice_id: str) -> flows.Vi
     return build
 
 
+def _create_vendor_in_currency(deps: Deps, team: TeamRef, user_id: str, value: str) -> flows.ViewBuilder:
+    # value is "agreement:CUR" (see sync.api.Fix for CREATE_VENDOR_IN_CURRENCY)
+    agreement_id, _, currency = value.rpartition(":")
+
+    async def build() -> dict[str, Any]:
+        result = await deps.service.create_vendor_in_currency(team, user_id, agreement_id, currency)
+        headline, details = vendors_result_lines(result)
+        icon = ":white_check_mark:" if not result.failed else ":warning:"
+        return result_view("Create supplier", f"{icon} {headline}", details=details)
+
+    return build
+
+
+def _link_bill(deps: Deps, team: TeamRef, user_id: str, invoice_id: str) -> flows.ViewBuilder:
+    async def build() -> dict[str, Any]:
+        doc_number = await deps.service.link_bill(team, user_id, invoice_id)
+        return result_view(
+            "Use existing bill",
+            f":link: Bill {escape(doc_number)} is now this invoice's bill; its payment follows with the next sync.",
+        )
+
+    return build
+
+
+def _skip_invoice(deps: Deps, team: TeamRef, user_id: str, invoice_id: str) -> flows.ViewBuilder:
+    async def build() -> dict[str, Any]:
+        number = await deps.service.skip_invoice(team, user_id, invoice_id)
+        return result_view("Skip invoice", f":no_entry_sign: Invoice {escape(number)} will not be booked.")
+
+    return build
+
+
 BUTTONS: dict[str, tuple[str, str, ButtonBuilder]] = {
     HomeIds.CONNECT: ("Connect", "connect QuickBooks and Ontop", lambda d, t, u, v: flows.connect_builder(d, t, u)),
     HomeIds.SYNC: ("Sync", "start a sync", lambda d, t, u, v: flows.sync_builder(d, t, u)),
@@ -54,6 +87,10 @@ BUTTONS: dict[str, tuple[str, str, ButtonBuilder]] = {
     HomeIds.DISCONNECT: ("Disconnect", "disconnect QuickBooks", lambda d, t, u, v: flows.disconnect_builder(d, t)),
     FixIds.MAP: ("Map accounts", "change the account mapping", lambda d, t, u, v: flows.mapping_builder(d, t, v)),
     FixIds.CREATE_VENDOR: ("Create supplier", "create suppliers", _create_vendor),
+    FixIds.CREATE_VENDOR_IN_CURRENCY: ("Create supplier", "create a supplier", _create_vendor_in_currency),
+    FixIds.LINK_BILL: ("Use existing bill", "link an existing bill", _link_bill),
+    FixIds.SKIP_INVOICE: ("Skip invoice", "skip an invoice", _skip_invoice),
+    FixIds.BOOKS: ("Map accounts", "choose how invoices are booked", lambda d, t, u, v: flows.mapping_builder(d, t)),
     FixIds.RECONNECT: ("Connect", "reconnect QuickBooks", lambda d, t, u, v: flows.connect_builder(d, t, u)),
     FixIds.RETRY: ("Retry", "retry invoices", _retry),
 }

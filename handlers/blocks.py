@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from sync import messages
 from sync.api import (
     ConnectionStatusView,
     ReconcileReport,
@@ -60,6 +61,15 @@ class Message:
 def truncate(text: str, limit: int) -> str:
     """`text` cut to `limit` characters, ending with an ellipsis when cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def escape(text: str) -> str:
+    """Text from Ontop, QuickBooks or a person, made inert in mrkdwn: no links, mentions or broken formatting.
+
+    Slack asks for exactly these three characters to be escaped; *, _ and ~ only format when they pair up around
+    a word, so a stray one shows as itself.
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def plain(text: str, limit: int = SECTION_TEXT_LIMIT) -> dict[str, Any]:
@@ -169,7 +179,9 @@ def user_mention(user_id: str | None) -> str:
 # --- command answers ----------------------------------------------------------------------------------------
 
 
-def help_message(*, unknown: str | None = None, suggestion: str | None = None) -> Message:
+def help_message(
+    *, unknown: str | None = None, suggestion: str | None = None, admin_only: Sequence[str] = ()
+) -> Message:
     """The `/qbo help` answer; for an unknown subcommand it starts with what was not understood."""
     lines = [f"`/qbo {name}`: {purpose}" for name, purpose in SUBCOMMANDS.items()]
     blocks: list[dict[str, Any]] = []
@@ -180,7 +192,8 @@ def help_message(*, unknown: str | None = None, suggestion: str | None = None) -
         blocks.append(section(intro))
         text = intro
     blocks.append(section("*QuickBooks sync commands*\n" + "\n".join(lines)))
-    blocks.append(context("Admin-only: connect, vendors, map, sync, reconcile, settings, disconnect."))
+    if admin_only:
+        blocks.append(context(f"Admin-only: {', '.join(admin_only)}."))
     return Message(text=text, blocks=blocks)
 
 
@@ -201,8 +214,7 @@ def info_message(message: str) -> Message:
 
 
 def not_connected_message() -> Message:
-    text = "QuickBooks is not connected yet. An admin can run `/qbo connect`."
-    return Message(text=text, blocks=[section(text)])
+    return Message(text=messages.QBO_NOT_CONNECTED, blocks=[section(messages.QBO_NOT_CONNECTED)])
 
 
 def sync_queued_message(request: SyncRequest) -> Message:

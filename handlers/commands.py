@@ -19,7 +19,7 @@ from handlers import blocks, flows
 from handlers.deps import Deps, team_of
 from handlers.errors import reported
 from handlers.ids import CommandIds
-from sync.api import ServiceError, TeamRef
+from sync.api import RunTrigger, ServiceError, TeamRef
 
 log = structlog.get_logger(__name__)
 
@@ -38,14 +38,28 @@ class CommandCall:
     team_domain: str
     args: list[str]
 
+    subcommand: Subcommand
+
     async def reply(self, message: blocks.Message) -> None:
         await self.respond(response_type="ephemeral", **message.as_kwargs())
 
     async def ensure_workspace(self) -> None:
         await self.deps.service.ensure_workspace(self.team, self.team_domain)
 
-    async def is_admin(self) -> bool:
-        return await self.deps.admins.is_admin(self.client, self.team, self.user_id)
+    async def modal(self, title: str, build: flows.ViewBuilder) -> None:
+        """Open the loading view at once (the trigger_id lasts 3 s), then check the admin, then the real view."""
+        await flows.show_modal(
+            self.deps,
+            self.client,
+            trigger_id=self.trigger_id,
+            team=self.team,
+            user_id=self.user_id,
+            title=title,
+            action=self.subcommand.action,
+            build=build,
+            admin_only=self.subcommand.admin_only,
+            prepare=self.ensure_workspace,
+        )
 
 
 def suggest(word: str) -> str | None:
@@ -58,56 +72,35 @@ def suggest(word: str) -> str | None:
 
 
 async def open_connect(call: CommandCall) -> None:
-    build = flows.connect_builder(call.deps, call.team, call.user_id)
-    await _modal(call, "Connect", "connect QuickBooks and Ontop", build)
+    await call.modal("Connect", flows.connect_builder(call.deps, call.team, call.user_id))
 
 
 async def open_vendors(call: CommandCall) -> None:
-    await _modal(call, "Suppliers", "create or link suppliers", flows.vendors_builder(call.deps, call.team))
+    await call.modal("Suppliers", flows.vendors_builder(call.deps, call.team))
 
 
 async def open_mapping(call: CommandCall) -> None:
     focus = call.args[0] if call.args else None
-    await _modal(call, "Map accounts", "change the account mapping", flows.mapping_builder(call.deps, call.team, focus))
+    await call.modal("Map accounts", flows.mapping_builder(call.deps, call.team, focus))
 
 
 async def open_settings(call: CommandCall) -> None:
-    await _modal(call, "Settings", "change the settings", flows.settings_builder(call.deps, call.team))
+    await call.modal("Settings", flows.settings_builder(call.deps, call.team))
 
 
 async def open_disconnect(call: CommandCall) -> None:
-    await _modal(call, "Disconnect", "disconnect QuickBooks", flows.disconnect_builder(call.deps, call.team))
-
-
-async def _modal(call: CommandCall, title: str, action: str, build: flows.ViewBuilder) -> None:
-    await flows.show_modal(
-        call.deps,
-        call.client,
-        trigger_id=call.trigger_id,
-        team=call.team,
-        user_id=call.user_id,
-        title=title,
-        action=action,
-        build=build,
-        prepare=call.ensure_workspace,
-    )
+    await call.modal("Disconnect", flows.disconnect_builder(call.deps, call.team))
 
 
 async def sync_now(call: CommandCall) -> None:
     if call.args and call.args[0].lower() == "preview":
         await call.reply(blocks.sync_preview_message(await call.deps.service.sync_preview(call.team)))
         return
-    if not await call.is_admin():
-        await call.reply(blocks.refusal_message("start a sync"))
-        return
-    request = await call.deps.service.request_sync(call.team, call.user_id, "manual", call.channel_id)
+    request = await call.deps.service.request_sync(call.team, call.user_id, RunTrigger.MANUAL, call.channel_id)
     await call.reply(blocks.sync_queued_message(request))
 
 
 async def reconcile(call: CommandCall) -> None:
-    if not await call.is_admin():
-        await call.reply(blocks.refusal_message("reconcile QuickBooks with Ontop"))
-        return
     days = [parse_day(word) for word in call.args[:2]]
     if any(day is None for day in days):
         await call.reply(blocks.error_message("Give the period as days, like `/qbo reconcile 2026-01-01 2026-02-01`."))
@@ -128,19 +121,27 @@ async def show_status(call: CommandCall) -> None:
     await call.reply(blocks.status_message(await call.deps.service.status(call.team)))
 
 
-SUBCOMMANDS: dict[str, Callable[[CommandCall], Awaitable[None]]] = {
-    "connect": open_connect,
-    "vendors": open_vendors,
-    "map": open_mapping,
-    "sync": sync_now,
-    "status": show_status,
-    "reconcile": reconcile,
-    "settings": open_settings,
-    "disconnect": open_disconnect,
+@dataclass(frozen=True)
+class Subcommand:
+    """One `/qbo` subcommand and who may use it: the one place permissions are declared."""
+
+    run: Callable[[CommandCall], Awaitable[None]]
+    admin_only: bool
+    action: str  # what a refused person tried to do, for the refusal ("start a sync")
+    opens_modal: bool = False  # opens a loading view with the trigger_id first, and checks the admin after it
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "connect": Subcommand(open_connect, True, "connect QuickBooks and Ontop", opens_modal=True),
+    "vendors": Subcommand(open_vendors, True, "create or link suppliers", opens_modal=True),
+    "map": Subcommand(open_mapping, True, "change the account mapping", opens_modal=True),
+    "sync": Subcommand(sync_now, True, "start or preview a sync"),
+    "reconcile": Subcommand(reconcile, True, "reconcile QuickBooks with Ontop"),
+    "settings": Subcommand(open_settings, True, "change the settings", opens_modal=True),
+    "disconnect": Subcommand(open_disconnect, True, "disconnect QuickBooks", opens_modal=True),
+    "status": Subcommand(show_status, False, "see the status"),
 }
-
-
-MODAL_SUBCOMMANDS = (open_connect, open_vendors, open_mapping, open_settings, open_disconnect)
+ADMIN_ONLY = tuple(name for name, subcommand in SUBCOMMANDS.items() if subcommand.admin_only)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -154,11 +155,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
         words = str(command.get("text") or "").split()
         name = words[0].lower() if words else "help"
         if name == "help":
-            await ack(response_type="ephemeral", **blocks.help_message().as_kwargs())
+            await ack(response_type="ephemeral", **blocks.help_message(admin_only=ADMIN_ONLY).as_kwargs())
             return
-        handler = SUBCOMMANDS.get(name)
-        if handler is None:
-            message = blocks.help_message(unknown=words[0], suggestion=suggest(name))
+        subcommand = SUBCOMMANDS.get(name)
+        if subcommand is None:
+            message = blocks.help_message(unknown=words[0], suggestion=suggest(name), admin_only=ADMIN_ONLY)
             await ack(response_type="ephemeral", **message.as_kwargs())
             return
         await ack()  # Slack shows nothing for an empty ack; the answer follows through response_url or a modal
@@ -175,11 +176,15 @@ def register(app: AsyncApp, deps: Deps) -> None:
             trigger_id=str(command.get("trigger_id")),
             team_domain=str(command.get("team_domain") or ""),
             args=words[1:],
+            subcommand=subcommand,
         )
         try:
-            if handler not in MODAL_SUBCOMMANDS:  # modals open their loading view first (trigger_id lasts 3 s)
+            if not subcommand.opens_modal:
                 await call.ensure_workspace()
-            await handler(call)
+                if subcommand.admin_only and not await deps.admins.is_admin(client, team, user_id):
+                    await call.reply(blocks.refusal_message(subcommand.action))
+                    return
+            await subcommand.run(call)
         except ServiceError as error:
             await call.reply(blocks.error_message(error.message))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -15,23 +14,15 @@ from sync.api import BotService, ServiceError, TeamRef
 
 log = structlog.get_logger(__name__)
 
-ADMIN_CACHE_SECONDS = 300.0
-
 
 class AdminChecker:
-    """Is this user allowed to change things? Slack admin/owner (users.info, cached per user) or on the allow-list."""
+    """The one admin check: a Slack admin or owner (users.info), or a person on the app's allow-list.
 
-    def __init__(
-        self,
-        service: BotService,
-        *,
-        ttl_seconds: float = ADMIN_CACHE_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    Asked afresh for every admin action (after the ack), so a demotion takes effect at once.
+    """
+
+    def __init__(self, service: BotService) -> None:
         self._service = service
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._slack_admins: dict[tuple[str, str], tuple[float, bool]] = {}
 
     async def is_admin(self, client: AsyncWebClient, team: TeamRef, user_id: str) -> bool:
         try:
@@ -43,20 +34,13 @@ class AdminChecker:
         return await self._is_slack_admin(client, team, user_id)
 
     async def _is_slack_admin(self, client: AsyncWebClient, team: TeamRef, user_id: str) -> bool:
-        key = (team.team_id, user_id)
-        cached = self._slack_admins.get(key)
-        now = self._clock()
-        if cached is not None and cached[0] > now:
-            return cached[1]
         try:
             response = await client.users_info(user=user_id)
         except SlackApiError as error:
             log.warning("users_info_failed", team_id=team.team_id, user_id=user_id, error=error.response.get("error"))
             return False
         user = response.get("user") or {}
-        allowed = bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
-        self._slack_admins[key] = (now + self._ttl, allowed)
-        return allowed
+        return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
 
 
 @dataclass

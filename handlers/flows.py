@@ -21,7 +21,8 @@ from handlers.views.disconnect import disconnect_view
 from handlers.views.mapping import mapping_view
 from handlers.views.settings import settings_view
 from handlers.views.vendors import vendors_view
-from sync.api import NotConnectedError, ServiceError, TeamRef
+from sync import messages
+from sync.api import NotConnectedError, RunTrigger, ServiceError, TeamRef
 
 log = structlog.get_logger(__name__)
 
@@ -127,7 +128,7 @@ def disconnect_builder(deps: Deps, team: TeamRef) -> ViewBuilder:
     async def build() -> dict[str, Any]:
         status = await deps.service.status(team)
         if status is None or status.status == "disconnected":
-            raise NotConnectedError("QuickBooks is not connected, so there is nothing to disconnect.")
+            raise NotConnectedError(messages.NOTHING_TO_DISCONNECT)
         return disconnect_view(status.company_name)
 
     return build
@@ -137,7 +138,7 @@ def sync_builder(deps: Deps, team: TeamRef, user_id: str, channel_id: str | None
     """For surfaces without a response_url (App Home): the queued-sync answer shown in a modal."""
 
     async def build() -> dict[str, Any]:
-        request = await deps.service.request_sync(team, user_id, "manual", channel_id)
+        request = await deps.service.request_sync(team, user_id, RunTrigger.MANUAL, channel_id)
         return result_view("Sync", blocks.sync_queued_message(request).text)
 
     return build

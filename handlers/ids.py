@@ -64,6 +64,10 @@ class FixIds(StrEnum):
 
     MAP = "fix-map-concept"
     CREATE_VENDOR = "fix-create-vendor"
+    CREATE_VENDOR_IN_CURRENCY = "fix-create-vendor-currency"
+    LINK_BILL = "fix-link-bill"
+    SKIP_INVOICE = "fix-skip-invoice"
+    BOOKS = "fix-books"
     RECONNECT = "fix-reconnect"
     RETRY = "fix-retry"
 

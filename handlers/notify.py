@@ -90,7 +90,7 @@ class SlackNotifier:
         return await announce(client, settings, run_messages.run_started_message(run), run.requested_by, team=team)
 
     async def run_progress(
-        self, ref: MessageRef, run_id: int, done: int, total: int, *, requested_by: str | None = None
+        self, ref: MessageRef, run_id: int, done: int, total: int | None, *, requested_by: str | None = None
     ) -> None:
         """chat.update of the progress message (the worker throttles how often)."""
         client = await self._client_factory(ref.team)

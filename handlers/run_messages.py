@@ -21,8 +21,19 @@ from handlers.blocks import (
     user_mention,
 )
 from handlers.ids import FixIds
-from sync.api import Fix, FixKind, InvoiceFailure, QboConnected, RunStatusName, RunSummary
+from handlers.labels import fix_label
+from sync.api import Fix, FixKind, InvoiceFailure, QboConnected, RunStatus, RunSummary
 
+FIX_ACTIONS = {
+    FixKind.MAP_CONCEPT: FixIds.MAP,
+    FixKind.CREATE_VENDOR: FixIds.CREATE_VENDOR,
+    FixKind.CREATE_VENDOR_IN_CURRENCY: FixIds.CREATE_VENDOR_IN_CURRENCY,
+    FixKind.LINK_BILL: FixIds.LINK_BILL,
+    FixKind.SKIP_INVOICE: FixIds.SKIP_INVOICE,
+    FixKind.BOOKS: FixIds.BOOKS,
+    FixKind.RECONNECT: FixIds.RECONNECT,
+    FixKind.RETRY: FixIds.RETRY,
+}
 FAILURES_INLINE = 5  # failure causes listed in the channel message; the full list goes to the thread
 FIX_BUTTONS_LIMIT = 10
 
@@ -44,24 +55,30 @@ def run_started_message(run: RunSummary) -> Message:
     )
 
 
-def run_progress_message(run_id: int, done: int, total: int, *, requested_by: str | None = None) -> Message:
-    percent = 0 if total <= 0 else round(100 * done / total)
-    text = f"QuickBooks sync #{run_id}: {done}/{total} invoices ({percent}%)"
-    bar = progress_bar(done, total)
+def run_progress_message(run_id: int, done: int, total: int | None, *, requested_by: str | None = None) -> Message:
+    """Done of total with a bar when the total is known; otherwise a count, without a made-up percentage."""
+    if total is not None and total > 0:
+        done = min(done, total)
+        percent = round(100 * done / total)
+        text = f"QuickBooks sync #{run_id}: {done}/{total} invoices ({percent}%)"
+        line = f"{progress_bar(done, total)} {done}/{total} ({percent}%)"
+    else:
+        text = f"QuickBooks sync #{run_id}: {done} invoices read"
+        line = f"{done} invoices read"
     return Message(
         text=text,
         blocks=[
-            section(f":arrows_counterclockwise: *Sync #{run_id}* {bar} {done}/{total} ({percent}%)"),
+            section(f":arrows_counterclockwise: *Sync #{run_id}* {line}"),
             context(f"Requested by {user_mention(requested_by)}"),
         ],
     )
 
 
 STATUS_ICONS = {
-    RunStatusName.SUCCEEDED: ":white_check_mark:",
-    RunStatusName.PARTIAL: ":warning:",
-    RunStatusName.FAILED: ":x:",
-    RunStatusName.CANCELLED: ":no_entry_sign:",
+    RunStatus.SUCCEEDED: ":white_check_mark:",
+    RunStatus.PARTIAL: ":warning:",
+    RunStatus.FAILED: ":x:",
+    RunStatus.CANCELLED: ":no_entry_sign:",
 }
 
 
@@ -81,14 +98,9 @@ def failure_line(failure: InvoiceFailure, *, with_reason: bool = True) -> str:
 
 def fix_button(fix: Fix) -> dict[str, Any]:
     """The button for one way of fixing failures: the value is the concept/agreement/invoice within this team."""
-    action_id = {
-        FixKind.MAP_CONCEPT: FixIds.MAP,
-        FixKind.CREATE_VENDOR: FixIds.CREATE_VENDOR,
-        FixKind.RECONNECT: FixIds.RECONNECT,
-        FixKind.RETRY: FixIds.RETRY,
-    }[fix.kind]
+    action_id = FIX_ACTIONS[fix.kind]
     style = "primary" if fix.kind in (FixKind.MAP_CONCEPT, FixKind.RECONNECT) else None
-    return button(fix.label, action_id, value=fix.value, style=style)
+    return button(fix_label(fix), action_id, value=fix.target, style=style)
 
 
 def fix_accessory(failure: InvoiceFailure) -> dict[str, Any] | None:
@@ -102,10 +114,12 @@ def distinct_fixes(failures: Iterable[InvoiceFailure]) -> list[Fix]:
     fixes: list[Fix] = []
     for failure in failures:
         fix = failure.fix
-        if fix is None or fix.kind is FixKind.CONTACT_SUPPORT or (fix.kind, fix.value) in seen:
+        if fix is None or fix.kind is FixKind.CONTACT_SUPPORT or (fix.kind, fix.target) in seen:
             continue
-        seen.add((fix.kind, fix.value))
+        seen.add((fix.kind, fix.target))
         fixes.append(fix)
+        if fix.kind is FixKind.LINK_BILL:  # a bill with the invoice's number that is not ours: link it, or skip
+            fixes.append(Fix(FixKind.SKIP_INVOICE, fix.target))
     return fixes
 
 

@@ -15,7 +15,11 @@ from decimal import Decimal
 from typing import Any
 
 from sync.api import (
+    CREATE_WALLET,
+    NO_PAYMENTS,
     AccountOption,
+    BooksChoice,
+    BooksView,
     ConnectionStatusView,
     Fix,
     FixKind,
@@ -24,8 +28,9 @@ from sync.api import (
     NotConnectedError,
     QboConnected,
     ReconcileReport,
-    RunStatusName,
+    RunStatus,
     RunSummary,
+    RunTrigger,
     ServiceError,
     SyncPreview,
     SyncRequest,
@@ -43,6 +48,9 @@ ONTOP_PASSWORD = "correct horse"
 WEBHOOK_TOKEN = "hook-token-123"
 
 CONCEPTS = [("base_compensation", "Base compensation"), ("bonus", "Bonus"), ("reimbursement", "Reimbursement")]
+PAY_FROM = [AccountOption("35", "Checking (Bank)"), AccountOption("41", "Amex (Credit Card)")]
+WALLET = AccountOption("90", "Ontop wallet (Bank)")
+TAX_CODES = [AccountOption("3", "No VAT"), AccountOption("5", "20.0% S")]
 ACCOUNTS = [
     AccountOption("60100", "Contractors"),
     AccountOption("60110", "Contractors:Bonuses"),
@@ -67,6 +75,27 @@ class TeamState:
     vendor_rows: list[VendorPreviewRow] = field(default_factory=list)
     last_run: RunSummary | None = None
     forgotten: bool = False
+    books: BooksView = field(default_factory=lambda: default_books())
+    linked_bills: dict[str, str] = field(default_factory=dict)  # invoice id -> bill DocNumber
+    skipped_invoices: set[str] = field(default_factory=set)
+    vendors_in_currency: list[tuple[str, str]] = field(default_factory=list)  # (agreement id, currency)
+
+
+def default_books(*, tax_codes: bool = False) -> BooksView:
+    """A new connection's books: payments on, nothing chosen yet; a non-US company also has tax codes."""
+    return BooksView(
+        payments_enabled=True,
+        pay_from_account_id=None,
+        pay_from_options=list(PAY_FROM),
+        fees_on_contractor_bill=False,
+        supplier_currency="contract",
+        multicurrency_enabled=True,
+        home_currency="USD",
+        ap_choices={"EUR": [AccountOption("77", "A/P EUR"), AccountOption("78", "A/P EUR (old)")]},
+        ap_chosen={},
+        tax_codes=list(TAX_CODES) if tax_codes else [],
+        default_tax_code_id="3" if tax_codes else None,
+    )
 
 
 def sample_failures() -> list[InvoiceFailure]:
@@ -78,7 +107,7 @@ def sample_failures() -> list[InvoiceFailure]:
             Decimal("1250.00"),
             "USD",
             "Concept Bonus is not mapped",
-            Fix(FixKind.MAP_CONCEPT, "bonus", "Map Bonus"),
+            Fix(FixKind.MAP_CONCEPT, "bonus"),
         ),
         InvoiceFailure(
             "inv-2",
@@ -87,7 +116,7 @@ def sample_failures() -> list[InvoiceFailure]:
             Decimal("980.50"),
             "USD",
             "Worker is not a supplier in QuickBooks",
-            Fix(FixKind.CREATE_VENDOR, "agr-2", "Create supplier Ben Li"),
+            Fix(FixKind.CREATE_VENDOR, "agr-2", "Ben Li"),
         ),
         InvoiceFailure(
             "inv-3",
@@ -96,7 +125,7 @@ def sample_failures() -> list[InvoiceFailure]:
             Decimal("77.10"),
             "USD",
             "QuickBooks timed out",
-            Fix(FixKind.RETRY, "inv-3", "Retry"),
+            Fix(FixKind.RETRY, "inv-3"),
         ),
     ]
 
@@ -106,8 +135,8 @@ def sample_run(run_id: int = 7, *, failures: list[InvoiceFailure] | None = None)
     started = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
     return RunSummary(
         run_id=run_id,
-        trigger="manual",
-        status=RunStatusName.PARTIAL if failures else RunStatusName.SUCCEEDED,
+        trigger=RunTrigger.MANUAL,
+        status=RunStatus.PARTIAL if failures else RunStatus.SUCCEEDED,
         requested_by="U0ANN",
         queued_at=started,
         started_at=started,
@@ -356,8 +385,80 @@ class FakeService:
             state.mapping.update(mapping)
             return self._rows(state)
 
+    async def books_view(self, team: TeamRef) -> BooksView:
+        await self._enter("books_view", team)
+        with self._lock:
+            return self._connected(team).books
+
+    async def save_books(self, team: TeamRef, user_id: str, choice: BooksChoice) -> BooksView:
+        await self._enter("save_books", team, user_id=user_id, choice=choice)
+        with self._lock:
+            state = self._connected(team)
+            books = state.books
+            options = list(books.pay_from_options)
+            if choice.pay_from == CREATE_WALLET:
+                if WALLET not in options:
+                    options.append(WALLET)
+                pay_from: str | None = WALLET.account_id
+            elif choice.pay_from == NO_PAYMENTS:
+                pay_from = books.pay_from_account_id
+            elif choice.pay_from in {option.account_id for option in options}:
+                pay_from = choice.pay_from
+            else:
+                raise ServiceError("That account cannot pay bills.", field="pay_from")
+            state.books = replace(
+                books,
+                payments_enabled=choice.pay_from != NO_PAYMENTS,
+                pay_from_account_id=pay_from,
+                pay_from_options=options,
+                fees_on_contractor_bill=choice.fees_on_contractor_bill,
+                supplier_currency=choice.supplier_currency,
+                ap_chosen=dict(choice.ap_accounts),
+                default_tax_code_id=choice.default_tax_code_id,
+            )
+            return state.books
+
+    async def create_vendor_in_currency(
+        self, team: TeamRef, user_id: str, agreement_id: str, currency: str
+    ) -> VendorCreateResult:
+        await self._enter(
+            "create_vendor_in_currency", team, user_id=user_id, agreement_id=agreement_id, currency=currency
+        )
+        with self._lock:
+            state = self._connected(team)
+            row = next((row for row in state.vendor_rows if row.agreement_id == agreement_id), None)
+            if row is None:
+                raise ServiceError("That Ontop contract no longer exists.")
+            state.vendors_in_currency.append((agreement_id, currency))
+            return VendorCreateResult([f"{row.worker_name} ({currency})"], [], [])
+
+    async def link_bill(self, team: TeamRef, user_id: str, invoice_id: str) -> str:
+        await self._enter("link_bill", team, user_id=user_id, invoice_id=invoice_id)
+        with self._lock:
+            failure = self._failure(self._connected(team), invoice_id)
+            self._team(team).linked_bills[invoice_id] = failure.invoice_number
+            return failure.invoice_number
+
+    async def skip_invoice(self, team: TeamRef, user_id: str, invoice_id: str) -> str:
+        await self._enter("skip_invoice", team, user_id=user_id, invoice_id=invoice_id)
+        with self._lock:
+            failure = self._failure(self._connected(team), invoice_id)
+            self._team(team).skipped_invoices.add(invoice_id)
+            return failure.invoice_number
+
+    def _failure(self, state: TeamState, invoice_id: str) -> InvoiceFailure:
+        failures = state.last_run.failures if state.last_run else []
+        found = next((failure for failure in failures if failure.invoice_id == invoice_id), None)
+        if found is None:
+            raise ServiceError("That invoice is not one of this workspace's failures.")
+        return found
+
     async def request_sync(
-        self, team: TeamRef, user_id: str | None, trigger: str = "manual", channel_id: str | None = None
+        self,
+        team: TeamRef,
+        user_id: str | None,
+        trigger: RunTrigger = RunTrigger.MANUAL,
+        channel_id: str | None = None,
     ) -> SyncRequest:
         await self._enter("request_sync", team, user_id=user_id, trigger=trigger, channel_id=channel_id)
         with self._lock:
@@ -365,7 +466,7 @@ class FakeService:
             existing = self._queued.get(team.team_id)
             if existing is not None:
                 return SyncRequest(existing.run_id, True, existing.status)
-            request = SyncRequest(next(self._run_ids), False, RunStatusName.QUEUED)
+            request = SyncRequest(next(self._run_ids), False, RunStatus.QUEUED)
             self._queued[team.team_id] = request
             return request
 
@@ -374,14 +475,22 @@ class FakeService:
         with self._lock:
             self._connected(team)
         return SyncPreview(
-            eligible=5, already_synced=40, blocked_unmapped={"bonus": 2}, blocked_no_vendor=1, not_final=3
+            eligible=5,
+            already_synced=40,
+            not_final=3,
+            blocked_unmapped={"bonus": 2},
+            blocked_no_vendor=1,
+            blocked_other=0,
+            review=0,
+            vendors_to_create=1,
+            vendors_to_link=0,
         )
 
     async def retry_invoice(self, team: TeamRef, user_id: str, invoice_id: str) -> SyncRequest:
         await self._enter("retry_invoice", team, user_id=user_id, invoice_id=invoice_id)
         with self._lock:
             self._connected(team)
-        return SyncRequest(next(self._run_ids), False, RunStatusName.QUEUED)
+        return SyncRequest(next(self._run_ids), False, RunStatus.QUEUED)
 
     async def reconcile(self, team: TeamRef, since: date | None = None, until: date | None = None) -> ReconcileReport:
         await self._enter("reconcile", team)

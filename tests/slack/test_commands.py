@@ -125,12 +125,18 @@ async def test_user_on_the_allow_list_may_sync(app: RunningApp, connected: FakeS
     assert "queued" in reply["text"]
 
 
-async def test_admin_lookup_is_cached_per_user(app: RunningApp, connected: FakeService, slack) -> None:
+async def test_an_admin_demoted_in_slack_is_refused_at_the_next_action(
+    app: RunningApp, connected: FakeService, slack
+) -> None:
     await slack.command("sync")
-    wait_ephemeral(app)
+    [first] = wait_ephemeral(app)
+    app.fake.add_user("U0ANN", "ann", is_admin=False)  # an owner takes Ann's admin role away
+
     await slack.command("sync")
-    wait_ephemeral(app, count=2)
-    assert len(app.fake.calls("users.info")) == 1
+
+    second = wait_ephemeral(app, count=2)[-1]
+    assert "queued" in first["text"] and "only workspace admins" in second["text"]
+    assert len(app.fake.calls("users.info")) == 2  # asked afresh for each admin action
 
 
 async def test_bad_signature_is_401_and_reaches_nothing(app: RunningApp, service: FakeService, slack) -> None:
