@@ -4,6 +4,7 @@ python -m bench                      # the full set, under 15 minutes on 2 cores
 python -m bench --quick              # a smoke run in about 2 minutes (smaller sizes, scaled limits)
 python -m bench --time-scale 0.1     # throughput runs with every QBO limit raised 10×
 python -m bench --only throughput,memory
+python -m bench --only attack        # what unauthenticated traffic costs (also: python -m bench.attack)
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import engine_cost, first_sync, report, slack_load, throughput
+from bench import attack, engine_cost, first_sync, report, slack_load, throughput
 
-SECTIONS = ("throughput", "first-sync", "overhead", "memory", "slack")
+SECTIONS = ("throughput", "first-sync", "overhead", "memory", "slack", "attack")
 DEFAULT_OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 
@@ -137,12 +138,18 @@ def run_slack(plan: Plan, out: report.Report) -> None:
         out.add(figure)
 
 
+def run_attack(plan: Plan, out: report.Report) -> None:
+    for figure in attack.figures(attack.measure_attack()):
+        out.add(figure)
+
+
 RUNNERS: dict[str, Callable[[Plan, report.Report], None]] = {
     "throughput": run_throughput,
     "first-sync": run_first_sync,
     "overhead": run_overhead,
     "memory": run_memory,
     "slack": run_slack,
+    "attack": run_attack,
 }
 
 

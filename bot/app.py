@@ -10,12 +10,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any, cast
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 import structlog
@@ -68,7 +71,45 @@ def make_web_client(settings: Settings, token: str | None = None) -> AsyncWebCli
     )
 
 
+# --- signatures -------------------------------------------------------------------------------------------
+
+SIGNATURE_WINDOW_SECONDS = 300  # slack.md §2: older or newer requests are refused (replays)
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
+_MAX_TIMESTAMP_DIGITS = 12  # int() of a huge digit string raises (and costs); Unix seconds need 10
+
+
+def slack_headers_problem(timestamp: str | None, signature: str | None, now: float) -> str | None:
+    """Why these headers cannot sign a fresh Slack request, decided before the body is read; None when they can.
+
+    The timestamp must be ASCII digits: `str.isdigit()` alone accepts "²", which int() then refuses.
+    """
+    if not timestamp or not signature:
+        return "missing signature headers"
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > _MAX_TIMESTAMP_DIGITS:
+        return "malformed timestamp"
+    if abs(now - int(timestamp)) > SIGNATURE_WINDOW_SECONDS:
+        return "timestamp outside the five-minute window"
+    if not _SIGNATURE.fullmatch(signature):
+        return "malformed signature"
+    return None
+
+
+def slack_signature_valid(signing_secret: str, timestamp: str, signature: str, body: bytes) -> bool:
+    """`v0=` HMAC-SHA256 of `v0:<timestamp>:<raw body>` under the signing secret, compared in constant time."""
+    mac = hmac.new(signing_secret.encode(), b"v0:" + timestamp.encode("ascii") + b":", hashlib.sha256)
+    mac.update(body)  # not concatenated: no second copy of a body of up to a MiB
+    expected = "v0=" + mac.hexdigest()
+    # Bytes on both sides: compare_digest raises TypeError for str holding non-ASCII characters.
+    return hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8", "replace"))
+
+
 # --- the payload trap ---------------------------------------------------------------------------------------
+
+MAX_NESTING = 64  # Slack's payloads (views with Block Kit) nest about a dozen levels; deeper is not from Slack
+
+
+class MalformedSlackRequest(ValueError):
+    """A signed request whose body is not shaped like anything Slack sends (the message is for logs)."""
 
 
 def parse_slack_body(raw_body: str, content_type: str | None) -> dict[str, Any]:
@@ -76,29 +117,172 @@ def parse_slack_body(raw_body: str, content_type: str | None) -> dict[str, Any]:
 
     Bolt 1.30's parse_body returns {} for any form body merely containing the text "payload" (a command like
     `/qbo sync payload`, a channel named payload-alerts), which then 404s as an unhandled request.
+    Raises MalformedSlackRequest for bad JSON, a non-object, deep nesting, or fields of the wrong type.
     """
     if not raw_body:
         return {}
     if (content_type or "").startswith("application/json") or raw_body.lstrip().startswith("{"):
-        return _json_object(raw_body)
+        return _checked(_json_object(raw_body))
     fields = dict(parse_qsl(raw_body, keep_blank_values=True))
     payload = fields.get("payload")
     if payload is not None and "command" not in fields:
-        return _json_object(payload)
-    return fields
+        return _checked(_json_object(payload))
+    return fields  # form fields are strings by construction
 
 
 def _json_object(text: str) -> dict[str, Any]:
-    """Parsed before the signature is checked: garbage becomes {} and the signature check answers 401."""
+    """Parsed after the signature was verified: garbage from a signer is a 400, never a 500."""
     try:
         loaded = json.loads(text)
-    except ValueError:
-        return {}
-    return loaded if isinstance(loaded, dict) else {}
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
+        raise MalformedSlackRequest("body is not JSON") from None
+    if not isinstance(loaded, dict):
+        raise MalformedSlackRequest("body is not a JSON object")
+    return loaded
+
+
+# Field types the Slack payloads have (slack.md §3) wherever Bolt's context, matchers and our listeners read them.
+# A field of another type would raise inside Bolt (TypeError, KeyError, ...) and become a 500.
+_STRINGS = frozenset(
+    {
+        "type",
+        "subtype",
+        "token",
+        "id",
+        "team_id",
+        "enterprise_id",
+        "user_id",
+        "channel_id",
+        "api_app_id",
+        "trigger_id",
+        "response_url",
+        "callback_id",
+        "action_id",
+        "block_id",
+        "command",
+        "text",
+        "value",
+        "challenge",
+        "ssl_check",
+        "thread_ts",
+        "ts",
+        "event_ts",
+        "action_ts",
+        "message_ts",
+        "bot_id",
+        "channel_type",
+        "tab",
+        "hash",
+        "private_metadata",
+        "app_installed_team_id",
+        "user_team",
+        "function_execution_id",
+        "execution_id",
+        "bot_access_token",
+        "context_team_id",
+        "context_enterprise_id",
+    }
+)
+_REFERENCES = frozenset({"team", "user", "channel", "enterprise"})  # an id string, or an object with an id
+_OBJECTS = frozenset(
+    {"event", "view", "message", "previous_message", "item", "assistant_thread", "container", "function_data", "state"}
+)
+_OBJECT_LISTS = frozenset({"actions", "authorizations", "response_urls"})
+_HOST = re.compile(r"[a-z0-9.-]+|[0-9a-f:.]+")  # urlsplit lower-cases hostname and strips IPv6 brackets
+_NEVER_NULL = frozenset({"view", "event", "actions", "response_urls"})  # Bolt reads them whenever the key is there
+_FLAGS = frozenset({"is_enterprise_install", "is_ext_shared_channel"})  # booleans ("true" in form posts)
+
+
+def _checked(body: dict[str, Any]) -> dict[str, Any]:
+    """`body` when its shape is one Bolt and the listeners can read; raises MalformedSlackRequest otherwise."""
+    _check_depth(body)
+    _check_fields(body, "body")
+    kind = body.get("type")
+    if kind == "block_actions":
+        actions = body.get("actions")
+        if not actions or not all(isinstance(action.get("action_id"), str) for action in actions):
+            raise MalformedSlackRequest("block_actions without actions")
+    if kind in ("view_submission", "view_closed"):
+        view = body.get("view")
+        if not isinstance(view, dict) or not isinstance(view.get("type"), str):
+            raise MalformedSlackRequest(f"{kind} without a view")
+    if kind == "event_callback" and not isinstance(body.get("event"), dict):
+        raise MalformedSlackRequest("event_callback without an event")
+    if kind in ("workflow_step_edit", "workflow_step_execute"):  # retired by Slack; Bolt indexes them blindly
+        raise MalformedSlackRequest("workflow steps are not supported")
+    return body
+
+
+def _check_depth(body: dict[str, Any]) -> None:
+    """Iterative, so a deep body cannot exhaust the stack here; later deep copies (lazy listeners) cannot either."""
+    stack: list[tuple[Any, int]] = [(body, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise MalformedSlackRequest("body nests too deeply")
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+
+
+def _check_fields(container: dict[str, Any], where: str) -> None:
+    """Check the known fields of `container` and of the known objects inside it (no deeper than MAX_NESTING)."""
+    pending = [(container, where)]
+    while pending:
+        current, path = pending.pop()
+        for key, value in current.items():
+            here = f"{path}.{key}"
+            if value is None and key in _NEVER_NULL:
+                raise MalformedSlackRequest(f"{here} is null")
+            if value is None:
+                continue
+            if key in _STRINGS and not isinstance(value, str) and not (key == "text" and path.endswith("]")):
+                raise MalformedSlackRequest(f"{here} is not a string")
+            if key == "response_url" and not _web_address(value):
+                # Bolt posts to it (e.g. "not installed" replies) and raises on a URL it cannot use.
+                raise MalformedSlackRequest(f"{here} is not an http(s) address")
+            if key in _FLAGS and not isinstance(value, bool | str):
+                raise MalformedSlackRequest(f"{here} is not a flag")
+            if key in _REFERENCES and isinstance(value, dict):
+                pending.append((value, here))
+            elif key in _REFERENCES and not isinstance(value, str):
+                raise MalformedSlackRequest(f"{here} is neither an id nor an object")
+            if key in _OBJECTS:
+                if not isinstance(value, dict):
+                    raise MalformedSlackRequest(f"{here} is not an object")
+                pending.append((value, here))
+            if key in _OBJECT_LISTS:
+                if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+                    raise MalformedSlackRequest(f"{here} is not a list of objects")
+                pending.extend((item, f"{here}[{index}]") for index, item in enumerate(value))
+            if key == "values" and path.endswith(".state"):
+                _check_state_values(value, here)
+
+
+def _web_address(value: str) -> bool:
+    """An absolute http(s) URL with a plain host name or IP address (what Slack's response URLs are)."""
+    try:
+        parts = urlsplit(value)
+        return (
+            parts.scheme in ("http", "https") and _HOST.fullmatch(parts.hostname or "") is not None and parts.port != 0
+        )
+    except ValueError:  # a bad port or IPv6 literal
+        return False
+
+
+def _check_state_values(values: Any, where: str) -> None:
+    """view.state.values: block_id -> action_id -> the element's state object."""
+    if not isinstance(values, dict) or not all(
+        isinstance(block, dict) and all(isinstance(state, dict) for state in block.values())
+        for block in values.values()
+    ):
+        raise MalformedSlackRequest(f"{where} is not block_id -> action_id -> state")
 
 
 class SlackRequest(AsyncBoltRequest):
-    """An AsyncBoltRequest whose body is parsed by `parse_slack_body` (copies, e.g. for lazy listeners, too)."""
+    """An AsyncBoltRequest whose body is parsed by `parse_slack_body` (copies, e.g. for lazy listeners, too).
+
+    Raises MalformedSlackRequest when the body is not shaped like a Slack request.
+    """
 
     def __init__(self, *, body: str | dict[str, Any], **kwargs: Any) -> None:
         if not (isinstance(body, str) and kwargs.get("mode", "http") == "http"):
@@ -106,7 +290,7 @@ class SlackRequest(AsyncBoltRequest):
             return
         # Bolt's own parse never sees the raw body (it mis-parses "payload" and raises on bad JSON): ours does.
         super().__init__(body="", **kwargs)
-        self.raw_body = body  # what the signature is checked against
+        self.raw_body = body  # what Bolt's own signature check (kept on: defence in depth) reads
         self.body = parse_slack_body(body, self.content_type)
         self.context = build_async_context(AsyncBoltContext(kwargs.get("context") or {}), self.body)
 
@@ -294,7 +478,6 @@ def create_bolt_app(
     box: SecretBox | None,
     *,
     installation: SlackInstallation | None = None,
-    admin_cache_seconds: float = 300.0,
     socket_mode: bool = False,
 ) -> AsyncApp:
     """A fresh AsyncApp with every listener registered (nothing is global: tests build one per test).
@@ -318,7 +501,7 @@ def create_bolt_app(
     )
     deps = Deps(
         service=service,
-        admins=AdminChecker(service, ttl_seconds=admin_cache_seconds),
+        admins=AdminChecker(service),
         forget_installation=installation.forget,
     )
     register_all(app, deps)

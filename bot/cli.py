@@ -101,7 +101,7 @@ def keys_rotate() -> None:
     """Re-encrypt every stored secret under the newest key (the first in ENCRYPTION_KEYS)."""
     from storage.crypto import SecretBox
     from storage.db import create_engine, session_factory, transaction
-    from storage.repos import rotate_connection_secrets
+    from storage.repos.connections import ConnectionRepo
     from storage.slack_stores import rotate_installation_secrets
 
     settings = settings_for("keys rotate")
@@ -112,7 +112,8 @@ def keys_rotate() -> None:
         engine = create_engine(settings.database_url)
         try:
             async with transaction(session_factory(engine)) as session:
-                return await rotate_connection_secrets(session, box) + await rotate_installation_secrets(session, box)
+                rotated = await ConnectionRepo(session).rotate_secrets(box)
+                return rotated + await rotate_installation_secrets(session, box)
         finally:
             await engine.dispose()
 
@@ -207,7 +208,13 @@ def emulator_qbo(
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8021,
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     multicurrency: Annotated[bool, typer.Option(help="Turn multicurrency on in the company")] = False,
-    home_currency: Annotated[str, typer.Option(help="The company's home currency")] = "USD",
+    home_currency: Annotated[
+        str | None, typer.Option(help="The company's home currency (default: the country's)")
+    ] = None,
+    country: Annotated[str, typer.Option(help="ISO-3 country; anything but USA makes a VAT company")] = "USA",
+    exchange_rate_decimals: Annotated[
+        int | None, typer.Option(help="Keep only N decimals of exchange rates (QBO's precision is undocumented)")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed for ids and tokens")] = 0,
     client_id: Annotated[
         str | None, typer.Option(help="The OAuth client id it accepts (default emulator-client)")
@@ -228,7 +235,9 @@ def emulator_qbo(
         realm_id=realm or DEFAULT_REALM,
         client_id=client_id or DEFAULT_CLIENT_ID,
         client_secret=client_secret or DEFAULT_CLIENT_SECRET,
-        home_currency=home_currency.upper(),
+        home_currency=home_currency.upper() if home_currency else None,
+        country=country.upper(),
+        exchange_rate_decimals=exchange_rate_decimals,
         multicurrency_enabled=multicurrency,
         seed=seed,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -13,6 +14,8 @@ QBO_ENDPOINTS = {
     "production": "https://quickbooks.api.intuit.com",
 }
 QBO_OAUTH_DEFAULT = "https://appcenter.intuit.com/connect/oauth2"
+# Plain http is only for a bot reached on this machine (the demo, tests); anything else carries secrets over https.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 # What each setting is for, shown when a command needs one that is missing (and in the README's table).
 PURPOSES: dict[str, str] = {
@@ -41,6 +44,8 @@ PURPOSES: dict[str, str] = {
     " into one run (default 30)",
     "HOST": "the interface `qbo-bot serve` binds (default 0.0.0.0)",
     "PORT": "the port `qbo-bot serve` listens on (default 3000)",
+    "METRICS_HOST": "the interface the Prometheus /metrics endpoint binds (default 127.0.0.1: not public)",
+    "METRICS_PORT": "the port of the Prometheus /metrics endpoint, apart from the public port (default 9100)",
     "WORKER_CONCURRENCY": "how many connections one worker syncs at the same time (default 4)",
 }
 
@@ -106,8 +111,46 @@ class Settings(BaseSettings):
 
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9100, ge=1, le=65535)
     worker_concurrency: int = Field(default=4, ge=1, le=64)
     ontop_webhook_delay_seconds: int = Field(default=30, ge=0, le=3600)
+
+    @field_validator(
+        "public_base_url",
+        "encryption_keys",
+        "slack_signing_secret",
+        "slack_client_id",
+        "slack_client_secret",
+        "slack_bot_token",
+        "slack_app_token",
+        "qbo_client_id",
+        "qbo_client_secret",
+        "qbo_api_base_url",
+        "qbo_oauth_base_url",
+        "ontop_api_base_url",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_missing(cls, value: object) -> object:
+        # An empty SLACK_SIGNING_SECRET= line would otherwise pass `require` and fail every request later.
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        return None if isinstance(text, str) and not text.strip() else value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _https_unless_loopback(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        parts = urlsplit(value)
+        if parts.scheme == "https" and parts.hostname:
+            return value
+        if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+            return value
+        raise ValueError(
+            "must be an https:// address (plain http:// only on 127.0.0.1, ::1 or localhost), e.g. https://bot.example.com"
+        )
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -140,12 +183,18 @@ class Settings(BaseSettings):
         if command == "worker" and self.slack_bot_token is None:
             # The worker posts to Slack: with the one workspace's token, or the installations of many.
             needed = (*needed, "SLACK_CLIENT_ID")
-        return [name for name in needed if getattr(self, name.lower()) in (None, "")]
+        return [name for name in needed if _blank(getattr(self, name.lower()))]
 
     def require(self, command: str) -> None:
         missing = self.missing_for(command)
         if missing:
             raise MissingSettingsError(command, missing)
+
+
+def _blank(value: object) -> bool:
+    """Unset, empty or whitespace only: a setting that is there in name only counts as missing."""
+    text = value.get_secret_value() if isinstance(value, SecretStr) else value
+    return text is None or (isinstance(text, str) and not text.strip())
 
 
 def async_database_url(url: str) -> str:

@@ -12,17 +12,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from handlers.notify import MessageRef
-from storage import migrate, repos
+from storage import migrate
 from storage.crypto import SecretBox
 from storage.db import create_engine, session_factory, transaction
 from storage.models import ConnectionStatus
+from storage.records import RunRecord
+from storage.repos.connections import ConnectionRepo
+from storage.repos.runs import RunRepo
+from storage.repos.workspaces import WorkspaceRepo
+from sync import messages
 from sync.api import RunSummary, TeamRef
 from sync.connections import ClientFactory, QboSettings
-from sync.engine import EngineExecutor, SyncEngine
-from sync.jobs import ClaimedRun, get_run, record_progress_message
 from sync.qbo.limiter import RateLimits
+from sync.run import SyncEngine
 from sync.service import Service
-from sync.worker import run_jobs
+from sync.worker import EngineExecutor, run_jobs
 
 log = structlog.get_logger(__name__)
 
@@ -80,9 +84,7 @@ def build_runtime(
         webhook_delay_seconds=settings.ontop_webhook_delay_seconds,
     )
     sync_engine = SyncEngine(sessions, clients)
-    return Runtime(
-        settings, engine, sessions, box, clients, service, sync_engine, EngineExecutor(sessions, sync_engine)
-    )
+    return Runtime(settings, engine, sessions, box, clients, service, sync_engine, EngineExecutor(sync_engine))
 
 
 async def upgrade_if_sqlite(runtime: Runtime) -> None:
@@ -111,8 +113,8 @@ class SlackRunNotifier:
 
     async def _team_for_connection(self, connection_id: int) -> TeamRef | None:
         async with self._runtime.sessions() as session:
-            connection = await repos.get_connection(session, connection_id)
-            workspace = await repos.get_workspace(session, connection.workspace_id) if connection else None
+            connection = await ConnectionRepo(session).get(connection_id)
+            workspace = await WorkspaceRepo(session).get(connection.workspace_id) if connection else None
         if workspace is None:
             return None
         return TeamRef(workspace.team_id, workspace.enterprise_id or None)
@@ -120,7 +122,7 @@ class SlackRunNotifier:
     async def _summary(self, team: TeamRef, run_id: int) -> RunSummary | None:
         return await self._runtime.service.run_summary(team, run_id)
 
-    async def run_started(self, run: ClaimedRun) -> RunMessage | None:
+    async def run_started(self, run: RunRecord) -> RunMessage | None:
         team = await self._team_for_connection(run.connection_id)
         summary = await self._summary(team, run.id) if team else None
         if team is None or summary is None:
@@ -131,17 +133,17 @@ class SlackRunNotifier:
         posted = await self._slack.run_started(team, summary)
         if posted is not None:
             async with transaction(self._runtime.sessions) as session:
-                await record_progress_message(session, run.id, posted.channel_id, posted.ts)
+                await RunRepo(session).record_progress_message(run.id, posted.channel_id, posted.ts)
         return RunMessage(team, run.id, run.requested_by, posted)
 
     async def run_progress(self, ref: RunMessage | None, done: int, total: int | None) -> None:
         if ref is None or ref.posted is None:
             return
-        await self._slack.run_progress(ref.posted, ref.run_id, done, total or done, requested_by=ref.requested_by)
+        await self._slack.run_progress(ref.posted, ref.run_id, done, total, requested_by=ref.requested_by)
 
     async def run_finished(self, run_id: int, ref: RunMessage | None) -> None:
         async with self._runtime.sessions() as session:
-            run = await get_run(session, run_id)
+            run = await RunRepo(session).get(run_id)
         if run is None:
             return
         team = ref.team if ref else await self._team_for_connection(run.connection_id)
@@ -155,12 +157,12 @@ class SlackRunNotifier:
     async def _warn_before_authorization_expires(self, team: TeamRef, connection_id: int) -> None:
         """QBO authorizations end (100 days unused, 5 years at most): ask for a reconnect in the last 30 days."""
         async with self._runtime.sessions() as session:
-            connection = await repos.get_connection(session, connection_id)
+            connection = await ConnectionRepo(session).get(connection_id)
         if connection is None or connection.status != ConnectionStatus.ACTIVE:
             return
         deadline = connection.refresh_expires_at
         if deadline is not None and deadline - datetime.now(UTC) < AUTHORIZATION_WARNING:
-            reason = f"The QuickBooks authorization ends on {deadline:%Y-%m-%d}; reconnect before then to keep syncing."
+            reason = messages.authorization_ends(f"{deadline:%Y-%m-%d}")
             await self._slack.needs_reauth(team, company_name=connection.company_name, reason=reason)
 
 

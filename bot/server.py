@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 import structlog
@@ -15,7 +16,7 @@ from starlette.applications import Starlette
 from bot.app import SlackInstallation, create_bolt_app
 from bot.config import Settings
 from bot.metrics import AppMetrics
-from bot.web import create_web_app
+from bot.web import create_metrics_app, create_web_app
 from handlers.notify import SlackNotifier
 from storage.crypto import SecretBox
 from sync.api import BotService
@@ -35,10 +36,12 @@ def build_web_app(
     engine: AsyncEngine,
     box: SecretBox | None,
     *,
+    metrics: AppMetrics | None = None,
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
 ) -> Starlette:
-    """Bolt app + notifier + web app wired together, as `qbo-bot serve` runs them."""
+    """Bolt app + notifier + web app wired together, as `qbo-bot serve` runs them (its metrics: `web.state.metrics`,
+    served by `create_metrics_app` on the private port)."""
     installation = SlackInstallation(settings, engine, box)
     bolt_app = create_bolt_app(settings, service, engine, box, installation=installation)
     notifier = SlackNotifier(installation.client_for, service)
@@ -48,10 +51,18 @@ def build_web_app(
         service,
         engine,
         notifier=notifier,
-        metrics=AppMetrics(),
+        metrics=metrics or AppMetrics(),
         on_startup=on_startup,
         on_shutdown=on_shutdown,
     )
+
+
+class FollowerServer(uvicorn.Server):
+    """A uvicorn server that leaves SIGINT/SIGTERM to the main one and is stopped by it (the metrics port)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 async def serve_http(
@@ -65,14 +76,40 @@ async def serve_http(
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
 ) -> None:
-    """Serve until stopped (SIGINT/SIGTERM are handled by uvicorn: in-flight requests finish first)."""
+    """Serve the web app on host:port and /metrics on METRICS_HOST:METRICS_PORT until stopped.
+
+    SIGINT/SIGTERM are handled by the web server (in-flight requests finish first); the metrics server stops after it.
+    """
+    metrics = AppMetrics()
     web = build_web_app(
-        settings, service, engine, box or secret_box(settings), on_startup=on_startup, on_shutdown=on_shutdown
+        settings,
+        service,
+        engine,
+        box or secret_box(settings),
+        metrics=metrics,
+        on_startup=on_startup,
+        on_shutdown=on_shutdown,
     )
     # access_log off: uvicorn would log raw paths, and /ontop/webhook/{token} carries a secret.
     config = uvicorn.Config(web, host=host, port=port, access_log=False, log_config=None, lifespan="on")
-    log.info("serving", host=host, port=port)
-    await uvicorn.Server(config).serve()
+    metrics_config = uvicorn.Config(
+        create_metrics_app(metrics),
+        host=settings.metrics_host,
+        port=settings.metrics_port,
+        access_log=False,
+        log_config=None,
+        lifespan="off",
+    )
+    # Bound before anything starts: a taken metrics port stops `serve` at once (uvicorn logs it, exit status 1).
+    metrics_socket = metrics_config.bind_socket()
+    metrics_server = FollowerServer(metrics_config)
+    log.info("serving", host=host, port=port, metrics_host=settings.metrics_host, metrics_port=settings.metrics_port)
+    metrics_task = asyncio.create_task(metrics_server.serve(sockets=[metrics_socket]))
+    try:
+        await uvicorn.Server(config).serve()
+    finally:
+        metrics_server.should_exit = True
+        await metrics_task
 
 
 def run_server(

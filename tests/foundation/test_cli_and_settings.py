@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from bot.cli import app
@@ -208,3 +209,97 @@ def test_dev_commands_without_the_dev_tools_say_how_to_get_them(
     assert result.exit_code == 2
     assert "development tools" in result.output
     assert "Traceback" not in result.output
+
+
+SECRETS = {
+    "SLACK_SIGNING_SECRET": "serve",
+    "ENCRYPTION_KEYS": "serve",
+    "QBO_CLIENT_SECRET": "serve",
+    "SLACK_CLIENT_SECRET": "serve",
+    "SLACK_APP_TOKEN": "socket",
+    "SLACK_BOT_TOKEN": "socket",
+}
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\t\n"], ids=["empty", "spaces", "whitespace"])
+@pytest.mark.parametrize("name", list(SECRETS))
+def test_a_blank_secret_counts_as_missing(name: str, blank: str) -> None:
+    settings = Settings(_env_file=None, **{name.lower(): blank})
+
+    assert name in settings.missing_for(SECRETS[name])
+    assert getattr(settings, name.lower()) is None, "unset for every reader, not only for `require`"
+
+
+def _serve_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
+    """Everything `qbo-bot serve` needs, one workspace; `overrides` change or blank some of it."""
+    from storage.crypto import generate_key
+
+    settings = {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'serve.sqlite3'}",
+        "PUBLIC_BASE_URL": "https://bot.acme.test",
+        "ENCRYPTION_KEYS": generate_key(),
+        "SLACK_SIGNING_SECRET": "signing-secret",
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "QBO_CLIENT_ID": "client",
+        "QBO_CLIENT_SECRET": "qbo-secret",
+        "ONTOP_API_BASE_URL": "http://127.0.0.1:9",
+    }
+    return _clean_env(tmp_path) | settings | overrides
+
+
+def test_serve_refuses_an_empty_signing_secret_instead_of_failing_every_slack_request(tmp_path: Path) -> None:
+    result = _run("serve", env=_serve_env(tmp_path, SLACK_SIGNING_SECRET=""), cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert "SLACK_SIGNING_SECRET" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://bot.acme.test",
+        "https://bot.acme.test:8443/base/",
+        "http://127.0.0.1:3000",
+        "http://localhost",
+        "http://[::1]:3000",
+    ],
+)
+def test_public_base_url_is_https_or_this_machine(url: str) -> None:
+    assert Settings(_env_file=None, public_base_url=url).public_base_url == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://bot.acme.test",
+        "http://10.0.0.5:3000",
+        "http://127.0.0.1.nip.io",
+        "ftp://bot.acme.test",
+        "bot.acme.test",
+        "https://",
+    ],
+)
+def test_public_base_url_in_plain_http_off_this_machine_is_refused(url: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None, public_base_url=url)
+
+    assert caught.value.errors()[0]["loc"] == ("public_base_url",)
+    assert "https://" in caught.value.errors()[0]["msg"]
+
+
+def test_serve_with_a_plain_http_public_address_says_what_to_use(tmp_path: Path) -> None:
+    result = _run("serve", env=_serve_env(tmp_path, PUBLIC_BASE_URL="http://bot.acme.test"), cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert "PUBLIC_BASE_URL" in result.stderr and "https://" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_metrics_listen_on_loopback_port_9100_unless_told_otherwise() -> None:
+    defaults = Settings(_env_file=None)
+    chosen = Settings(_env_file=None, metrics_host="0.0.0.0", metrics_port=9200)
+
+    assert (defaults.metrics_host, defaults.metrics_port) == ("127.0.0.1", 9100)
+    assert (chosen.metrics_host, chosen.metrics_port) == ("0.0.0.0", 9200)
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, metrics_port=0)

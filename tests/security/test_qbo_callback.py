@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from emulators.qbo.state import DEFAULT_REALM
 from storage.models import Connection, QboOAuthState, Workspace
-from storage.repos import sha256_hex
+from storage.repos.connections import sha256_hex
 from sync.api import TeamRef
 from tests.reliability.support import ADMIN_USER, TEAM, Driver
 

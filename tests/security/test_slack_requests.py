@@ -32,6 +32,11 @@ CASES: dict[str, dict[str, Any]] = {
     "missing_signature": {"headers": {"X-Slack-Signature": ""}},
     "missing_timestamp": {"headers": {"X-Slack-Request-Timestamp": ""}},
     "garbage_timestamp": {"headers": {"X-Slack-Request-Timestamp": "yesterday"}},
+    # "²" (latin-1 0xB2) passes str.isdigit() but not int(): it used to be a 500.
+    "superscript_timestamp": {"headers": {"X-Slack-Request-Timestamp": b"\xb2"}},
+    "huge_timestamp": {"headers": {"X-Slack-Request-Timestamp": "9" * 5000}},
+    # hmac.compare_digest raises TypeError for non-ASCII text: it used to be a 500.
+    "non_ascii_signature": {"headers": {"X-Slack-Signature": b"v0=" + b"\xe9" * 64}},
 }
 
 

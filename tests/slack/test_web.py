@@ -1,19 +1,31 @@
-"""The web app's other routes: health, readiness, metrics, the QuickBooks callback, the Ontop webhook, events."""
+"""The web app's other routes: health, readiness, the QuickBooks callback, events; and the metrics, served on their
+own (private) port with labels that never take what a request says.
+
+The Ontop webhook is specified against the real service in tests/security/test_webhooks.py.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import secrets
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from bot.metrics import METHODS, SLACK_KINDS, AppMetrics
+from bot.server import build_web_app
+from bot.web import create_metrics_app
 from devtools.fake_slack import FakeSlack
-from devtools.signing import app_uninstalled_event, tokens_revoked_event
+from devtools.server import BackgroundServer
+from devtools.signing import JSON_CONTENT_TYPE, SlackClientSimulator, app_uninstalled_event, tokens_revoked_event
 from storage.crypto import SecretBox
 from storage.db import create_engine
-from tests.slack.conftest import RunningApp, serve, single_workspace_settings
-from tests.slack.fakes import WEBHOOK_TOKEN, FakeService
+from tests.slack.conftest import SIGNING_SECRET, RunningApp, serve, single_workspace_settings, stop_later
+from tests.slack.fakes import FakeService
 
 
 @pytest.fixture
@@ -42,22 +54,120 @@ def test_readyz_is_503_when_the_database_is_unreachable(fake: FakeSlack, tmp_pat
     assert response.json() == {"status": "unavailable", "database": "unreachable"}
 
 
-async def test_metrics_count_requests_and_ack_latency(app: RunningApp, slack) -> None:
-    await slack.command("help")
-    async with httpx.AsyncClient(base_url=app.url) as http:
-        await http.get("/healthz")
-        text = (await http.get("/metrics")).text
+@dataclass
+class Measured:
+    """The app as `qbo-bot serve` wires it: the public port, and the metrics port next to it."""
+
+    url: str
+    metrics_url: str
+    fake: FakeSlack
+
+
+@pytest.fixture
+def measured(
+    fake: FakeSlack, service: FakeService, database_path: str, box: SecretBox, shutdowns: list[threading.Thread]
+) -> Iterator[Measured]:
+    settings = single_workspace_settings(fake, database_path)
+    metrics = AppMetrics()
+    public = BackgroundServer(
+        build_web_app(settings, service, create_engine(settings.database_url), box, metrics=metrics)
+    )
+    private = BackgroundServer(create_metrics_app(metrics))
+    public.start()
+    private.start()
+    yield Measured(public.url, private.url, fake)
+    stop_later(shutdowns, public.stop)
+    stop_later(shutdowns, private.stop)
+
+
+@pytest.fixture
+async def measured_slack(measured: Measured) -> AsyncIterator[SlackClientSimulator]:
+    async with SlackClientSimulator(measured.url, SIGNING_SECRET, "T0001", "U0ANN", measured.fake) as simulator:
+        yield simulator
+
+
+def series(exposition: str) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
+    """Every (sample name, labels) in a Prometheus exposition: what grows when a label takes new values."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items())))
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+    }
+
+
+def label_values(exposition: str, label: str) -> set[str]:
+    return {dict(labels)[label] for _, labels in series(exposition) if label in dict(labels)}
+
+
+async def test_metrics_count_requests_and_ack_latency(measured: Measured, measured_slack: SlackClientSimulator) -> None:
+    await measured_slack.command("help")
+    async with httpx.AsyncClient() as http:
+        await http.get(f"{measured.url}/healthz")
+        text = (await http.get(f"{measured.metrics_url}/metrics")).text
     assert 'qbo_bot_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in text
     assert 'qbo_bot_slack_ack_seconds_count{kind="command"} 1.0' in text
     assert "qbo_bot_http_request_duration_seconds_bucket" in text
 
 
-def test_metrics_are_per_app_instance(fake: FakeSlack, tmp_path: Path, box: SecretBox, http: httpx.Client) -> None:
-    http.get("/healthz")
+def test_the_public_port_does_not_serve_metrics(measured: Measured) -> None:
+    assert httpx.get(f"{measured.url}/metrics").status_code == 404
+    assert httpx.get(f"{measured.metrics_url}/metrics").status_code == 200
+
+
+def test_metrics_are_per_app_instance(
+    fake: FakeSlack, tmp_path: Path, box: SecretBox, service: FakeService, measured: Measured
+) -> None:
+    httpx.get(f"{measured.url}/healthz")
     settings = single_workspace_settings(fake, f"sqlite+aiosqlite:///{tmp_path}/other.sqlite3")
-    server, _ = serve(settings, FakeService(), create_engine(settings.database_url), box)
-    with server, httpx.Client(base_url=server.url) as client:
-        assert 'route="/healthz"' not in client.get("/metrics").text
+    other = build_web_app(settings, service, create_engine(settings.database_url), box)
+    with BackgroundServer(create_metrics_app(other.state.metrics)) as server:
+        assert 'route="/healthz"' not in httpx.get(f"{server.url}/metrics").text
+
+
+async def test_unsigned_requests_whatever_their_type_do_not_grow_the_metrics(measured: Measured) -> None:
+    async with httpx.AsyncClient() as http:
+
+        async def unsigned(kind: str) -> None:
+            body = f'{{"type": "{kind}", "event": {{"type": "{kind}"}}}}'
+            answer = await http.post(f"{measured.url}/slack/events", content=body, headers={"Content-Type": "json"})
+            assert answer.status_code == 401
+
+        await unsigned("event_callback")  # the first refusal creates its series
+        before = (await http.get(f"{measured.metrics_url}/metrics")).text
+        for _ in range(100):
+            await unsigned(secrets.token_hex(8))
+        after = (await http.get(f"{measured.metrics_url}/metrics")).text
+
+    assert series(after) == series(before), "no new series"
+    assert label_values(after, "kind") == set(), "unverified requests are not acknowledgements"
+
+
+async def test_signed_requests_of_unknown_types_are_acknowledged_under_other(
+    measured: Measured, measured_slack: SlackClientSimulator
+) -> None:
+    for _ in range(5):
+        await measured_slack.post(f'{{"type": "{secrets.token_hex(8)}"}}'.encode(), JSON_CONTENT_TYPE)
+    await measured_slack.command("help")
+
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"{measured.metrics_url}/metrics")).text
+
+    assert label_values(text, "kind") == {"other", "command"}
+    assert label_values(text, "kind") <= SLACK_KINDS | {"other"}
+
+
+def test_paths_and_methods_never_become_labels(measured: Measured) -> None:
+    with httpx.Client(base_url=measured.url) as http:
+        for _ in range(20):
+            assert http.get(f"/{secrets.token_hex(8)}").status_code == 404
+            assert http.request(secrets.token_hex(4).upper(), "/healthz").status_code == 405
+            assert http.post(f"/ontop/webhook/{secrets.token_hex(8)}", content=b"{}").status_code == 401
+
+    text = httpx.get(f"{measured.metrics_url}/metrics").text
+
+    assert label_values(text, "route") == {"other", "/healthz", "/ontop/webhook/{token}"}
+    assert label_values(text, "method") <= METHODS | {"other"}
+    assert "other" in label_values(text, "method")
 
 
 def test_qbo_callback_with_a_bad_state_is_a_friendly_400_without_side_effects(
@@ -94,21 +204,6 @@ def test_qbo_callback_success_says_go_back_to_slack_and_announces(
     assert "connected by <@U0ANN>" in announcement["text"]
     again = http.get("/qbo/callback", params={"state": state, "code": "c0de", "realmId": "9130"})
     assert again.status_code == 400  # single use
-
-
-def test_ontop_webhook_accepts_signed_deliveries_once(app: RunningApp, http: httpx.Client) -> None:
-    headers = {"X-Ontop-Signature": "valid"}
-    first = http.post(f"/ontop/webhook/{WEBHOOK_TOKEN}", content=b'{"id":"evt-1"}', headers=headers)
-    repeat = http.post(f"/ontop/webhook/{WEBHOOK_TOKEN}", content=b'{"id":"evt-1"}', headers=headers)
-    assert (first.status_code, first.json()) == (200, {"status": "accepted"})
-    assert (repeat.status_code, repeat.json()) == (200, {"status": "duplicate"})
-
-
-def test_ontop_webhook_rejects_a_bad_token_with_401(app: RunningApp, http: httpx.Client) -> None:
-    response = http.post("/ontop/webhook/guess", content=b"{}", headers={"X-Ontop-Signature": "valid"})
-    assert response.status_code == 401
-    metrics = http.get("/metrics").text
-    assert 'route="/ontop/webhook/{token}"' in metrics and "guess" not in metrics  # the token never is a label
 
 
 def test_install_routes_say_single_workspace_mode_has_nothing_to_install(http: httpx.Client) -> None:
