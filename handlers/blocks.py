@@ -244,11 +244,15 @@ def reconcile_message(report: ReconcileReport, listed: int = 15) -> Message:
     """`/qbo reconcile`: what is missing, duplicated or different between Ontop and QuickBooks."""
     period = f"{report.since:%Y-%m-%d} to {report.until:%Y-%m-%d}"
     if report.clean:
-        text = f"Reconciled {period}: all {report.paid_invoices} paid Ontop invoices have exactly one matching bill."
+        text = (
+            f"Reconciled {period}: all {report.paid_invoices} paid Ontop invoices have exactly one matching bill, "
+            "paid once, at what Ontop charged."
+        )
         return Message(text=text, blocks=[section(f":white_check_mark: {text}")])
     text = (
         f"Reconciled {period}: {len(report.missing)} missing, {len(report.duplicated)} duplicated, "
-        f"{len(report.different)} different, of {report.paid_invoices} paid Ontop invoices."
+        f"{len(report.different)} different, {len(report.open_bills)} open, {len(report.paid_twice)} paid twice, "
+        f"of {report.paid_invoices} paid Ontop invoices."
     )
     lines = [f":mag: *{text}*"]
     if report.missing:
@@ -257,6 +261,13 @@ def reconcile_message(report: ReconcileReport, listed: int = 15) -> Message:
         )
     if report.duplicated:
         lines.append(f"*More than one bill:* {_listed(report.duplicated, listed)}")
+    if report.open_bills:
+        lines.append(
+            f"*Paid in Ontop, still open in QuickBooks:* {_listed(report.open_bills, listed)} "
+            "(the next sync pays them, unless payments are off)"
+        )
+    if report.paid_twice:
+        lines.append(f"*Paid more than once:* {_listed(report.paid_twice, listed)} (delete the extra payment)")
     for difference in report.different[:listed]:
         lines.append(f"*{difference.invoice_number}*: expected {difference.expected}, found {difference.found}")
     if len(report.different) > listed:

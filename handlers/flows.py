@@ -112,7 +112,8 @@ def vendors_builder(deps: Deps, team: TeamRef, page: int = 0) -> ViewBuilder:
 
 def mapping_builder(deps: Deps, team: TeamRef, focus: str | None = None) -> ViewBuilder:
     async def build() -> dict[str, Any]:
-        return mapping_view(await deps.service.mapping_rows(team), focus=focus)
+        rows = await deps.service.mapping_rows(team)
+        return mapping_view(rows, await deps.service.books_view(team), focus=focus)
 
     return build
 

@@ -29,6 +29,25 @@ class MappingIds(StrEnum):
     CALLBACK = "mapping-submit"
     ACCOUNT = "mapping-account"
     BLOCK_PREFIX = "concept:"
+    TAX_CODE = "mapping-tax-code"
+    TAX_BLOCK_PREFIX = "tax:"  # + concept: that concept's tax code (non-US companies)
+
+
+class BooksIds(StrEnum):
+    """The books part of the mapping modal (docs/accounting.md)."""
+
+    PAY_FROM_BLOCK = "books-pay-from"
+    PAY_FROM = "books-pay-from-input"
+    FEES_BLOCK = "books-fees"
+    FEES = "books-fees-input"
+    SUPPLIER_CURRENCY_BLOCK = "books-supplier-currency"
+    SUPPLIER_CURRENCY = "books-supplier-currency-input"
+    AP_BLOCK_PREFIX = "books-ap:"  # + currency
+    AP = "books-ap-input"
+    TAX_DEFAULT_BLOCK = "books-tax-default"
+    TAX_DEFAULT = "books-tax-default-input"
+    FEES_ON_ONTOP = "ontop"  # the fees radio's values
+    FEES_ON_CONTRACTOR = "contractor"
 
 
 class SettingsIds(StrEnum):

@@ -22,9 +22,10 @@ from handlers.deps import Deps, team_of
 from handlers.errors import reported
 from handlers.ids import ConnectIds, DisconnectIds, MappingIds, MiscIds, SettingsIds, VendorIds
 from handlers.notify import announce
+from handlers.views.books import books_summary, read_books
 from handlers.views.common import flatten_state, loading_view, result_view
 from handlers.views.connect import connect_view, parse_backfill, validate_credentials_form
-from handlers.views.mapping import concept_block_id, mapping_view, read_mapping
+from handlers.views.mapping import error_block_for, mapping_view, read_mapping, read_tax_codes
 from handlers.views.settings import read_settings, settings_saved_text
 from handlers.views.vendors import vendors_result_lines, vendors_view
 from sync.api import ServiceError, TeamRef
@@ -106,25 +107,37 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def save_mapping(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
-        mapping, problems = read_mapping(flatten_state(view))
-        if problems:
-            await ack(response_action="errors", errors=problems)
+        state = flatten_state(view)
+        mapping, problems = read_mapping(state)
+        books_choice, books_problems = read_books(state)
+        if problems or books_problems:
+            await ack(response_action="errors", errors={**problems, **books_problems})
             return
         await ack(response_action="update", view=loading_view("Map accounts", "Saving the mapping…"))
         submission = Submission(deps, client, body, context)
         if not await submission.allowed("Map accounts", "change the account mapping"):
             return
         try:
-            rows = await deps.service.save_mappings(submission.team, submission.user_id, mapping)
+            # Books first: the first sync that saving the mapping queues then already pays from the chosen account.
+            books = (
+                await deps.service.save_books(submission.team, submission.user_id, books_choice)
+                if books_choice is not None
+                else None
+            )
+            rows = await deps.service.save_mappings(submission.team, submission.user_id, mapping, read_tax_codes(state))
         except ServiceError as error:
             if error.field is None:
                 await submission.show(flows.problem_view("Map accounts", error))
                 return
             rows = await deps.service.mapping_rows(submission.team)
-            await submission.show(mapping_view(rows, errors={concept_block_id(error.field): error.message}))
+            current_books = await deps.service.books_view(submission.team)
+            errors = {error_block_for(error.field): error.message}
+            await submission.show(mapping_view(rows, current_books, errors=errors))
             return
         mapped = sum(1 for row in rows if row.account_id)
         details = [f"{row.label} → {row.account_name or row.account_id}" for row in rows if row.account_id]
+        if books is not None:
+            details = books_summary(books) + details
         text = f":white_check_mark: Saved. {mapped} of {len(rows)} concepts are mapped."
         await submission.show(result_view("Map accounts", text, details=[blocks.bullet_list(details, limit=1900)]))
 

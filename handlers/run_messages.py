@@ -131,6 +131,12 @@ def run_summary_message(summary: RunSummary) -> Message:
         f"{summary.bills_created} bill(s) created, {summary.already_synced} already synced, "
         f"{summary.skipped} skipped, {summary.failed} failed"
     )
+    if summary.fee_bills_created:
+        counts += f", {summary.fee_bills_created} Ontop fee bill(s)"
+    if summary.credits_created:
+        counts += f", {summary.credits_created} supplier credit(s)"
+    if summary.payments_created:
+        counts += f", {summary.payments_created} payment(s) recorded"
     if summary.vendors_created:
         counts += f", {summary.vendors_created} supplier(s) created"
     if summary.api_calls:
@@ -140,6 +146,13 @@ def run_summary_message(summary: RunSummary) -> Message:
     ]
     if summary.error_summary:
         blocks.append(section(f":warning: {summary.error_summary}"))
+    if summary.home_differences:
+        blocks.append(
+            section(
+                f":warning: {summary.home_differences} document(s) booked a home amount that differs from what Ontop "
+                "charged in USD. `/qbo reconcile` lists them."
+            )
+        )
     groups = group_failures(summary.failures)
     for reason, failures in list(groups.items())[:FAILURES_INLINE]:
         lines = [failure_line(f, with_reason=False) for f in failures[:3]]

@@ -107,6 +107,10 @@ class RunSummary:
     failures: list[InvoiceFailure] = field(default_factory=list)
     api_calls: int = 0
     error_summary: str | None = None
+    payments_created: int = 0
+    fee_bills_created: int = 0  # Ontop's fees, on the Ontop supplier
+    credits_created: int = 0  # vendor credits for negative invoices
+    home_differences: int = 0  # documents whose home amount differs from what Ontop charged in USD
 
 
 @dataclass(frozen=True)
@@ -211,7 +215,6 @@ class BooksChoice:
     supplier_currency: str = "contract"
     ap_accounts: dict[str, str] = field(default_factory=dict)
     default_tax_code_id: str | None = None
-    tax_codes: dict[str, str] = field(default_factory=dict)  # concept -> tax code id
 
 
 @dataclass(frozen=True)
@@ -335,7 +338,11 @@ class BotService(Protocol):
         """From the cached chart of accounts only (external selects must answer within 3 s)."""
         ...
 
-    async def save_mappings(self, team: TeamRef, user_id: str, mapping: dict[str, str]) -> list[MappingRow]: ...
+    async def save_mappings(
+        self, team: TeamRef, user_id: str, mapping: dict[str, str], tax_codes: dict[str, str] | None = None
+    ) -> list[MappingRow]:
+        """Concept -> account (and, for non-US companies, concept -> tax code); a first sync or a retry follows."""
+        ...
 
     async def books_view(self, team: TeamRef) -> BooksView:
         """The books part of the mapping modal, from the caches."""

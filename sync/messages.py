@@ -7,6 +7,9 @@ from __future__ import annotations
 
 # --- connection state -------------------------------------------------------------------------------------
 
+CHOOSE_PAY_FROM = (
+    "Bills are waiting to be paid: choose the account Ontop payments come from (or turn payments off) in `/qbo map`."
+)
 RECONNECT = "QuickBooks no longer accepts this connection. An admin needs to run `/qbo connect` again."
 QBO_NOT_CONNECTED = "QuickBooks is not connected yet. An admin can run `/qbo connect`."
 ONTOP_NOT_CONNECTED = "Ontop is not connected yet. An admin can finish with `/qbo connect`."
@@ -161,6 +164,7 @@ def qbo_refused_payment(message: str, detail: str | None, code: str) -> str:
     return f"QuickBooks refused the payment: {message}{more} [code {code}]"
 
 
+TAX_CODE_UNKNOWN = "That tax code is not active in QuickBooks any more. Pick another one."
 SUPPLIER_CURRENCY_INVALID = "Choose the contract's currency or US dollars for new suppliers."
 
 

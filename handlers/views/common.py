@@ -63,7 +63,7 @@ def flatten_state(view: dict[str, Any]) -> dict[str, Any]:
 
 def _state_value(state: dict[str, Any]) -> Any:
     kind = state.get("type")
-    if kind in ("static_select", "external_select"):
+    if kind in ("static_select", "external_select", "radio_buttons"):
         option = state.get("selected_option")
         return option.get("value") if option else None
     if kind == "multi_users_select":

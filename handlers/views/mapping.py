@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.blocks import context, section, truncate
+from handlers.blocks import VIEW_BLOCK_LIMIT, context, section, truncate
 from handlers.ids import MappingIds
+from handlers.views.books import books_block_count, books_block_for, books_blocks, option
 from handlers.views.common import field_error, modal
-from sync.api import AccountOption, MappingRow
+from sync.api import AccountOption, BooksView, MappingRow
 
 OPTION_TEXT_LIMIT = 75
 OPTION_VALUE_LIMIT = 150
 OPTIONS_LIMIT = 100
-MAX_CONCEPTS = 45  # two blocks each at most (input + error) inside the 100-block modal
 
 
 def concept_block_id(concept: str) -> str:
@@ -36,21 +36,56 @@ def account_options(accounts: list[AccountOption]) -> list[dict[str, Any]]:
     return [account_option(a.account_id, a.name) for a in accounts[:OPTIONS_LIMIT]]
 
 
+def tax_block_id(concept: str) -> str:
+    return f"{MappingIds.TAX_BLOCK_PREFIX}{concept}"
+
+
+def _tax_input(row: MappingRow, books: BooksView) -> dict[str, Any]:
+    choices = [option(code.account_id, code.name) for code in books.tax_codes[:OPTIONS_LIMIT]]
+    element: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": MappingIds.TAX_CODE,
+        "options": choices,
+        "placeholder": {"type": "plain_text", "text": "The default tax code"},
+    }
+    initial = next((choice for choice in choices if choice["value"] == row.tax_code_id), None)
+    if initial is not None:
+        element["initial_option"] = initial
+    return {
+        "type": "input",
+        "block_id": tax_block_id(row.concept),
+        "optional": True,
+        "label": {"type": "plain_text", "text": truncate(f"Tax code: {row.label}", 2000)},
+        "element": element,
+    }
+
+
 def mapping_view(
-    rows: list[MappingRow], *, focus: str | None = None, errors: dict[str, str] | None = None
+    rows: list[MappingRow],
+    books: BooksView | None = None,
+    *,
+    focus: str | None = None,
+    errors: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """One input per concept, the current mapping pre-selected; `focus` (from a Map button) comes first."""
+    """One input per concept, the current mapping pre-selected; `focus` (from a Map button) comes first.
+
+    With `books`, the modal also asks how invoices are booked (pay-from account, fees, supplier currency, A/P,
+    tax codes); a non-US company gets a tax code input under each concept.
+    """
     errors = errors or {}
     ordered = sorted(rows, key=lambda row: (row.concept != focus, row.account_id is not None, row.label.lower()))
+    taxed = books is not None and bool(books.tax_codes)
+    room = VIEW_BLOCK_LIMIT - 3 - (books_block_count(books) if books is not None else 0)
+    shown = min(len(ordered), room // (3 if taxed else 2))
     blocks: list[dict[str, Any]] = [
-        section("Pick the QuickBooks expense account for each kind of Ontop invoice line. Type to search."),
+        section("Pick the QuickBooks account for each kind of Ontop invoice line. Type to search."),
     ]
-    for row in ordered[:MAX_CONCEPTS]:
+    for row in ordered[:shown]:
         element: dict[str, Any] = {
             "type": "external_select",
             "action_id": MappingIds.ACCOUNT,
             "min_query_length": 0,
-            "placeholder": {"type": "plain_text", "text": "Choose an expense account"},
+            "placeholder": {"type": "plain_text", "text": "Choose an account"},
         }
         if row.account_id is not None:
             element["initial_option"] = account_option(row.account_id, row.account_name or row.account_id)
@@ -66,12 +101,27 @@ def mapping_view(
         )
         if concept_block_id(row.concept) in errors:
             blocks.append(field_error(errors[concept_block_id(row.concept)]))
-    if len(ordered) > MAX_CONCEPTS:
-        blocks.append(context(f"…and {len(ordered) - MAX_CONCEPTS} more concepts: save these, then open again."))
+        if taxed and books is not None:
+            blocks.append(_tax_input(row, books))
+    if len(ordered) > shown:
+        blocks.append(context(f"…and {len(ordered) - shown} more concepts: save these, then open again."))
     if not rows:
         blocks.append(section("No invoice concepts known yet."))
+    if books is not None:
+        blocks.extend(books_blocks(books, errors=errors))
+    if not rows and books is None:
         return modal("Map accounts", blocks, callback_id=MappingIds.CALLBACK)
     return modal("Map accounts", blocks, callback_id=MappingIds.CALLBACK, submit="Save")
+
+
+def error_block_for(field: str) -> str:
+    """The block under which a ServiceError about `field` shows: a books input, a concept's tax code or account."""
+    books_block = books_block_for(field)
+    if books_block is not None:
+        return books_block
+    if field.startswith(MappingIds.TAX_BLOCK_PREFIX.value):
+        return field
+    return concept_block_id(field)
 
 
 def read_mapping(state: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
@@ -83,7 +133,17 @@ def read_mapping(state: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]
         if concept is None:
             continue
         if not value:
-            errors[block_id] = "Pick an expense account"
+            errors[block_id] = "Pick an account"
         else:
             mapping[concept] = str(value)
     return mapping, errors
+
+
+def read_tax_codes(state: dict[str, Any]) -> dict[str, str]:
+    """Concept -> the tax code picked under it (non-US companies); concepts left on the default are absent."""
+    prefix = MappingIds.TAX_BLOCK_PREFIX.value
+    return {
+        block_id[len(prefix) :]: str(value)
+        for block_id, value in state.items()
+        if block_id.startswith(prefix) and value
+    }

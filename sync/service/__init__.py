@@ -143,8 +143,10 @@ class Service:
     async def account_options(self, team: TeamRef, search: str = "") -> list[AccountOption]:
         return await self.mapping.account_options(team, search)
 
-    async def save_mappings(self, team: TeamRef, user_id: str, mapping: dict[str, str]) -> list[MappingRow]:
-        return await self.mapping.save_mappings(team, user_id, mapping)
+    async def save_mappings(
+        self, team: TeamRef, user_id: str, mapping: dict[str, str], tax_codes: dict[str, str] | None = None
+    ) -> list[MappingRow]:
+        return await self.mapping.save_mappings(team, user_id, mapping, tax_codes)
 
     async def books_view(self, team: TeamRef) -> BooksView:
         return await self.books.books_view(team)

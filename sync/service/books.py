@@ -10,7 +10,6 @@ from storage.records import AccountRecord, ConnectionRecord
 from storage.repos.accounts import AccountRepo
 from storage.repos.audit import AuditRepo
 from storage.repos.connections import ConnectionRepo
-from storage.repos.mappings import MappingRepo
 from storage.repos.tax_codes import TaxCodeRepo
 from sync import messages
 from sync.api import CREATE_WALLET, NO_PAYMENTS, AccountOption, BooksChoice, BooksView, ServiceError, TeamRef
@@ -64,6 +63,14 @@ class BooksSettings:
         if choice.supplier_currency not in (SupplierCurrency.CONTRACT, SupplierCurrency.USD):
             raise ServiceError(messages.SUPPLIER_CURRENCY_INVALID, field="supplier_currency")
         view = await self._view(connection)
+        for currency, account_id in choice.ap_accounts.items():
+            offered = view.ap_choices.get(currency, [])
+            if account_id and account_id not in {option.account_id for option in offered}:
+                raise ServiceError(messages.account_not_available(connection.company_name), field=f"ap:{currency}")
+        if choice.default_tax_code_id is not None and choice.default_tax_code_id not in {
+            code.account_id for code in view.tax_codes
+        }:
+            raise ServiceError(messages.TAX_CODE_UNKNOWN, field="default_tax_code")
         known = {option.account_id for option in view.pay_from_options}
         if choice.pay_from == NO_PAYMENTS:
             pay_from, payments = connection.pay_from_account_id, False
@@ -83,18 +90,6 @@ class BooksSettings:
                 ap_account_ids={currency: account for currency, account in choice.ap_accounts.items() if account},
                 default_tax_code_id=choice.default_tax_code_id,
             )
-            if choice.tax_codes:
-                mappings = MappingRepo(session)
-                for concept, row in (await mappings.get_all(connection.id)).items():
-                    if concept in choice.tax_codes:
-                        await mappings.save(
-                            connection.id,
-                            concept,
-                            row.qbo_account_id,
-                            row.account_name,
-                            user_id,
-                            tax_code_id=choice.tax_codes[concept],
-                        )
             AuditRepo(session).record(
                 connection.workspace_id, user_id, "books", connection.id, payments=payments, pay_from=pay_from
             )

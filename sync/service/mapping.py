@@ -7,6 +7,7 @@ from storage.repos.accounts import AccountRepo
 from storage.repos.audit import AuditRepo
 from storage.repos.ledger import LedgerRepo
 from storage.repos.mappings import MappingRepo
+from storage.repos.tax_codes import TaxCodeRepo
 from sync import jobs, messages, scheduler
 from sync.api import AccountOption, FixKind, MappingRow, RunTrigger, ServiceError, TeamRef
 from sync.bills import concept_key
@@ -53,11 +54,18 @@ class Mapping:
             )
         return [AccountOption(account.qbo_id, account.fully_qualified_name) for account in accounts[:OPTIONS_LIMIT]]
 
-    async def save_mappings(self, team: TeamRef, user_id: str, mapping: dict[str, str]) -> list[MappingRow]:
+    async def save_mappings(
+        self, team: TeamRef, user_id: str, mapping: dict[str, str], tax_codes: dict[str, str] | None = None
+    ) -> list[MappingRow]:
         connection = await self._context.connection(team)
+        tax_codes = tax_codes or {}
         async with transaction(self._context.sessions) as session:
             usable = await AccountRepo(session).list_active(connection.id, types=LINE_ACCOUNT_TYPES)
             accounts = {account.qbo_id: account for account in usable}
+            known_codes = {code.qbo_id for code in await TaxCodeRepo(session).list_active(connection.id)}
+            for concept, code in tax_codes.items():
+                if code not in known_codes:
+                    raise ServiceError(messages.TAX_CODE_UNKNOWN, field=f"tax:{concept_key(concept)}")
             mappings = MappingRepo(session)
             existing = await mappings.get_all(connection.id)
             for concept, account_id in mapping.items():
@@ -66,7 +74,7 @@ class Mapping:
                 if account is None:
                     raise ServiceError(messages.account_not_available(connection.company_name), field=key)
                 current = existing.get(key)
-                tax_code = current.tax_code_id if current else None
+                tax_code = tax_codes.get(concept) or (current.tax_code_id if current else None)
                 await mappings.save(
                     connection.id, key, account_id, account.fully_qualified_name, user_id, tax_code_id=tax_code
                 )

@@ -9,14 +9,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ConnectionStatus, InvoiceState, RunStatus, RunTrigger
 from storage.records import ConnectionRecord, LedgerEntry, RunRecord, WorkspaceRecord
+from storage.repos.accounts import AccountRepo
 from storage.repos.connections import ConnectionRepo
 from storage.repos.ledger import LedgerRepo
 from storage.repos.mappings import MappingRepo
+from storage.repos.postings import PostingRepo
 from storage.repos.runs import RunRepo
 from storage.repos.vendor_links import VendorLinkRepo
 from storage.repos.workspaces import WorkspaceRepo
 from sync import messages, scheduler
 from sync.api import ConnectionStatusView, Fix, FixKind, InvoiceFailure, RunSummary, TeamRef, WorkspaceSettings
+from sync.books import PAY_FROM_TYPES
 from sync.service.base import ServiceContext
 
 MAX_FAILURES_IN_SUMMARY = 50
@@ -51,6 +54,10 @@ def run_summary_of(run: RunRecord) -> RunSummary:
         vendors_created=run.vendors_created,
         api_calls=run.api_calls,
         error_summary=run.error_summary,
+        payments_created=run.payments_created,
+        fee_bills_created=run.fee_bills_created,
+        credits_created=run.credits_created,
+        home_differences=run.home_differences,
     )
 
 
@@ -58,8 +65,13 @@ def failure_of(entry: LedgerEntry) -> InvoiceFailure:
     worker = entry.worker_name or f"contract {entry.agreement_id}"
     fix = None
     if entry.fix_action:
-        target_name = worker if entry.fix_action == FixKind.CREATE_VENDOR else ""
-        fix = Fix(FixKind(entry.fix_action), entry.fix_value or "", target_name)
+        kind, target = FixKind(entry.fix_action), entry.fix_value or ""
+        target_name = ""
+        if kind is FixKind.CREATE_VENDOR:
+            target_name = worker
+        elif kind is FixKind.CREATE_VENDOR_IN_CURRENCY:  # target "agreement:CUR" -> "Ana Gómez (EUR)"
+            target_name = f"{worker} ({target.rpartition(':')[2]})"
+        fix = Fix(kind, target, target_name)
     return InvoiceFailure(
         invoice_id=entry.invoice_id,
         invoice_number=entry.invoice_number,
@@ -79,7 +91,22 @@ async def run_summary(session: AsyncSession, run: RunRecord) -> RunSummary:
     if connection is not None and connection.status == ConnectionStatus.NEEDS_REAUTH:
         reconnect = Fix(FixKind.RECONNECT, str(connection.id), connection.company_name)
         failures.insert(0, InvoiceFailure("", "", connection.company_name, None, None, messages.RECONNECT, reconnect))
+    elif connection is not None and await _bills_wait_for_a_pay_from_account(session, connection):
+        choose = Fix(FixKind.BOOKS, str(connection.id), connection.company_name)
+        failures.insert(
+            0, InvoiceFailure("", "", connection.company_name, None, None, messages.CHOOSE_PAY_FROM, choose)
+        )
     return dataclasses.replace(run_summary_of(run), failures=failures)
+
+
+async def _bills_wait_for_a_pay_from_account(session: AsyncSession, connection: ConnectionRecord) -> bool:
+    """Payments are on, but no usable account pays the bills (never chosen, or deleted in QuickBooks since)."""
+    if not connection.payments_enabled:
+        return False
+    usable = await AccountRepo(session).list_active(connection.id, types=PAY_FROM_TYPES)
+    if any(account.qbo_id == connection.pay_from_account_id for account in usable):
+        return False
+    return bool(await PostingRepo(session, connection.id).list_unpaid_bills(1))
 
 
 async def connection_status(

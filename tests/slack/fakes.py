@@ -374,8 +374,10 @@ class FakeService:
             self._connected(team)
         return [a for a in ACCOUNTS if search.lower() in a.name.lower()]
 
-    async def save_mappings(self, team: TeamRef, user_id: str, mapping: dict[str, str]) -> list[MappingRow]:
-        await self._enter("save_mappings", team, user_id=user_id, mapping=dict(mapping))
+    async def save_mappings(
+        self, team: TeamRef, user_id: str, mapping: dict[str, str], tax_codes: dict[str, str] | None = None
+    ) -> list[MappingRow]:
+        await self._enter("save_mappings", team, user_id=user_id, mapping=dict(mapping), tax_codes=tax_codes)
         known = {a.account_id for a in ACCOUNTS}
         for concept, account_id in mapping.items():
             if account_id not in known:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -15,8 +16,8 @@ from handlers.views.home import home_view
 from handlers.views.mapping import account_options, mapping_view
 from handlers.views.settings import read_settings
 from handlers.views.vendors import vendors_view
-from sync.api import AccountOption, MappingRow, VendorMatch, VendorPreview, VendorPreviewRow
-from tests.slack.fakes import sample_failures, sample_run
+from sync.api import AccountOption, MappingRow, ReconcileReport, VendorMatch, VendorPreview, VendorPreviewRow
+from tests.slack.fakes import default_books, sample_failures, sample_run
 
 
 def assert_valid_message(message: blocks.Message) -> None:
@@ -103,6 +104,52 @@ def test_mapping_view_with_many_concepts_stays_within_the_modal_limit() -> None:
     view = mapping_view(rows, errors={"concept:c1": "bad"})
     assert len(view["blocks"]) <= 100
     View(**view).validate_json()
+
+
+def test_mapping_view_with_books_and_tax_codes_for_every_concept_stays_within_the_modal_limit() -> None:
+    rows = [MappingRow(f"c{n}", f"Concept {n}", n, None, None) for n in range(200)]
+    books = replace(
+        default_books(tax_codes=True),
+        pay_from_options=[AccountOption(str(n), f"Bank {n}") for n in range(150)],
+        ap_choices={f"C{n:02d}": [AccountOption(f"{n}a", "A/P"), AccountOption(f"{n}b", "A/P 2")] for n in range(9)},
+    )
+    errors = {"concept:c1": "bad", "books-pay-from": "bad"}
+    view = mapping_view(rows, books, errors=errors)
+    assert len(view["blocks"]) <= 100
+    View(**view).validate_json()
+    ids = [block.get("block_id", "") for block in view["blocks"]]
+    assert "books-pay-from" in ids and "books-tax-default" in ids and "tax:c0" in ids
+    assert "more concepts" in str(view["blocks"])
+    pay_from = next(block for block in view["blocks"] if block.get("block_id") == "books-pay-from")
+    assert len(pay_from["element"]["options"]) == 100  # a static select's limit, the two choices kept
+    assert pay_from["element"]["options"][-1]["value"] == "no-payments"
+
+
+def test_summary_counts_fee_bills_payments_and_credits_and_warns_of_home_differences() -> None:
+    run = replace(
+        sample_run(failures=[]), fee_bills_created=4, payments_created=14, credits_created=1, home_differences=2
+    )
+    message = run_messages.run_summary_message(run)
+    assert_valid_message(message)
+    assert "4 Ontop fee bill(s)" in message.text and "14 payment(s) recorded" in message.text
+    assert "1 supplier credit(s)" in message.text
+    assert "2 document(s) booked a home amount that differs" in str(message.blocks)
+    quiet = run_messages.run_summary_message(sample_run(failures=[]))
+    assert "differs" not in str(quiet.blocks) and "payment" not in quiet.text
+
+
+def test_reconcile_lists_open_bills_and_bills_paid_twice() -> None:
+    moment = datetime(2026, 11, 1, tzinfo=UTC)
+    report = ReconcileReport(
+        moment, moment, paid_invoices=5, matching=3, open_bills=["ONT-7"], paid_twice=["ONT-9 <b>"]
+    )
+    message = blocks.reconcile_message(report)
+    assert_valid_message(message)
+    assert "1 open, 1 paid twice" in message.text
+    assert "still open in QuickBooks:* ONT-7" in str(message.blocks)
+    assert "Paid more than once" in str(message.blocks)
+    clean = blocks.reconcile_message(ReconcileReport(moment, moment, paid_invoices=5, matching=5))
+    assert "paid once" in clean.text
 
 
 def test_vendor_pages_stay_within_the_modal_limit() -> None:

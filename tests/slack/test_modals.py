@@ -6,9 +6,10 @@ import json
 from typing import Any
 
 from devtools.signing import plain_text_state, selected_option_state
-from handlers.ids import ConnectIds, DisconnectIds, MappingIds, SettingsIds, VendorIds
+from handlers.ids import BooksIds, ConnectIds, DisconnectIds, MappingIds, SettingsIds, VendorIds
+from sync.api import CREATE_WALLET, NO_PAYMENTS, BooksChoice
 from tests.slack.conftest import RunningApp
-from tests.slack.fakes import ONTOP_EMAIL, ONTOP_PASSWORD, FakeService
+from tests.slack.fakes import ONTOP_EMAIL, ONTOP_PASSWORD, FakeService, default_books
 
 
 def wait_view(app: RunningApp, callback_id: str, *, updates: int = 1) -> dict[str, Any]:
@@ -39,7 +40,7 @@ async def test_map_opens_with_the_commands_trigger_id_then_shows_one_picker_per_
     view = await open_modal(app, slack, "map", MappingIds.CALLBACK)
     [opened] = app.fake.calls("views.open")
     assert opened.error is None  # the trigger_id was fresh and used once
-    inputs = [b for b in view["blocks"] if b["type"] == "input"]
+    inputs = [b for b in view["blocks"] if b["type"] == "input" and b["block_id"].startswith("concept:")]
     assert [b["block_id"] for b in inputs] == ["concept:bonus", "concept:reimbursement", "concept:base_compensation"]
     current = inputs[-1]["element"]["initial_option"]
     assert current == {"text": {"type": "plain_text", "text": "Contractors"}, "value": "60100"}
@@ -85,7 +86,7 @@ async def test_mapping_submit_without_a_pick_gets_inline_errors_and_saves_nothin
         "concept:base_compensation": {MappingIds.ACCOUNT: selected_option_state("60100", "Contractors")},
     }
     response = await slack.submit_view(view["id"], values)
-    assert response.json() == {"response_action": "errors", "errors": {"concept:bonus": "Pick an expense account"}}
+    assert response.json() == {"response_action": "errors", "errors": {"concept:bonus": "Pick an account"}}
     assert connected.calls("save_mappings") == []
 
 
@@ -99,6 +100,108 @@ async def test_mapping_refused_by_the_service_shows_the_message_under_that_conce
     blocks = again["blocks"]
     index = next(i for i, b in enumerate(blocks) if b.get("block_id") == "concept:bonus")
     assert "not an expense account" in json.dumps(blocks[index + 1])
+
+
+def input_block(view: dict[str, Any], block_id: str) -> dict[str, Any]:
+    return next(b for b in view["blocks"] if b.get("block_id") == block_id)
+
+
+def books_state(pay_from: str = "create-wallet", fees: str = "ontop", **more: dict[str, Any]) -> dict[str, Any]:
+    """The books part as Slack submits it: every input, with the person's choice."""
+    return {
+        BooksIds.PAY_FROM_BLOCK: {BooksIds.PAY_FROM: selected_option_state(pay_from, pay_from)},
+        BooksIds.FEES_BLOCK: {BooksIds.FEES: {"type": "radio_buttons", "selected_option": {"value": fees}}},
+        **more,
+    }
+
+
+async def test_map_asks_how_invoices_are_booked_with_the_wallet_offered_and_fees_on_ontop(
+    app: RunningApp, connected: FakeService, slack
+) -> None:
+    view = await open_modal(app, slack, "map", MappingIds.CALLBACK)
+    pay_from = input_block(view, BooksIds.PAY_FROM_BLOCK)["element"]
+    values = [option["value"] for option in pay_from["options"]]
+    assert values == ["35", "41", CREATE_WALLET, NO_PAYMENTS]  # bank and card accounts, then the two choices
+    assert pay_from["initial_option"]["value"] == CREATE_WALLET  # no wallet yet: creating one is the default
+    fees = input_block(view, BooksIds.FEES_BLOCK)["element"]
+    assert fees["type"] == "radio_buttons" and fees["initial_option"]["value"] == BooksIds.FEES_ON_ONTOP
+    assert input_block(view, BooksIds.SUPPLIER_CURRENCY_BLOCK)["element"]["initial_option"]["value"] == "contract"
+    euro_payables = input_block(view, "books-ap:EUR")["element"]
+    assert [option["value"] for option in euro_payables["options"]] == ["77", "78"]
+    assert not [b for b in view["blocks"] if str(b.get("block_id", "")).startswith("tax")]  # a US company
+
+
+async def test_saving_the_books_comes_before_the_mapping_and_the_result_says_where_bills_are_paid_from(
+    app: RunningApp, connected: FakeService, slack
+) -> None:
+    view = await open_modal(app, slack, "map", MappingIds.CALLBACK)
+    values = {
+        "concept:bonus": {MappingIds.ACCOUNT: selected_option_state("60110", "Contractors:Bonuses")},
+        **books_state(CREATE_WALLET, BooksIds.FEES_ON_CONTRACTOR),
+        "books-ap:EUR": {BooksIds.AP: selected_option_state("78", "A/P EUR (old)")},
+    }
+    await slack.submit_view(view["id"], values)
+    result = wait_view(app, "result-view", updates=2)
+    assert "Bills paid from Ontop wallet" in texts(result)
+    assert "fees on the contractor" in texts(result)
+    methods = [call.method for call in connected.calls() if call.method in ("save_books", "save_mappings")]
+    assert methods == ["save_books", "save_mappings"]  # the first sync then already pays from the wallet
+    [books] = connected.calls("save_books")
+    assert books.args["choice"] == BooksChoice(
+        pay_from=CREATE_WALLET, fees_on_contractor_bill=True, supplier_currency="contract", ap_accounts={"EUR": "78"}
+    )
+
+
+async def test_no_payments_is_a_choice_the_result_explains(app: RunningApp, connected: FakeService, slack) -> None:
+    view = await open_modal(app, slack, "map", MappingIds.CALLBACK)
+    await slack.submit_view(view["id"], books_state(NO_PAYMENTS))
+    result = wait_view(app, "result-view", updates=2)
+    assert "match Ontop" in texts(result) and "bank feed" in texts(result)
+    assert connected.team("T0001").books.payments_enabled is False
+
+
+async def test_a_pay_from_account_the_service_refuses_shows_under_the_pay_from_input(
+    app: RunningApp, connected: FakeService, slack
+) -> None:
+    view = await open_modal(app, slack, "map", MappingIds.CALLBACK)
+    await slack.submit_view(view["id"], books_state("999"))
+    again = wait_view(app, MappingIds.CALLBACK, updates=2)
+    index = next(i for i, b in enumerate(again["blocks"]) if b.get("block_id") == BooksIds.PAY_FROM_BLOCK)
+    assert "cannot pay bills" in json.dumps(again["blocks"][index + 1])
+    assert connected.calls("save_mappings") == []
+
+
+async def test_a_non_us_company_picks_a_tax_code_per_concept_and_a_default(
+    app: RunningApp, connected: FakeService, slack
+) -> None:
+    connected.team("T0001").books = default_books(tax_codes=True)
+    view = await open_modal(app, slack, "map", MappingIds.CALLBACK)
+    default = input_block(view, BooksIds.TAX_DEFAULT_BLOCK)["element"]
+    assert default["initial_option"]["value"] == "3"  # the zero-rated code
+    bonus_tax = input_block(view, "tax:bonus")
+    assert bonus_tax["optional"] is True and [o["value"] for o in bonus_tax["element"]["options"]] == ["3", "5"]
+    values = {
+        "concept:bonus": {MappingIds.ACCOUNT: selected_option_state("60110", "Contractors:Bonuses")},
+        "tax:bonus": {MappingIds.TAX_CODE: selected_option_state("5", "20.0% S")},
+        **books_state(CREATE_WALLET),
+        BooksIds.TAX_DEFAULT_BLOCK: {BooksIds.TAX_DEFAULT: selected_option_state("3", "No VAT")},
+    }
+    await slack.submit_view(view["id"], values)
+    wait_view(app, "result-view", updates=2)
+    [mapping] = connected.calls("save_mappings")
+    assert mapping.args["tax_codes"] == {"bonus": "5"}
+    [books] = connected.calls("save_books")
+    assert books.args["choice"].default_tax_code_id == "3"
+
+
+async def test_a_mapping_modal_without_a_pay_from_choice_is_refused_inline(
+    app: RunningApp, connected: FakeService, slack
+) -> None:
+    view = await open_modal(app, slack, "map", MappingIds.CALLBACK)
+    values = {BooksIds.PAY_FROM_BLOCK: {BooksIds.PAY_FROM: {"type": "static_select", "selected_option": None}}}
+    response = await slack.submit_view(view["id"], values)
+    assert response.json()["errors"] == {BooksIds.PAY_FROM_BLOCK: "Choose where the bills are paid from"}
+    assert connected.calls("save_books") == []
 
 
 async def test_map_for_a_non_admin_shows_a_polite_refusal(app: RunningApp, connected: FakeService, slack) -> None:

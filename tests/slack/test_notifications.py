@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
-from handlers.ids import FixIds, HomeIds, MappingIds
+from handlers.ids import BooksIds, FixIds, HomeIds, MappingIds
 from handlers.notify import MessageRef
+from sync.api import Fix, FixKind, InvoiceFailure
 from tests.slack.conftest import TEAM, RunningApp
 from tests.slack.fakes import FakeService, sample_run
 
@@ -93,6 +95,87 @@ async def test_retry_button_queues_a_retry_of_that_invoice(app: RunningApp, conn
     await slack.click_message_button("C0FIN", ref.ts, FixIds.RETRY)
     [call] = connected.wait_for_call("retry_invoice")
     assert call.team_id == "T0001" and call.args == {"user_id": "U0ANN", "invoice_id": "inv-3"}
+
+
+def books_failures() -> list[InvoiceFailure]:
+    """The failures the books add: a supplier in another currency, a bill somebody else made, no pay-from account."""
+    return [
+        InvoiceFailure(
+            "inv-1",
+            "ONT-1001",
+            "Ana Gómez",
+            Decimal("900.00"),
+            "EUR",
+            "Ana Gómez's supplier in QuickBooks is in ARS; this invoice is in EUR.",
+            Fix(FixKind.CREATE_VENDOR_IN_CURRENCY, "agr-1:EUR", "Ana Gómez (EUR)"),
+        ),
+        InvoiceFailure(
+            "inv-2",
+            "ONT-1002",
+            "Ben Li",
+            Decimal("980.50"),
+            "USD",
+            "A bill ONT-1002 exists in QuickBooks that this bot did not make.",
+            Fix(FixKind.LINK_BILL, "inv-2"),
+        ),
+        InvoiceFailure("", "", "Acme", None, None, "Choose the account bills are paid from.", Fix(FixKind.BOOKS, "1")),
+    ]
+
+
+async def test_books_failures_offer_their_fixes_and_a_foreign_bill_can_be_linked_or_skipped(
+    app: RunningApp, connected: FakeService
+) -> None:
+    ref = await app.notifier.run_finished(TEAM, sample_run(failures=books_failures()), None)
+    assert ref is not None
+    message = app.fake.message("C0FIN", ref.ts)
+    assert message is not None
+    buttons = [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert [(b["action_id"], b["value"], b["text"]["text"]) for b in buttons] == [
+        (FixIds.CREATE_VENDOR_IN_CURRENCY, "agr-1:EUR", "Create supplier Ana Gómez (EUR)"),
+        (FixIds.LINK_BILL, "inv-2", "Link to that bill"),
+        (FixIds.SKIP_INVOICE, "inv-2", "Skip this invoice"),
+        (FixIds.BOOKS, "1", "Choose the accounts"),
+    ]
+
+
+async def test_create_supplier_in_currency_button_creates_that_workers_second_supplier(
+    app: RunningApp, connected: FakeService, slack
+) -> None:
+    connected.team("T0001").last_run = sample_run(failures=books_failures())
+    ref = await app.notifier.run_finished(TEAM, sample_run(failures=books_failures()), None)
+    assert ref is not None
+    await slack.click_message_button("C0FIN", ref.ts, FixIds.CREATE_VENDOR_IN_CURRENCY)
+    [call] = connected.wait_for_call("create_vendor_in_currency")
+    assert call.team_id == "T0001" and (call.args["agreement_id"], call.args["currency"]) == ("agr-1", "EUR")
+    app.fake.recorder.wait_for("views.update")
+    result = app.fake.last_view("result-view")
+    assert result is not None and "Ana Gómez (EUR)" in texts(result)
+
+
+async def test_link_and_skip_buttons_act_on_that_invoice_only(app: RunningApp, connected: FakeService, slack) -> None:
+    connected.team("T0001").last_run = sample_run(failures=books_failures())
+    ref = await app.notifier.run_finished(TEAM, sample_run(failures=books_failures()), None)
+    assert ref is not None
+    await slack.click_message_button("C0FIN", ref.ts, FixIds.LINK_BILL)
+    [link] = connected.wait_for_call("link_bill")
+    assert link.args == {"user_id": "U0ANN", "invoice_id": "inv-2"}
+    app.fake.recorder.wait_for("views.update")
+    assert "ONT-1002 is now this invoice" in texts(app.fake.last_view("result-view") or {})
+    await slack.click_message_button("C0FIN", ref.ts, FixIds.SKIP_INVOICE)
+    [skip] = connected.wait_for_call("skip_invoice")
+    assert skip.args == {"user_id": "U0ANN", "invoice_id": "inv-2"}
+    assert connected.team("T0001").skipped_invoices == {"inv-2"}
+
+
+async def test_books_button_opens_the_mapping_modal_at_its_books_part(
+    app: RunningApp, connected: FakeService, slack
+) -> None:
+    ref = await app.notifier.run_finished(TEAM, sample_run(failures=books_failures()), None)
+    assert ref is not None
+    await slack.click_message_button("C0FIN", ref.ts, FixIds.BOOKS)
+    app.fake.recorder.wait_for("views.update")
+    view = app.fake.last_view(MappingIds.CALLBACK)
+    assert view is not None and any(b.get("block_id") == BooksIds.PAY_FROM_BLOCK for b in view["blocks"])
 
 
 async def test_fix_button_by_a_non_admin_is_refused(app: RunningApp, connected: FakeService, slack) -> None:

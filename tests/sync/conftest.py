@@ -79,12 +79,16 @@ class World:
         connected = await self.service.complete_qbo_connect(query["state"][0], query["code"][0], query["realmId"][0])
         return connected.connection_id
 
-    async def connect(self, *, map_all: bool = True, backfill_from: date | None = None) -> int:
-        """QBO and Ontop connected, syncing from the generated history's first day (or `backfill_from`)."""
+    async def connect(
+        self, *, map_all: bool = True, backfill_from: date | None = None, pay_from: str | None = CREATE_WALLET
+    ) -> int:
+        """QBO and Ontop connected, syncing from the generated history's first day (or `backfill_from`), bills paid
+        from a new "Ontop wallet" (`pay_from=None`: the books part of the mapping modal never answered)."""
         connection_id = await self.connect_qbo()
         start = backfill_from or self.emulators.ontop.generator.start.date()
         await self.service.save_ontop_credentials(TEAM, ADMIN, DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, start)
-        await self.service.save_books(TEAM, ADMIN, BooksChoice(pay_from=CREATE_WALLET))
+        if pay_from is not None:
+            await self.service.save_books(TEAM, ADMIN, BooksChoice(pay_from=pay_from))
         if map_all:
             await self.map_everything()
         return connection_id

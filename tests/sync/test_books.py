@@ -15,7 +15,7 @@ from emulators.qbo.state import DEFAULT_REALM
 from storage.models import InvoiceState, PostingKind, PostingState
 from storage.repos.ledger import LedgerRepo
 from storage.repos.postings import PostingRepo
-from sync.api import CREATE_WALLET, NO_PAYMENTS, BooksChoice, FixKind
+from sync.api import CREATE_WALLET, NO_PAYMENTS, BooksChoice, FixKind, ServiceError
 from sync.bills import doc_number_for
 from sync.connections import ClientFactory
 from sync.money import cents
@@ -289,3 +289,37 @@ def pre_existing_supplier(world: World, email: str | None, name: str, currency: 
         record = state.name_record(company, name, email, True)
         record["CurrencyRef"] = state.currency_ref(currency)
         return state.add_entity(company, "Vendor", record)
+
+
+async def test_bills_waiting_for_a_pay_from_account_get_a_fix_that_opens_the_books_choice(world: World) -> None:
+    connection_id = await world.connect(pay_from=None)
+    first = await world.sync(connection_id)
+    assert first.counts.bills_created > 0 and first.counts.payments_created == 0
+
+    status = await world.service.status(TEAM)
+    assert status is not None and status.last_run is not None
+    [prompt, *_] = status.last_run.failures
+    assert prompt.fix is not None and prompt.fix.kind is FixKind.BOOKS
+
+    await world.service.save_books(TEAM, ADMIN, BooksChoice(pay_from=CREATE_WALLET))
+    second = await world.sync(connection_id)
+    assert second.counts.payments_created == first.counts.bills_created + first.counts.fee_bills_created
+    assert_books_are_right(world)
+    status = await world.service.status(TEAM)
+    assert status is not None and status.last_run is not None
+    assert not [f for f in status.last_run.failures if f.fix is not None and f.fix.kind is FixKind.BOOKS]
+
+
+async def test_books_choices_quickbooks_does_not_offer_are_refused_on_their_field(world: World) -> None:
+    await world.connect()
+    with pytest.raises(ServiceError) as pay_from:
+        await world.service.save_books(TEAM, ADMIN, BooksChoice(pay_from="999"))
+    assert pay_from.value.field == "pay_from"
+    with pytest.raises(ServiceError) as tax_code:
+        await world.service.save_books(TEAM, ADMIN, BooksChoice(pay_from=CREATE_WALLET, default_tax_code_id="77"))
+    assert tax_code.value.field == "default_tax_code"
+    with pytest.raises(ServiceError) as payables:
+        await world.service.save_books(TEAM, ADMIN, BooksChoice(pay_from=CREATE_WALLET, ap_accounts={"EUR": "1"}))
+    assert payables.value.field == "ap:EUR"
+    books = await world.service.books_view(TEAM)
+    assert books.default_tax_code_id is None and books.ap_chosen == {}  # nothing half-saved
