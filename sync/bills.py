@@ -253,7 +253,10 @@ def build_fee_booking(
         return None
     if any(concept_key(line.concept) not in mapping for line in fee_lines) and default_account_id is None:
         return None
-    fee_usd = sum((cents(_line_usd(line, invoice) or Decimal("0")) for line in fee_lines), Decimal("0"))
+    usd = [_line_usd(line, invoice) for line in fee_lines]
+    if any(amount is None for amount in usd):
+        return None  # a fee without Ontop's USD amount is never guessed (build_booking refuses the invoice too)
+    fee_usd = sum((cents(amount) for amount in usd if amount is not None), Decimal("0"))
     fee_bill = _fee_bill(invoice, fee_lines, mapping, company, books, default_account_id)
     return Booking(InvoiceDocument.BILL, None, None, _usd_total(invoice), fee_bill, fee_usd)
 

@@ -52,6 +52,7 @@ def payment_for(
         lines=[BillPaymentLine(bill.id, cents(amount))],
         currency=bill.currency,
         exchange_rate=bill.exchange_rate,
+        ap_account_id=bill.ap_account_id,  # settle the payable the bill credited, not the company's default A/P
         private_note=(
             f"Paid through Ontop (bill {bill.doc_number or bill.id}). Created by qbo-bot; {marker(invoice_id, part)}"
         ),

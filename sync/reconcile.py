@@ -7,7 +7,7 @@ the books.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime
 from decimal import Decimal
 
@@ -17,9 +17,10 @@ from sync.money import cents
 from sync.ontop.client import OntopSource
 from sync.ontop.models import Invoice, InvoiceStatus
 from sync.qbo.client import QboClient
-from sync.qbo.models import Bill, VendorCredit
+from sync.qbo.models import Bill, BillPayment, VendorCredit
 
 Document = Bill | VendorCredit
+PAYMENT_MARK = "Created by qbo-bot"  # in the PrivateNote of every payment the bot makes (sync/payments.py)
 
 
 def home_amount(document: Document, home_currency: str) -> Decimal | None:
@@ -39,7 +40,19 @@ def expected_amounts(invoice: Invoice, home_currency: str) -> dict[str, Decimal]
     return amounts
 
 
-def compare(invoice: Invoice, own: list[Document], fees: list[Document], home: str, report: ReconcileReport) -> None:
+def compare(
+    invoice: Invoice,
+    own: list[Document],
+    fees: list[Document],
+    home: str,
+    report: ReconcileReport,
+    *,
+    our_payments: dict[str, int] | None = None,
+    payments_expected: bool = True,
+) -> None:
+    """Check one paid invoice's documents. `our_payments` counts, per bill id, the payments the bot made; with
+    payments off (the team matches Ontop's debits in its bank feed) open bills are expected, not reported."""
+    our_payments = our_payments or {}
     if not own:
         report.missing.append(invoice.number)
         return
@@ -49,9 +62,10 @@ def compare(invoice: Invoice, own: list[Document], fees: list[Document], home: s
     documents = own + fees
     for document in documents:
         if isinstance(document, Bill):
-            if document.balance is not None and document.balance > 0:
+            if payments_expected and document.balance is not None and document.balance > 0:
                 report.open_bills.append(document.doc_number or document.id)
-            if len(document.linked_payments) > 1:
+            # A bill paid in parts (by people) is fine; two payments made by the bot for one bill are not.
+            if our_payments.get(document.id, 0) > 1:
                 report.paid_twice.append(document.doc_number or document.id)
     allowed = expected_amounts(invoice, home)
     homes = [home_amount(document, home) for document in documents]
@@ -74,7 +88,13 @@ def compare(invoice: Invoice, own: list[Document], fees: list[Document], home: s
 
 
 async def reconcile(
-    ontop: OntopSource, qbo: QboClient, home_currency: str, since: datetime, until: datetime
+    ontop: OntopSource,
+    qbo: QboClient,
+    home_currency: str,
+    since: datetime,
+    until: datetime,
+    *,
+    payments_expected: bool = True,
 ) -> ReconcileReport:
     """Every PAID Ontop invoice changed in [since, until) against the bills (and credits) with its DocNumbers."""
     by_doc: dict[str, list[Document]] = defaultdict(list)
@@ -87,6 +107,11 @@ async def reconcile(
         credit = VendorCredit.from_wire(row)
         if credit.doc_number:
             credits[credit.doc_number].append(credit)
+    our_payments: Counter[str] = Counter()
+    async for row in qbo.iter_query("SELECT * FROM BillPayment"):
+        payment = BillPayment.from_wire(row)
+        if PAYMENT_MARK in (payment.private_note or ""):
+            our_payments.update(payment.bill_ids)
     report = ReconcileReport(since, until)
     seen: set[int] = set()  # an invoice that changes while pages are read can come twice
     async for page in ontop.invoices_changed_since(since):
@@ -98,5 +123,13 @@ async def reconcile(
             number = doc_number_for(invoice.number)
             own = credits.get(number, []) if invoice.total < 0 else by_doc.get(number, [])
             fees = by_doc.get(fee_doc_number_for(invoice.number), [])
-            compare(invoice, own, fees, home_currency, report)
+            compare(
+                invoice,
+                own,
+                fees,
+                home_currency,
+                report,
+                our_payments=our_payments,
+                payments_expected=payments_expected,
+            )
     return report

@@ -312,6 +312,7 @@ class Bill:
     home_total: Decimal | None = None
     home_balance: Decimal | None = None
     linked_payments: tuple[str, ...] = ()
+    ap_account_id: str | None = None  # the A/P account the bill credits (its payment must debit the same one)
 
     @classmethod
     def from_wire(cls, raw: dict[str, Any]) -> Bill:
@@ -330,6 +331,7 @@ class Bill:
             home_total=_optional_decimal(raw.get("HomeTotalAmt")),
             home_balance=_optional_decimal(raw.get("HomeBalance")),
             linked_payments=_linked_ids(raw.get("LinkedTxn"), "BillPayment", prefix=True),
+            ap_account_id=_ref_value(raw.get("APAccountRef")),
         )
 
 

@@ -155,6 +155,8 @@ class Syncing:
         qbo = self._context.clients.qbo_client(connection.id, connection.realm_id)
         try:
             async with await self._context.clients.ontop_for_connection(connection.id) as ontop:
-                return await reconcile(ontop, qbo, connection.home_currency, start, end)
+                return await reconcile(
+                    ontop, qbo, connection.home_currency, start, end, payments_expected=connection.payments_enabled
+                )
         except (QboError, OntopError) as exc:
             raise unavailable(exc) from None

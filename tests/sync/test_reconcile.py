@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import date
 from decimal import Decimal
 
@@ -57,7 +58,14 @@ async def test_an_open_bill_and_a_bill_paid_twice_are_reported(world: World) -> 
         reopened = next(b for b in bills.values() if b["DocNumber"] == doc_number_for(first["invoiceNumber"]))
         reopened["Balance"] = reopened["TotalAmt"]  # as if its payment had been deleted in QuickBooks
         twice = next(b for b in bills.values() if b["DocNumber"] == doc_number_for(second["invoiceNumber"]))
-        twice["LinkedTxn"] = [*twice["LinkedTxn"], {"TxnId": "999", "TxnType": "BillPaymentCheck"}]
+        # As if the bot had paid it again (QuickBooks refuses an overpayment, so this is written in directly).
+        payments = company.of("BillPayment")
+        ours = next(
+            payment
+            for payment in payments.values()
+            if any(link["TxnId"] == twice["Id"] for line in payment["Line"] for link in line["LinkedTxn"])
+        )
+        payments["999"] = {**copy.deepcopy(ours), "Id": "999"}
 
     report = await world.service.reconcile(TEAM, date(2024, 1, 1), date(2030, 1, 1))
 
