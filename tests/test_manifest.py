@@ -29,6 +29,10 @@ SCOPE_USES: dict[str, str] = {
     "channels:read": "conversations.info (public channel)",
     "groups:read": "conversations.info (private channel)",
     "im:write": "conversations.open",
+    "channels:history": "conversations.history/replies: find a post whose answer was lost before posting again",
+    "groups:history": "the same in a private finance channel",
+    "im:history": "the same in a DM fallback",
+    "files:write": "files.uploadV2: the CSV of a run's failures",
 }
 # Why each bot event is subscribed: the listener that handles it.
 EVENT_USES: dict[str, str] = {

@@ -47,7 +47,7 @@ class FakeSlack:
             **self._auth.handlers(),
             **ChatMethods(self._workspace, self._store).handlers(),
             **self._views.handlers(),
-            **ConversationMethods(self._workspace).handlers(),
+            **ConversationMethods(self._workspace, self._store).handlers(),
             **self._files.handlers(),
         }
         http = SlackHttp(
@@ -223,6 +223,11 @@ class FakeSlack:
 
     def server_error_next(self, method: str, *, status: int = 500, times: int = 1) -> None:
         self.fail_next(method, error="internal_error", status=status, times=times)
+
+    def lose_answer_next(self, method: str, *, status: int = 504, times: int = 1) -> None:
+        """The next call to `method` takes effect, but its answer is lost (HTTP 504 from a proxy)."""
+        with self._workspace.lock:
+            self._faults.add(Fault(method, status, "gateway_timeout", None, times, after_running=True))
 
     # --- queries for tests --------------------------------------------------------------------------------------
 

@@ -80,6 +80,8 @@ class MessageStore:
         message["text"] = params.get("text") or ""
         # Slack drops the blocks of a message updated with text only (slack.md §4).
         message["blocks"] = with_block_ids(params.get("blocks") or [])
+        if params.get("metadata"):  # chat.update may set a message's metadata too
+            message["metadata"] = params["metadata"]
         message["edited"] = {"user": editor_user_id, "ts": self._workspace.next_ts()}
 
     def delete(self, channel_id: str, message: dict[str, Any]) -> None:

@@ -86,6 +86,7 @@ class Fault:
     error: str
     retry_after: int | None
     remaining: int
+    after_running: bool = False  # the method runs, then the answer is lost (a timeout or a proxy error)
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
@@ -163,8 +164,16 @@ class SlackHttp:
         self, method: str, params: dict[str, Any], token: str | None
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         fault = self._faults.take(method)
-        if fault is not None:
+        if fault is not None and not fault.after_running:
             return fault.status, {"ok": False, "error": fault.error}, fault.headers()
+        answer = self._run(method, params, token)
+        if fault is not None:  # it happened, but the caller never learns so
+            return fault.status, {"ok": False, "error": fault.error}, fault.headers()
+        return answer
+
+    def _run(
+        self, method: str, params: dict[str, Any], token: str | None
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         try:
             if method in self._app_methods:
                 result = self._app_methods[method](params)

@@ -20,6 +20,10 @@ DEFAULT_BOT_SCOPES: tuple[str, ...] = (
     "channels:read",
     "groups:read",
     "im:write",
+    "channels:history",
+    "groups:history",
+    "im:history",
+    "files:write",
 )
 SCOPE_FOR_METHOD: dict[str, str] = {
     "chat.postMessage": "chat:write",
@@ -28,8 +32,12 @@ SCOPE_FOR_METHOD: dict[str, str] = {
     "conversations.join": "channels:join",
     "conversations.open": "im:write",
     "users.info": "users:read",
+    "users.list": "users:read",
     "files.getUploadURLExternal": "files:write",
     "files.completeUploadExternal": "files:write",
+    "conversations.history": "channels:history",  # groups:history / im:history for private channels and DMs
+    "conversations.replies": "channels:history",
+    "conversations.info": "channels:read",  # groups:read for a private channel
 }
 
 
