@@ -47,7 +47,19 @@ from sync.api import BotService, TeamRef
 
 log = structlog.get_logger(__name__)
 
-BOT_SCOPES = ("commands", "chat:write", "chat:write.public", "users:read", "channels:read", "groups:read", "im:write")
+BOT_SCOPES = (
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "users:read",
+    "channels:read",
+    "groups:read",
+    "im:write",
+    "channels:history",
+    "groups:history",
+    "im:history",
+    "files:write",
+)
 INSTALLATION_CACHE_SECONDS = 300.0
 WEB_API_TIMEOUT_SECONDS = 10
 WEB_API_RETRIES = 2

@@ -159,6 +159,12 @@ def demo(
     months: Annotated[int, typer.Option(min=1, help="Months of history")] = 3,
     seed: Annotated[int, typer.Option(help="Seed of the generated company")] = 11,
     faults: Annotated[float, typer.Option(min=0.0, max=0.5, help="Share of QBO calls that fail (500/503/429)")] = 0.0,
+    multicurrency: Annotated[
+        bool,
+        typer.Option(
+            help="Multicurrency on in the QBO company, and a contractor whose supplier is in another currency"
+        ),
+    ] = False,
     qbo_url: Annotated[str | None, typer.Option(help="Use a QBO emulator started separately")] = None,
     ontop_url: Annotated[str | None, typer.Option(help="Use an Ontop emulator started separately")] = None,
     ontop_email: Annotated[str | None, typer.Option(help="Ontop login for --ontop-url")] = None,
@@ -178,6 +184,7 @@ def demo(
         months=months,
         seed=seed,
         faults=faults,
+        multicurrency=multicurrency,
         qbo_url=qbo_url,
         ontop_url=ontop_url,
         ontop_email=ontop_email,

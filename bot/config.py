@@ -14,6 +14,10 @@ QBO_ENDPOINTS = {
     "production": "https://quickbooks.api.intuit.com",
 }
 QBO_OAUTH_DEFAULT = "https://appcenter.intuit.com/connect/oauth2"
+QBO_APP_HOSTS = {  # where people open a bill or a supplier (qbo-api.md §18)
+    "sandbox": "https://app.sandbox.qbo.intuit.com",
+    "production": "https://app.qbo.intuit.com",
+}
 # Plain http is only for a bot reached on this machine (the demo, tests); anything else carries secrets over https.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
@@ -165,6 +169,10 @@ class Settings(BaseSettings):
     @property
     def qbo_api_url(self) -> str:
         return (self.qbo_api_base_url or QBO_ENDPOINTS[self.qbo_environment]).rstrip("/")
+
+    @property
+    def qbo_app_url(self) -> str:
+        return QBO_APP_HOSTS[self.qbo_environment]
 
     @property
     def qbo_oauth_url(self) -> str:

@@ -11,9 +11,18 @@ import structlog
 from bot.app import SlackInstallation
 from bot.config import Settings
 from bot.logs import configure_logging
-from bot.runtime import Runtime, SlackRunNotifier, build_runtime, run_worker_until, upgrade_if_sqlite
+from bot.runtime import (
+    Runtime,
+    SlackRunNotifier,
+    build_outbox,
+    build_runtime,
+    run_worker_until,
+    slack_links,
+    upgrade_if_sqlite,
+)
 from bot.server import run_server, run_socket_mode
 from handlers.notify import SlackNotifier
+from sync.outbox import Outbox
 
 log = structlog.get_logger(__name__)
 
@@ -30,9 +39,12 @@ def _known_secrets(settings: Settings) -> tuple[str, ...]:
     return tuple(value.get_secret_value() for value in values if value is not None)
 
 
-def _notifier(runtime: Runtime) -> SlackRunNotifier:
+def _slack_side(runtime: Runtime) -> tuple[SlackRunNotifier, Outbox]:
+    """The run notifier and the outbox of this process, sharing one Slack notifier."""
     installation = SlackInstallation(runtime.settings, runtime.engine, runtime.box)
-    return SlackRunNotifier(runtime, SlackNotifier(installation.client_for, runtime.service))
+    slack = SlackNotifier(installation.client_for, runtime.service, slack_links(runtime.settings))
+    outbox = build_outbox(runtime, slack)
+    return SlackRunNotifier(runtime, slack, outbox), outbox
 
 
 class EmbeddedWorker:
@@ -50,12 +62,13 @@ class EmbeddedWorker:
 
     async def start(self) -> None:
         await upgrade_if_sqlite(self._runtime)
+        self._stop = asyncio.Event()  # created here: it belongs to the server's event loop
+        notifier, outbox = _slack_side(self._runtime)
         if self._enabled:
-            self._stop = asyncio.Event()  # created here: it belongs to the server's event loop
-            worker = run_worker_until(
-                self._runtime, _notifier(self._runtime), self._stop, poll_seconds=self._poll_seconds
-            )
-            self._task = asyncio.create_task(worker)
+            work = run_worker_until(self._runtime, notifier, self._stop, outbox=outbox, poll_seconds=self._poll_seconds)
+        else:  # a web-only process still delivers what the workspaces are owed
+            work = outbox.run_forever(self._stop)
+        self._task = asyncio.create_task(work)
 
     async def stop(self) -> None:
         if self._stop is not None:
@@ -111,6 +124,7 @@ async def _worker(settings: Settings) -> None:
     try:
         await upgrade_if_sqlite(runtime)
         log.info("worker.starting")
-        await run_worker_until(runtime, _notifier(runtime), stop)
+        notifier, outbox = _slack_side(runtime)
+        await run_worker_until(runtime, notifier, stop, outbox=outbox)
     finally:
         await runtime.aclose()

@@ -3,30 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from handlers.notify import MessageRef
+from handlers.notify import MessageRef, SlackNotifier
 from storage import migrate
 from storage.crypto import SecretBox
 from storage.db import create_engine, session_factory, transaction
-from storage.models import ConnectionStatus
 from storage.records import RunRecord
 from storage.repos.connections import ConnectionRepo
 from storage.repos.runs import RunRepo
 from storage.repos.workspaces import WorkspaceRepo
-from sync import messages
-from sync.api import RunSummary, TeamRef
+from sync.api import QboLinks, RunTrigger, TeamRef
 from sync.connections import ClientFactory, QboSettings
+from sync.outbox import Outbox
 from sync.qbo.limiter import RateLimits
 from sync.run import SyncEngine
 from sync.service import Service
-from sync.worker import EngineExecutor, run_jobs
+from sync.worker import EngineExecutor, default_worker_id, run_jobs
 
 log = structlog.get_logger(__name__)
 
@@ -100,16 +100,19 @@ class RunMessage:
 
     team: TeamRef
     run_id: int
+    trigger: str
     requested_by: str | None
-    posted: Any  # handlers.notify.MessageRef, or None when nothing could be posted
+    posted: Any  # handlers.notify.MessageRef, or None while nothing is posted
 
 
 class SlackRunNotifier:
-    """The worker's RunNotifier, speaking through handlers.notify.SlackNotifier (which knows Block Kit)."""
+    """The worker's RunNotifier: progress messages through handlers.notify.SlackNotifier, summaries through the
+    outbox (owed in the run's final transaction, so a crash cannot lose them; this only asks for them now)."""
 
-    def __init__(self, runtime: Runtime, slack: Any) -> None:
+    def __init__(self, runtime: Runtime, slack: SlackNotifier, outbox: Outbox | None = None) -> None:
         self._runtime = runtime
         self._slack = slack
+        self._outbox = outbox
 
     async def _team_for_connection(self, connection_id: int) -> TeamRef | None:
         async with self._runtime.sessions() as session:
@@ -119,62 +122,75 @@ class SlackRunNotifier:
             return None
         return TeamRef(workspace.team_id, workspace.enterprise_id or None)
 
-    async def _summary(self, team: TeamRef, run_id: int) -> RunSummary | None:
-        return await self._runtime.service.run_summary(team, run_id)
-
     async def run_started(self, run: RunRecord) -> RunMessage | None:
         team = await self._team_for_connection(run.connection_id)
-        summary = await self._summary(team, run.id) if team else None
-        if team is None or summary is None:
+        if team is None:
             return None
         if run.progress_channel and run.progress_ts:
             # A run taken over from a lost worker keeps updating the message already posted.
-            return RunMessage(team, run.id, run.requested_by, MessageRef(team, run.progress_channel, run.progress_ts))
-        posted = await self._slack.run_started(team, summary)
+            posted = MessageRef(team, run.progress_channel, run.progress_ts)
+            return RunMessage(team, run.id, run.trigger, run.requested_by, posted)
+        message = RunMessage(team, run.id, run.trigger, run.requested_by, None)
+        if run.trigger in PERSON_TRIGGERS:  # someone is waiting: show the run at once
+            return await self._post_progress(message)
+        return message  # a scheduled run shows up only once it has work (run_progress)
+
+    async def _post_progress(self, message: RunMessage) -> RunMessage:
+        summary = await self._runtime.service.run_summary(message.team, message.run_id)
+        if summary is None:
+            return message
+        posted = await self._slack.run_started(message.team, summary)
         if posted is not None:
             async with transaction(self._runtime.sessions) as session:
-                await RunRepo(session).record_progress_message(run.id, posted.channel_id, posted.ts)
-        return RunMessage(team, run.id, run.requested_by, posted)
+                await RunRepo(session).record_progress_message(message.run_id, posted.channel_id, posted.ts)
+        return dataclasses.replace(message, posted=posted)
 
-    async def run_progress(self, ref: RunMessage | None, done: int, total: int | None) -> None:
-        if ref is None or ref.posted is None:
-            return
-        await self._slack.run_progress(ref.posted, ref.run_id, done, total, requested_by=ref.requested_by)
+    async def run_progress(self, ref: RunMessage | None, done: int, total: int | None) -> RunMessage | None:
+        if ref is None:
+            return None
+        if ref.posted is None and total:
+            ref = await self._post_progress(ref)  # a scheduled run that found work
+        if ref.posted is not None:
+            await self._slack.run_progress(ref.posted, ref.run_id, done, total, requested_by=ref.requested_by)
+        return ref
 
     async def run_finished(self, run_id: int, ref: RunMessage | None) -> None:
-        async with self._runtime.sessions() as session:
-            run = await RunRepo(session).get(run_id)
-        if run is None:
-            return
-        team = ref.team if ref else await self._team_for_connection(run.connection_id)
-        if team is None:
-            return
-        summary = await self._summary(team, run_id)
-        if summary is not None:
-            await self._slack.run_finished(team, summary, ref.posted if ref else None)
-        await self._warn_before_authorization_expires(team, run.connection_id)
+        if self._outbox is not None:
+            self._outbox.wake()
 
-    async def _warn_before_authorization_expires(self, team: TeamRef, connection_id: int) -> None:
-        """QBO authorizations end (100 days unused, 5 years at most): ask for a reconnect in the last 30 days."""
-        async with self._runtime.sessions() as session:
-            connection = await ConnectionRepo(session).get(connection_id)
-        if connection is None or connection.status != ConnectionStatus.ACTIVE:
-            return
-        deadline = connection.refresh_expires_at
-        if deadline is not None and deadline - datetime.now(UTC) < AUTHORIZATION_WARNING:
-            reason = messages.authorization_ends(f"{deadline:%Y-%m-%d}")
-            await self._slack.needs_reauth(team, company_name=connection.company_name, reason=reason)
+
+PERSON_TRIGGERS = (RunTrigger.MANUAL, RunTrigger.RETRY, RunTrigger.FIRST)
+
+
+def build_outbox(runtime: Runtime, slack: SlackNotifier, owner: str | None = None) -> Outbox:
+    return Outbox(runtime.sessions, slack, owner=owner or default_worker_id(), poll_seconds=2.0)
+
+
+def slack_links(settings: Settings) -> QboLinks:
+    return QboLinks(settings.qbo_app_url)
 
 
 async def run_worker_until(
-    runtime: Runtime, notifier: Any, stop: asyncio.Event, *, with_scheduler: bool = True, poll_seconds: float = 1.0
+    runtime: Runtime,
+    notifier: SlackRunNotifier | None,
+    stop: asyncio.Event,
+    *,
+    outbox: Outbox | None = None,
+    with_scheduler: bool = True,
+    poll_seconds: float = 1.0,
 ) -> None:
-    await run_jobs(
-        runtime.sessions,
-        runtime.executor,
-        notifier,
-        stop,
-        concurrency=runtime.settings.worker_concurrency,
-        with_scheduler=with_scheduler,
-        poll_seconds=poll_seconds,
-    )
+    """The worker (runs and the daily scheduler) and the outbox, until `stop` is set."""
+    parts = [
+        run_jobs(
+            runtime.sessions,
+            runtime.executor,
+            notifier,
+            stop,
+            concurrency=runtime.settings.worker_concurrency,
+            with_scheduler=with_scheduler,
+            poll_seconds=poll_seconds,
+        )
+    ]
+    if outbox is not None:
+        parts.append(outbox.run_forever(stop))
+    await asyncio.gather(*parts)

@@ -19,7 +19,7 @@ from bot.metrics import AppMetrics
 from bot.web import create_metrics_app, create_web_app
 from handlers.notify import SlackNotifier
 from storage.crypto import SecretBox
-from sync.api import BotService
+from sync.api import BotService, QboLinks
 
 log = structlog.get_logger(__name__)
 
@@ -44,7 +44,7 @@ def build_web_app(
     served by `create_metrics_app` on the private port)."""
     installation = SlackInstallation(settings, engine, box)
     bolt_app = create_bolt_app(settings, service, engine, box, installation=installation)
-    notifier = SlackNotifier(installation.client_for, service)
+    notifier = SlackNotifier(installation.client_for, service, QboLinks(settings.qbo_app_url))
     return create_web_app(
         settings,
         bolt_app,

@@ -133,6 +133,18 @@ class RunTrigger(enum.StrEnum):
     RETRY = "retry"
 
 
+class NotificationKind(enum.StrEnum):
+    RUN_RESULT = "run_result"  # a finished run's summary (owed by every run that had something to say)
+    REAUTH = "reauth"  # the QuickBooks authorization ends soon, or QuickBooks refused it
+    REVIEW = "review"  # a posting waits for a person's approval
+
+
+class NotificationState(enum.StrEnum):
+    PENDING = "pending"  # owed; delivered at least once by the outbox
+    DELIVERED = "delivered"
+    FAILED = "failed"  # nobody could be reached (see last_error); shown in /qbo status
+
+
 class Workspace(Base):
     __tablename__ = "workspaces"
     __table_args__ = (UniqueConstraint("enterprise_id", "team_id", name="uq_workspaces_enterprise_team"),)
@@ -385,6 +397,8 @@ class SyncRun(Base):
     fee_bills_created: Mapped[int] = mapped_column(Integer, default=0)
     credits_created: Mapped[int] = mapped_column(Integer, default=0)
     home_differences: Mapped[int] = mapped_column(Integer, default=0)  # documents whose home amount is off
+    review_cases: Mapped[int] = mapped_column(Integer, default=0)  # cases for a person (not failures)
+    held: Mapped[int] = mapped_column(Integer, default=0)  # skipped by a person, or a review already reported
     api_calls: Mapped[int] = mapped_column(Integer, default=0)
     progress_channel: Mapped[str | None] = mapped_column(String(32))
     progress_ts: Mapped[str | None] = mapped_column(String(32))
@@ -392,6 +406,43 @@ class SyncRun(Base):
     watermark_after: Mapped[datetime | None]
     error_summary: Mapped[str | None] = mapped_column(Text)
     scheduled_for: Mapped[str | None] = mapped_column(String(32))  # the local date a daily run stands for
+
+
+class Notification(Base):
+    """The outbox: a message a workspace is owed, written in the same transaction as what it reports.
+
+    Delivery is at least once and idempotent: each step's Slack ts is stored as soon as it is known, so a
+    redelivery updates what was posted instead of posting again (docs/reliability.md, "Notifications").
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "key", name="uq_notifications_workspace_key"),
+        Index("ix_notifications_state_next_attempt", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    connection_id: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(128))  # what makes it unique, e.g. "run:42"
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(16), default=NotificationState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None]
+    channel_id: Mapped[str | None] = mapped_column(String(32))  # where the top-level message is
+    ts: Mapped[str | None] = mapped_column(String(32))
+    post_started_at: Mapped[datetime | None]  # a top-level post was sent; its answer may have been lost
+    reply_ts: Mapped[str | None] = mapped_column(String(32))  # the reply that notifies people
+    pages_posted: Mapped[int] = mapped_column(Integer, default=0)  # failure pages in the thread
+    file_posted: Mapped[bool] = mapped_column(Boolean, default=False)  # the CSV of the run's failures
+    fell_back: Mapped[str | None] = mapped_column(Text)  # why it went to a DM instead of the finance channel
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
 
 
 class AuditEvent(Base):

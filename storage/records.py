@@ -14,6 +14,7 @@ from storage.models import (
     ConceptMapping,
     Connection,
     LedgerPosting,
+    Notification,
     QboAccount,
     QboTaxCode,
     SyncedInvoice,
@@ -327,6 +328,8 @@ class RunRecord:
     fee_bills_created: int
     credits_created: int
     home_differences: int
+    review_cases: int
+    held: int
     api_calls: int
     progress_channel: str | None
     progress_ts: str | None
@@ -338,4 +341,36 @@ class RunRecord:
     @classmethod
     def of(cls, row: SyncRun) -> RunRecord:
         values: dict[str, Any] = {name: getattr(row, name) for name in cls.__dataclass_fields__}
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class NotificationRecord:
+    """One message of the outbox and how far its delivery got."""
+
+    id: int
+    workspace_id: int
+    connection_id: int | None
+    kind: str
+    key: str
+    run_id: int | None
+    payload: dict[str, Any]
+    state: str
+    attempts: int
+    next_attempt_at: datetime
+    channel_id: str | None
+    ts: str | None
+    post_started_at: datetime | None
+    reply_ts: str | None
+    pages_posted: int
+    file_posted: bool
+    fell_back: str | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Notification) -> NotificationRecord:
+        values: dict[str, Any] = {name: getattr(row, name) for name in cls.__dataclass_fields__}
+        values["payload"] = dict(row.payload or {})
         return cls(**values)

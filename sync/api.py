@@ -27,7 +27,8 @@ class TeamRef:
 
 
 class ServiceError(Exception):
-    """A problem the user can act on. `message` is Slack-ready (mrkdwn), free of secrets."""
+    """A problem the user can act on. `message` is a sentence free of secrets; it may use `code` and *bold*, and
+    handlers escape &, < and > before showing it (so names from QuickBooks or Ontop in it stay plain text)."""
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -76,6 +77,7 @@ class WorkspaceSettings:
     timezone: str
     admin_user_ids: list[str]
     auto_create_vendors: bool
+    installer_user_id: str | None = None  # who installed the app: told when nobody else can be
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,48 @@ class InvoiceFailure:
     currency: str | None
     reason: str
     fix: Fix | None
+    code: str = ""  # the cause kind (unmapped_concept, no_vendor, supplier_currency, not_our_bill, qbo_6210, ...)
+    amount_usd: Decimal | None = None  # what Ontop charged in USD, where the invoice is in another currency
+
+
+@dataclass(frozen=True)
+class FailureGroup:
+    """A run's failures that share one cause kind and one fix target, counted exactly however many there are."""
+
+    code: str
+    reason: str  # the first failure's sentence
+    count: int
+    fix: Fix | None  # the first fix; None: nothing a person can press (a support case)
+    examples: list[InvoiceFailure]  # the first few
+    fixes: list[Fix] = field(default_factory=list)  # every distinct fix (e.g. one supplier per worker)
+
+
+@dataclass(frozen=True)
+class ReviewCase:
+    """An invoice that changed in Ontop after its bill was made (cancelled, corrected): a person decides."""
+
+    invoice_id: str
+    invoice_number: str
+    worker_name: str
+    reason: str
+    document_id: str | None  # the bill in QuickBooks (see QboLinks)
+    document_number: str | None
+
+
+@dataclass(frozen=True)
+class QboLinks:
+    """Addresses of records in the QuickBooks web app (qbo-api.md §18): sandbox or production host."""
+
+    host: str  # "https://app.qbo.intuit.com" or "https://app.sandbox.qbo.intuit.com"
+
+    def bill(self, bill_id: str) -> str:
+        return f"{self.host}/app/bill?txnId={bill_id}"
+
+    def vendor_credit(self, credit_id: str) -> str:
+        return f"{self.host}/app/vendorcredit?txnId={credit_id}"
+
+    def supplier(self, vendor_id: str) -> str:
+        return f"{self.host}/app/vendordetail?nameId={vendor_id}"
 
 
 @dataclass(frozen=True)
@@ -111,6 +155,13 @@ class RunSummary:
     fee_bills_created: int = 0  # Ontop's fees, on the Ontop supplier
     credits_created: int = 0  # vendor credits for negative invoices
     home_differences: int = 0  # documents whose home amount differs from what Ontop charged in USD
+    failure_groups: list[FailureGroup] = field(default_factory=list)  # every failure of the run, counted by cause
+    review_cases: list[ReviewCase] = field(default_factory=list)  # the first ones; review_count says how many
+    review_count: int = 0
+    held: int = 0  # invoices a person chose to skip, or review cases already reported (not counted as skipped)
+    home_currency: str = "USD"
+    booked_home_total: Decimal | None = None  # what the run's new documents book, in the home currency
+    progress_message: tuple[str, str] | None = None  # (channel, ts) of the message posted when the run started
 
 
 @dataclass(frozen=True)
@@ -131,6 +182,10 @@ class ConnectionStatusView:
     active_run: RunSummary | None
     next_daily_run_at: datetime | None
     settings: WorkspaceSettings
+    open_failures: list[FailureGroup] = field(default_factory=list)  # every run's unresolved failures, by cause
+    open_reviews: list[ReviewCase] = field(default_factory=list)
+    last_notification_at: datetime | None = None  # when the latest summary or alert reached Slack
+    notifications_problem: str | None = None  # why summaries do not reach the finance channel, if they do not
 
 
 class VendorMatch(enum.StrEnum):
@@ -369,6 +424,14 @@ class BotService(Protocol):
         ...
 
     async def run_summary(self, team: TeamRef, run_id: int) -> RunSummary | None: ...
+
+    async def run_failures(self, team: TeamRef, run_id: int) -> tuple[list[InvoiceFailure], list[ReviewCase]]:
+        """Every failure and review case of the run, however many (the summary lists a sample)."""
+        ...
+
+    async def run_failures_csv(self, team: TeamRef, run_id: int) -> str:
+        """The same as a CSV file's text (cells that look like formulas are quoted as text)."""
+        ...
 
     async def disconnect(self, team: TeamRef, user_id: str) -> None: ...
 

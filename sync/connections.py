@@ -17,6 +17,7 @@ from storage.repos.connections import ConnectionRepo
 from sync import messages
 from sync.api import NeedsReauthError, NotConnectedError
 from sync.ontop.client import OntopClient, OntopCredentials
+from sync.outbox import owe_reauth_alert
 from sync.qbo.auth import QboOAuth, QboTokens, refresh_deadline
 from sync.qbo.client import QboClient
 from sync.qbo.errors import QboInvalidGrant
@@ -104,6 +105,7 @@ async def mark_needs_reauth(sessions: async_sessionmaker[AsyncSession], connecti
             connection = await connections.get(connection_id)
             assert connection is not None
             AuditRepo(session).record(connection.workspace_id, "system", "needs_reauth", connection_id, reason=reason)
+            await owe_reauth_alert(session, connection, reason, datetime.now(UTC))
     log.warning("qbo.needs_reauth", connection_id=connection_id, reason=reason)
 
 

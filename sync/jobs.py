@@ -43,6 +43,8 @@ class RunCounts:
     fee_bills_created: int = 0
     credits_created: int = 0
     home_differences: int = 0  # documents whose home amount QuickBooks booked differs from what Ontop charged
+    review_cases: int = 0  # invoices that changed after billing: a person decides (not failures)
+    held: int = 0  # invoices a person chose to skip, or review cases reported before and unchanged
     api_calls: int = 0  # requests sent to QuickBooks
 
     def totals(self) -> RunTotals:
@@ -57,6 +59,8 @@ class RunCounts:
             fee_bills_created=self.fee_bills_created,
             credits_created=self.credits_created,
             home_differences=self.home_differences,
+            review_cases=self.review_cases,
+            held=self.held,
             api_calls=self.api_calls,
         )
 

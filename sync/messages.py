@@ -175,7 +175,8 @@ def no_single_bill(doc_number: str, found: int) -> str:
 
 
 def skipped_by(user_id: str) -> str:
-    return f"skipped by <@{user_id}>: it will not be booked"
+    # Plain words: the reason is shown escaped; who skipped it is in the audit log.
+    return "skipped by an admin in Slack: it will not be booked"
 
 
 PAY_FROM_MISSING = "no account is chosen to pay Ontop's bills from: choose one in `/qbo map` (or turn payments off)"
@@ -237,3 +238,17 @@ def qbo_refused_supplier(message: str) -> str:
 
 def authorization_ends(deadline_day: str) -> str:
     return f"The QuickBooks authorization ends on {deadline_day}; reconnect before then to keep syncing."
+
+
+def notification_reached_nobody() -> str:
+    return (
+        "The last summary reached nobody: the finance channel refused it and no admin could be messaged. "
+        "Pick a finance channel in `/qbo settings` and invite the bot there."
+    )
+
+
+def notification_fell_back(reason: str) -> str:
+    return (
+        f"Summaries can't reach the finance channel ({reason}), so they go to an admin by direct message. "
+        "Invite the bot to the channel or pick another one in `/qbo settings`."
+    )

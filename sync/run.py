@@ -272,12 +272,14 @@ class SyncEngine:
             state.queued.add(str(invoice.id))
         elif plan.outcome is Outcome.ALREADY_SYNCED:
             counts.already_synced += 1
-        elif plan.outcome in (Outcome.WAITING, Outcome.HELD):
+        elif plan.outcome is Outcome.HELD:
+            counts.held += 1
+        elif plan.outcome is Outcome.WAITING:
             counts.skipped += 1
-            if plan.outcome is Outcome.WAITING and invoice.status == InvoiceStatus.CANCELLED:
+            if invoice.status == InvoiceStatus.CANCELLED:
                 await state.ledger.skip(invoice, plan.reason or messages.CANCELLED_IN_ONTOP)
         elif plan.outcome is Outcome.REVIEW:
-            counts.failed += 1
+            counts.review_cases += 1
             if plan.keep_state:
                 counts.already_synced += 1  # its bill exists; the review is about what to do with it
             await state.ledger.review(
@@ -363,7 +365,7 @@ class SyncEngine:
 
 
 def _status(counts: RunCounts) -> RunStatus:
-    if counts.failed == 0:
+    if counts.failed == 0 and counts.review_cases == 0:
         return RunStatus.SUCCEEDED
     if counts.bills_created == 0 and counts.already_synced == 0 and counts.failed >= counts.invoices_seen:
         return RunStatus.FAILED

@@ -20,11 +20,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.db import transaction
-from storage.models import RunTrigger, utcnow
+from storage.models import ConnectionStatus, RunTrigger, utcnow
 from storage.records import RunRecord
+from storage.repos.connections import ConnectionRepo
 from storage.repos.runs import RunRepo
 from sync import messages
 from sync.jobs import DEFAULT_MAX_ATTEMPTS, RunCounts, RunOutcome
+from sync.outbox import owe_reauth_reminder, owe_run_result
 from sync.run import SyncEngine
 from sync.scheduler import DEFAULT_TICK_SECONDS, DailyScheduler
 
@@ -65,12 +67,13 @@ class RunNotifier(Protocol):
         """Post the 'sync started' message; returns a reference for later updates (or None)."""
         ...
 
-    async def run_progress(self, ref: Any, done: int, total: int | None) -> None:
-        """Update the progress message (chat.update)."""
+    async def run_progress(self, ref: Any, done: int, total: int | None) -> Any:
+        """Update the progress message (chat.update); returns the reference to use from now on (a scheduled run's
+        message is only posted once it has work), or None to keep the old one."""
         ...
 
     async def run_finished(self, run_id: int, ref: Any) -> None:
-        """Post the run summary (read the run from the database: the outcome is committed by now)."""
+        """The run's summary is owed in the outbox (committed with its outcome): deliver it now if possible."""
         ...
 
 
@@ -103,7 +106,11 @@ class ThrottledProgress:
             return
         self._last_sent = moment
         self.sent += 1
-        await _call_notifier(self._notifier.run_progress(self._ref, done, total), "run_progress", self._run_id)
+        updated = await _call_notifier(
+            self._notifier.run_progress(self._ref, done, total), "run_progress", self._run_id
+        )
+        if updated is not None:
+            self._ref = updated
 
 
 async def _call_notifier(call: Awaitable[Any], what: str, run_id: int) -> Any:
@@ -227,9 +234,13 @@ class Worker:
     async def _claim(self) -> RunRecord | None:
         try:
             async with transaction(self._sessions) as session:
-                return await RunRepo(session).claim_next(
+                runs = RunRepo(session)
+                claimed = await runs.claim_next(
                     self.worker_id, self._lease_seconds, self._clock(), max_attempts=self._max_attempts
                 )
+                for abandoned in runs.abandoned:  # a run that kept killing its worker still owes its summary
+                    await owe_run_result(session, abandoned.connection_id, abandoned.id, self._clock())
+                return claimed
         except IntegrityError:
             # Lost a race for a connection's single running slot; another worker has it. Try again next poll.
             self._log.info("claim_race_lost")
@@ -284,7 +295,9 @@ class Worker:
             outcome = RunOutcome.failure(_failure_summary(error))
         else:
             outcome = executing.result()
-        if await self._finish(run.id, outcome, log) and self._notifier is not None:
+        if await self._finish(run, outcome, log) and self._notifier is not None:
+            # The summary is owed in the outbox already (written with the run's final state); this only asks for
+            # it to be delivered now rather than at the outbox's next poll.
             await _call_notifier(self._notifier.run_finished(run.id, ref), "run_finished", run.id)
 
     async def _keep_lease(self, run_id: int, executing: asyncio.Task[RunOutcome], lease_lost: asyncio.Event) -> None:
@@ -310,12 +323,13 @@ class Worker:
                 executing.cancel()
                 return
 
-    async def _finish(self, run_id: int, outcome: RunOutcome, log: Any) -> bool:
+    async def _finish(self, run: RunRecord, outcome: RunOutcome, log: Any) -> bool:
+        """Record the outcome and, in the same transaction, owe its summary (and any reconnect reminder due)."""
         for attempt in range(1, FINISH_ATTEMPTS + 1):
             try:
                 async with transaction(self._sessions) as session:
-                    return await RunRepo(session).finish(
-                        run_id,
+                    finished = await RunRepo(session).finish(
+                        run.id,
                         self.worker_id,
                         status=outcome.status,
                         totals=outcome.counts.totals(),
@@ -323,6 +337,12 @@ class Worker:
                         watermark_after=outcome.watermark_after,
                         now=self._clock(),
                     )
+                    if finished:
+                        await owe_run_result(session, run.connection_id, run.id, self._clock())
+                        connection = await ConnectionRepo(session).get(run.connection_id)
+                        if connection is not None and connection.status == ConnectionStatus.ACTIVE:
+                            await owe_reauth_reminder(session, connection, self._clock())
+                    return finished
             except Exception as exc:
                 log.warning("finish_failed", attempt=attempt, error=type(exc).__name__)
                 await asyncio.sleep(min(self._poll_seconds, 1.0) * attempt)

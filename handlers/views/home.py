@@ -4,10 +4,57 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.blocks import VIEW_BLOCK_LIMIT, actions, button, capped, context, divider, header, section, status_blocks
+from handlers.blocks import (
+    VIEW_BLOCK_LIMIT,
+    actions,
+    button,
+    capped,
+    context,
+    divider,
+    escape,
+    header,
+    section,
+    status_blocks,
+)
 from handlers.ids import HomeIds
-from handlers.run_messages import failure_line, fix_accessory
+from handlers.run_messages import cause_text, causes, fix_button, fix_rows, summary_fixes
 from sync.api import ConnectionStatusView, WorkspaceSettings
+
+HOME_CAUSES = 8  # causes listed; the rest are counted
+HOME_FIX_BUTTONS = 10
+HOME_REVIEWS = 5
+
+
+def _open_failures(status: ConnectionStatusView) -> list[dict[str, Any]]:
+    """Every run's unresolved failures, by cause, each fix once (however old the run that found it)."""
+    groups = list(status.open_failures)
+    if not groups:
+        return []
+    total = sum(group.count for group in groups)
+    blocks: list[dict[str, Any]] = [divider(), section(f"*Failures to fix* ({total:,})")]
+    found = causes(groups)
+    for cause in found[:HOME_CAUSES]:
+        text, _ = cause_text(cause)
+        blocks.append(section(text))
+    if len(found) > HOME_CAUSES:
+        blocks.append(context(f"…and {len(found) - HOME_CAUSES} more causes"))
+    buttons = [fix_button(fix, target.name) for fix, target in summary_fixes(groups)[:HOME_FIX_BUTTONS]]
+    if buttons:
+        blocks.extend(fix_rows(buttons, block_id="home-fixes"))
+    return blocks
+
+
+def _open_reviews(status: ConnectionStatusView) -> list[dict[str, Any]]:
+    reviews = status.open_reviews
+    if not reviews:
+        return []
+    lines = [
+        f"• {escape(case.invoice_number)} ({escape(case.worker_name)}): {escape(case.reason)}"
+        for case in reviews[:HOME_REVIEWS]
+    ]
+    if len(reviews) > HOME_REVIEWS:
+        lines.append(f"…and {len(reviews) - HOME_REVIEWS} more")
+    return [divider(), section(f"*To review* ({len(reviews)})\n" + "\n".join(lines))]
 
 
 def home_view(status: ConnectionStatusView | None, settings: WorkspaceSettings | None) -> dict[str, Any]:
@@ -18,14 +65,10 @@ def home_view(status: ConnectionStatusView | None, settings: WorkspaceSettings |
         blocks.append(actions([button("Connect", HomeIds.CONNECT, style="primary")], block_id="home-actions"))
     else:
         blocks.extend(status_blocks(status))
-        run = status.last_run
-        if run is not None and run.failures:
-            blocks.append(divider())
-            blocks.append(section(f"*Failures to fix* ({len(run.failures)})"))
-            for failure in run.failures[:10]:
-                blocks.append(section(failure_line(failure), accessory=fix_accessory(failure)))
-            if len(run.failures) > 10:
-                blocks.append(context(f"…and {len(run.failures) - 10} more"))
+        if status.notifications_problem:
+            blocks.append(section(f":warning: {escape(status.notifications_problem)}"))
+        blocks.extend(_open_failures(status))
+        blocks.extend(_open_reviews(status))
         blocks.append(divider())
         blocks.append(
             actions(

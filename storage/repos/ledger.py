@@ -84,6 +84,29 @@ class LedgerRepo:
         )
         return [LedgerEntry.of(row) for row in rows]
 
+    async def list_with_codes(self, codes: Sequence[str], limit: int = 200) -> list[LedgerEntry]:
+        """Invoices whose open problem has one of these codes (e.g. review cases), oldest first."""
+        rows = await self._session.scalars(
+            select(SyncedInvoice)
+            .where(SyncedInvoice.connection_id == self._connection_id, SyncedInvoice.error_code.in_(list(codes)))
+            .order_by(SyncedInvoice.id)
+            .limit(limit)
+        )
+        return [LedgerEntry.of(row) for row in rows]
+
+    async def failed_invoice_currencies(self, code: str) -> dict[str, str]:
+        """Agreement id -> the currency of its latest invoice failing with `code` (e.g. no supplier yet)."""
+        rows = await self._session.execute(
+            select(SyncedInvoice.agreement_id, SyncedInvoice.currency)
+            .where(
+                SyncedInvoice.connection_id == self._connection_id,
+                SyncedInvoice.state == InvoiceState.FAILED,
+                SyncedInvoice.error_code == code,
+            )
+            .order_by(SyncedInvoice.id)
+        )
+        return {str(agreement): str(currency) for agreement, currency in rows.all() if agreement and currency}
+
     async def count_failed_by_fix_target(self, fix_kind: str) -> dict[str, int]:
         """Failed invoices per fix target of one kind (e.g. per unmapped concept)."""
         rows = await self._session.execute(

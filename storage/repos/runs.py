@@ -45,12 +45,15 @@ class RunTotals:
     fee_bills_created: int = 0
     credits_created: int = 0
     home_differences: int = 0
+    review_cases: int = 0
+    held: int = 0
     api_calls: int = 0
 
 
 class RunRepo:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self.abandoned: list[RunRecord] = []  # runs claim_next failed after too many attempts (they owe a summary)
 
     # --- enqueue ------------------------------------------------------------------------------------------
 
@@ -156,6 +159,8 @@ class RunRepo:
                 break
             if expired.attempt >= max_attempts:
                 _abandon(expired, moment)
+                await self._session.flush()
+                self.abandoned.append(RunRecord.of(expired))
                 continue
             logger.warning(
                 "run_lease_taken_over",
@@ -234,6 +239,8 @@ class RunRepo:
         run.fee_bills_created = totals.fee_bills_created
         run.credits_created = totals.credits_created
         run.home_differences = totals.home_differences
+        run.review_cases = totals.review_cases
+        run.held = totals.held
         run.api_calls = totals.api_calls
         run.error_summary = error_summary[:ERROR_SUMMARY_LIMIT] if error_summary else None
         if watermark_after is not None:

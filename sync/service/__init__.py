@@ -15,9 +15,11 @@ from sync.api import (
     BooksChoice,
     BooksView,
     ConnectionStatusView,
+    InvoiceFailure,
     MappingRow,
     QboConnected,
     ReconcileReport,
+    ReviewCase,
     RunSummary,
     RunTrigger,
     SyncPreview,
@@ -181,6 +183,12 @@ class Service:
 
     async def run_summary(self, team: TeamRef, run_id: int) -> RunSummary | None:
         return await self.reports.run_summary(team, run_id)
+
+    async def run_failures(self, team: TeamRef, run_id: int) -> tuple[list[InvoiceFailure], list[ReviewCase]]:
+        return await self.reports.run_failures(team, run_id)
+
+    async def run_failures_csv(self, team: TeamRef, run_id: int) -> str:
+        return await self.reports.run_failures_csv(team, run_id)
 
     # --- webhooks -------------------------------------------------------------------------------------------
 

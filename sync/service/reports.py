@@ -2,24 +2,39 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ConnectionStatus, InvoiceState, RunStatus, RunTrigger
-from storage.records import ConnectionRecord, LedgerEntry, RunRecord, WorkspaceRecord
+from storage.models import ConnectionStatus, InvoiceState, NotificationState, RunStatus, RunTrigger
+from storage.records import ConnectionRecord, LedgerEntry, NotificationRecord, RunRecord, WorkspaceRecord
 from storage.repos.accounts import AccountRepo
 from storage.repos.connections import ConnectionRepo
 from storage.repos.ledger import LedgerRepo
 from storage.repos.mappings import MappingRepo
+from storage.repos.notifications import NotificationRepo
 from storage.repos.postings import PostingRepo
 from storage.repos.runs import RunRepo
 from storage.repos.vendor_links import VendorLinkRepo
 from storage.repos.workspaces import WorkspaceRepo
 from sync import messages, scheduler
-from sync.api import ConnectionStatusView, Fix, FixKind, InvoiceFailure, RunSummary, TeamRef, WorkspaceSettings
+from sync.api import (
+    ConnectionStatusView,
+    FailureGroup,
+    Fix,
+    FixKind,
+    InvoiceFailure,
+    ReviewCase,
+    RunSummary,
+    TeamRef,
+    WorkspaceSettings,
+)
 from sync.books import PAY_FROM_TYPES
+from sync.plan import REVIEW_CODES
 from sync.service.base import ServiceContext
 
 MAX_FAILURES_IN_SUMMARY = 50
@@ -33,6 +48,7 @@ def workspace_settings(team: TeamRef, workspace: WorkspaceRecord) -> WorkspaceSe
         timezone=workspace.timezone,
         admin_user_ids=list(workspace.admin_user_ids),
         auto_create_vendors=workspace.auto_create_vendors,
+        installer_user_id=workspace.installed_by,
     )
 
 
@@ -58,6 +74,9 @@ def run_summary_of(run: RunRecord) -> RunSummary:
         fee_bills_created=run.fee_bills_created,
         credits_created=run.credits_created,
         home_differences=run.home_differences,
+        held=run.held,
+        review_count=run.review_cases,
+        progress_message=(run.progress_channel, run.progress_ts) if run.progress_channel and run.progress_ts else None,
     )
 
 
@@ -71,6 +90,8 @@ def failure_of(entry: LedgerEntry) -> InvoiceFailure:
             target_name = worker
         elif kind is FixKind.CREATE_VENDOR_IN_CURRENCY:  # target "agreement:CUR" -> "Ana Gómez (EUR)"
             target_name = f"{worker} ({target.rpartition(':')[2]})"
+        elif kind in (FixKind.RETRY, FixKind.LINK_BILL, FixKind.SKIP_INVOICE):
+            target_name = entry.invoice_number  # per-invoice fixes are named by the invoice
         fix = Fix(kind, target, target_name)
     return InvoiceFailure(
         invoice_id=entry.invoice_id,
@@ -80,23 +101,128 @@ def failure_of(entry: LedgerEntry) -> InvoiceFailure:
         currency=entry.currency,
         reason=entry.error_message or entry.error_code or "failed",
         fix=fix,
+        code=entry.error_code or "",
+        amount_usd=entry.usd_total if entry.currency and entry.currency != "USD" else None,
     )
 
 
-async def run_summary(session: AsyncSession, run: RunRecord) -> RunSummary:
-    """A run with its failed invoices and a reconnect prompt when QuickBooks refuses us."""
+def review_case_of(entry: LedgerEntry) -> ReviewCase:
+    return ReviewCase(
+        invoice_id=entry.invoice_id,
+        invoice_number=entry.invoice_number,
+        worker_name=entry.worker_name or f"contract {entry.agreement_id}",
+        reason=entry.error_message or entry.error_code or "",
+        document_id=entry.qbo_bill_id,
+        document_number=entry.doc_number,
+    )
+
+
+def _group_key(failure: InvoiceFailure) -> tuple[str, str, str]:
+    """Failures with one cause kind share a group; causes whose sentence names a target (a concept, the
+    connection) get one group per target. Workers without a supplier are one group, with a fix per worker."""
+    fix = failure.fix
+    if fix is None:
+        return (failure.code, "", failure.reason if not failure.code else "")
+    per_target = fix.kind in (FixKind.MAP_CONCEPT, FixKind.BOOKS, FixKind.RECONNECT)
+    return (failure.code, str(fix.kind), fix.target if per_target else "")
+
+
+def group_failures(failures: list[InvoiceFailure], examples: int = 3) -> list[FailureGroup]:
+    """Every failure in exactly one group, counted exactly, groups in the order they first occur."""
+    grouped: dict[tuple[str, str, str], list[InvoiceFailure]] = {}
+    for failure in failures:
+        grouped.setdefault(_group_key(failure), []).append(failure)
+    groups = []
+    for members in grouped.values():
+        fixes = list({(f.fix.kind, f.fix.target): f.fix for f in members if f.fix is not None}.values())
+        groups.append(
+            FailureGroup(
+                code=members[0].code,
+                reason=members[0].reason,
+                count=len(members),
+                fix=fixes[0] if fixes else None,
+                examples=members[:examples],
+                fixes=fixes,
+            )
+        )
+    return groups
+
+
+async def run_failures(session: AsyncSession, run: RunRecord) -> tuple[list[InvoiceFailure], list[ReviewCase]]:
+    """All of a run's failures (connection-wide prompts first) and its review cases, however many there are."""
     entries = await LedgerRepo(session, run.connection_id).list_problems_of_run(run.id)
-    failures = [failure_of(entry) for entry in entries[:MAX_FAILURES_IN_SUMMARY]]
+    failures = [failure_of(entry) for entry in entries if entry.state in (InvoiceState.FAILED, InvoiceState.PENDING)]
+    reviews = [review_case_of(entry) for entry in entries if entry.error_code in REVIEW_CODES]
     connection = await ConnectionRepo(session).get(run.connection_id)
     if connection is not None and connection.status == ConnectionStatus.NEEDS_REAUTH:
         reconnect = Fix(FixKind.RECONNECT, str(connection.id), connection.company_name)
-        failures.insert(0, InvoiceFailure("", "", connection.company_name, None, None, messages.RECONNECT, reconnect))
+        failures.insert(
+            0, InvoiceFailure("", "", connection.company_name, None, None, messages.RECONNECT, reconnect, "reauth")
+        )
     elif connection is not None and await _bills_wait_for_a_pay_from_account(session, connection):
         choose = Fix(FixKind.BOOKS, str(connection.id), connection.company_name)
         failures.insert(
-            0, InvoiceFailure("", "", connection.company_name, None, None, messages.CHOOSE_PAY_FROM, choose)
+            0,
+            InvoiceFailure(
+                "", "", connection.company_name, None, None, messages.CHOOSE_PAY_FROM, choose, "no_pay_from"
+            ),
         )
-    return dataclasses.replace(run_summary_of(run), failures=failures)
+    return failures, reviews
+
+
+async def run_summary(session: AsyncSession, run: RunRecord) -> RunSummary:
+    """A run with every failure counted by cause (a sample listed), its review cases, and connection prompts."""
+    failures, reviews = await run_failures(session, run)
+    connection = await ConnectionRepo(session).get(run.connection_id)
+    return dataclasses.replace(
+        run_summary_of(run),
+        failures=failures[:MAX_FAILURES_IN_SUMMARY],
+        failure_groups=group_failures(failures),
+        review_cases=reviews[:MAX_FAILURES_IN_SUMMARY],
+        review_count=max(len(reviews), run.review_cases),
+        home_currency=connection.home_currency if connection else "USD",
+    )
+
+
+def failures_csv(failures: list[InvoiceFailure], reviews: list[ReviewCase]) -> str:
+    """Every failure and review case of a run, one row each, for a spreadsheet (the complete list)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        ["kind", "invoice", "worker", "amount", "currency", "amount_usd", "reason", "fix", "fix_target", "bill"]
+    )
+    for failure in failures:
+        writer.writerow(
+            _cell(value)
+            for value in [
+                "failure",
+                failure.invoice_number,
+                failure.worker_name,
+                "" if failure.amount is None else f"{failure.amount:.2f}",
+                failure.currency or "",
+                "" if failure.amount_usd is None else f"{failure.amount_usd:.2f}",
+                failure.reason,
+                str(failure.fix.kind) if failure.fix else "",
+                failure.fix.target_name or failure.fix.target if failure.fix else "",
+                "",
+            ]
+        )
+    for case in reviews:
+        row = ["review", case.invoice_number, case.worker_name, "", "", "", case.reason, "", "", case.document_number]
+        writer.writerow([_cell(value) for value in row])
+    return out.getvalue()
+
+
+def _cell(value: str | None) -> str:
+    """A spreadsheet cell that stays text: names from Ontop never run as formulas (CSV injection)."""
+    text = value or ""
+    if text[:1] not in ("=", "+", "-", "@", "\t", "\r"):
+        return text
+    try:
+        Decimal(text)  # a negative amount is a number, not a formula
+        return text
+    except InvalidOperation:
+        return "'" + text
 
 
 async def _bills_wait_for_a_pay_from_account(session: AsyncSession, connection: ConnectionRecord) -> bool:
@@ -120,6 +246,8 @@ async def connection_status(
     history = await runs.history(connection.id, limit=5)
     active = await runs.active(connection.id)
     last = next((run for run in history if run.status not in (RunStatus.QUEUED, RunStatus.RUNNING)), None)
+    latest = await NotificationRepo(session).latest_settled(workspace.id)
+    failed = await ledger.list_in_states([InvoiceState.FAILED])
     return ConnectionStatusView(
         connection_id=connection.id,
         status=connection.status,
@@ -132,12 +260,29 @@ async def connection_status(
         unmapped_concepts=sorted(set(blocked) - set(mappings)),
         vendors_linked=len(await VendorLinkRepo(session).get_all(connection.id)),
         bills_created_total=await ledger.count_in_state(InvoiceState.CREATED),
-        failed_invoices=await ledger.count_in_state(InvoiceState.FAILED),
+        failed_invoices=len(failed),
         last_run=await run_summary(session, last) if last else None,
         active_run=run_summary_of(active) if active else None,
         next_daily_run_at=scheduler.next_daily_run_at(workspace.sync_hour, workspace.timezone, datetime.now(UTC)),
         settings=workspace_settings(team, workspace),
+        open_failures=group_failures(
+            [failure_of(entry) for entry in await ledger.list_in_states([InvoiceState.FAILED])]
+        ),
+        open_reviews=[review_case_of(entry) for entry in await ledger.list_with_codes(sorted(REVIEW_CODES))],
+        last_notification_at=latest.delivered_at if latest else None,
+        notifications_problem=notification_problem(latest),
     )
+
+
+def notification_problem(latest: NotificationRecord | None) -> str | None:
+    """Why the latest summary or alert did not reach the finance channel (None when it did)."""
+    if latest is None:
+        return None
+    if latest.state == NotificationState.FAILED:
+        return messages.notification_reached_nobody()
+    if latest.fell_back:
+        return messages.notification_fell_back(latest.fell_back)
+    return None
 
 
 class Reports:
@@ -164,3 +309,23 @@ class Reports:
             if connection is None or connection.workspace_id != workspace.id:
                 return None  # never show another workspace's run
             return await run_summary(session, run)
+
+    async def run_failures(self, team: TeamRef, run_id: int) -> tuple[list[InvoiceFailure], list[ReviewCase]]:
+        """Every failure and review case of one of the workspace's runs (for the thread pages and the CSV)."""
+        async with self._context.sessions() as session:
+            run = await self._own_run(session, team, run_id)
+            return await run_failures(session, run) if run is not None else ([], [])
+
+    async def run_failures_csv(self, team: TeamRef, run_id: int) -> str:
+        failures, reviews = await self.run_failures(team, run_id)
+        return failures_csv(failures, reviews)
+
+    async def _own_run(self, session: AsyncSession, team: TeamRef, run_id: int) -> RunRecord | None:
+        workspace = await WorkspaceRepo(session).find(team.team_id, team.enterprise_id)
+        run = await RunRepo(session).get(run_id)
+        if workspace is None or run is None:
+            return None
+        connection = await ConnectionRepo(session).get(run.connection_id)
+        if connection is None or connection.workspace_id != workspace.id:
+            return None  # never another workspace's run
+        return run

@@ -93,12 +93,15 @@ class Suppliers:
         linked: list[str] = []
         failed: list[tuple[str, str]] = []
         directory = await resolver.directory()
+        async with self._context.sessions() as session:
+            # A supplier made to fix a failure is made in the failing invoice's currency (the contract may differ).
+            billed_in = await LedgerRepo(session, connection.id).failed_invoice_currencies("no_vendor")
         for worker in workers:
             agreement_id = str(worker.agreement_id)
             if (wanted is not None and agreement_id not in wanted) or agreement_id in resolver.links:
                 continue
             name = worker.display_name or worker.email or agreement_id
-            resolution = resolver.decide_for(worker, directory, invoice_id="")
+            resolution = resolver.decide_for(worker, directory, invoice_id="", billed_in=billed_in.get(agreement_id))
             if isinstance(resolution, BillProblem):
                 if wanted is not None or resolution.code != "worker_not_ready":
                     failed.append((name, resolution.message))

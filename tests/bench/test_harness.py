@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from bench.emulators import NoPdfCompany, qbo_process
-from bench.throughput import simple_sync
+from bench.throughput import RequestTrace, is_paid, paid_bills, simple_sync
 from bench.world import EngineWorld, WorldOptions
 from devtools.server import BackgroundServer
 from emulators.ontop.app import OntopEmulatorState, create_ontop_emulator
@@ -89,6 +89,26 @@ async def test_engine_world_syncs_without_uploads_when_the_company_has_no_pdfs(
     bills = emulators_without_pdfs.qbo.entities("Bill", realm)
     assert result.bills_created + result.fee_bills_created == len(bills) > 0
     assert emulators_without_pdfs.qbo.entities("Attachable", realm) == []
+
+
+async def test_paid_bills_count_what_quickbooks_shows_paid_and_the_trace_sees_every_batch_item(
+    emulators_without_pdfs: Emulators,
+) -> None:
+    options = WorldOptions(emulators_without_pdfs.qbo_url, emulators_without_pdfs.ontop_url, time_scale=TIME_SCALE)
+    async with EngineWorld(options) as world:
+        trace = RequestTrace(emulators_without_pdfs.qbo_url)
+        trace.install(world)
+        await world.connect()
+        await world.sync()
+        paid = await paid_bills(world)
+    bills = emulators_without_pdfs.qbo.entities("Bill", world.realm_id or "")
+    assert paid == sum(1 for bill in bills if is_paid(bill)) == len(bills) > 0
+    items: dict[str, int] = {}
+    for request in trace.sent:
+        items[request.kind] = items.get(request.kind, 0) + request.items
+    assert items["batch:Bill"] == items["batch:BillPayment"] == len(bills)
+    assert any(wait.batch for wait in trace.waits)  # the timed limiter saw the batch calls
+    assert any(request.service == "ontop" for request in trace.sent)
 
 
 def _burst(url: str, count: int) -> int:

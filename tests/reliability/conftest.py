@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import random
 import signal
 import subprocess
 import sys
@@ -22,7 +24,7 @@ from tests.reliability.support import Driver
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROCESS_WAIT_SECONDS = 30.0
-StartWorker = Callable[[], "subprocess.Popen[bytes]"]
+StartWorker = Callable[..., "subprocess.Popen[bytes]"]
 
 TIME_SCALE = 0.01  # QBO's rate windows shrink a hundredfold on both sides: limits stay real, tests stay fast
 
@@ -30,19 +32,55 @@ TIME_SCALE = 0.01  # QBO's rate windows shrink a hundredfold on both sides: limi
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--soak", action="store_true", default=False, help="run the long reliability soak")
     parser.addoption("--soak-rounds", type=int, default=30, help="sync rounds in the soak (with --soak)")
+    parser.addoption(
+        "--soak-seed", type=int, default=None, help="the soak's schedule of faults and kills (default: random, printed)"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "stack(**options): StackOptions overrides for the `stack` fixture")
 
 
+CI_SOAK_ROUNDS = 10  # CI's short soak: a new schedule per commit, within the suite's time budget
+
+
+def on_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("--soak"):
+    if config.getoption("--soak") or on_ci():
         return
-    skip = pytest.mark.skip(reason="soak: opt in with --soak")
+    skip = pytest.mark.skip(reason="soak: opt in with --soak (CI runs a short one)")
     for item in items:
         if "soak" in item.keywords:
             item.add_marker(skip)
+
+
+def commit_seed() -> int | None:
+    """A seed derived from the commit under test: each commit explores a new schedule, reproducibly."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return int(head[:8], 16) if head else None
+
+
+@pytest.fixture
+def soak_plan(request: pytest.FixtureRequest) -> tuple[int, int]:
+    """(rounds, seed): --soak-rounds/--soak-seed; on CI without --soak, a short soak seeded by the commit;
+    otherwise a random seed. The seed is always printed, so a failure reproduces with --soak-seed."""
+    config = request.config
+    seed: int | None = config.getoption("--soak-seed")
+    rounds: int = config.getoption("--soak-rounds")
+    if not config.getoption("--soak") and on_ci():
+        rounds, seed = CI_SOAK_ROUNDS, seed if seed is not None else commit_seed()
+    if seed is None:
+        seed = random.SystemRandom().randrange(1, 2**31)
+    print(f"\nSOAK SEED {seed} ({rounds} rounds): reproduce with --soak --soak-seed {seed} --soak-rounds {rounds}")
+    return rounds, seed
 
 
 def stack_options(**overrides: object) -> StackOptions:
@@ -123,8 +161,8 @@ def start_worker(headless_stack: LocalStack, tmp_path: Path) -> Iterator[StartWo
     processes: list[subprocess.Popen[bytes]] = []
     config = settings_file(headless_stack, tmp_path)
 
-    def start() -> subprocess.Popen[bytes]:
-        command = [sys.executable, "-m", "tests.reliability.worker_process", str(config)]
+    def start(*flags: str) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "tests.reliability.worker_process", str(config), *flags]
         log = (tmp_path / f"worker-{len(processes)}.log").open("wb")
         process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
         processes.append(process)

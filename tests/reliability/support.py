@@ -274,29 +274,36 @@ class Driver:
         return runs
 
     async def check_user_was_told(self, runs: list[SyncRun], channel_id: str = FINANCE_CHANNEL) -> None:
-        """Each finished run's summary (status and counts, as the database has them) is in the finance channel."""
+        """Each finished run has exactly one summary in the finance channel (and one reply that notifies), found by
+        the run id its message metadata carries: at least once, and never twice, whatever was killed when."""
         for run in runs:
-            expected = (
-                f"QuickBooks sync #{run.id} {run.status}",
-                f"{run.bills_created} bill(s) created, {run.already_synced} already synced, "
-                f"{run.skipped} skipped, {run.failed} failed",
-            )
 
-            async def posted(expected: tuple[str, str] = expected) -> bool:
-                return any(all(part in text for part in expected) for text in self.summary_texts(channel_id))
+            async def posted(run_id: int = run.id) -> bool:
+                return len(self.summaries_of(run_id, channel_id)) >= 1
 
-            await wait_until(posted, timeout_seconds=10, what=f"the summary of run #{run.id} in {channel_id}")
+            await wait_until(posted, timeout_seconds=20, what=f"the summary of run #{run.id} in {channel_id}")
+        await asyncio.sleep(0.5)  # a redelivery racing the check would show up as a second summary
+        for run in runs:
+            summaries = self.summaries_of(run.id, channel_id)
+            assert len(summaries) == 1, f"run #{run.id} has {len(summaries)} summaries"
+            assert f"#{run.id}" in str(summaries[0].get("text")), summaries[0].get("text")
+            replies = [m for m in self.parts_of(run.id, channel_id) if m[0] == "reply"]
+            assert len(replies) == 1, f"run #{run.id} has {len(replies)} notifying replies"
+
+    def parts_of(self, run_id: int, channel_id: str = FINANCE_CHANNEL) -> list[tuple[str, dict[str, Any]]]:
+        """(part, message) of every message the bot posted about a run (top-level and in threads)."""
+        found = []
+        for message in self.finance_messages(channel_id):
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("run_id") == run_id:
+                found.append((str(payload.get("part")), message))
+        return found
+
+    def summaries_of(self, run_id: int, channel_id: str = FINANCE_CHANNEL) -> list[dict[str, Any]]:
+        return [message for part, message in self.parts_of(run_id, channel_id) if part == "top"]
 
     def finance_messages(self, channel_id: str = FINANCE_CHANNEL) -> list[dict[str, Any]]:
         return self.stack.fake_slack.messages(channel_id)
-
-    def summary_texts(self, channel_id: str = FINANCE_CHANNEL) -> list[str]:
-        """Top-level texts of finance-channel messages that are run summaries (after the worker's last update)."""
-        return [
-            str(m.get("text", ""))
-            for m in self.finance_messages(channel_id)
-            if "QuickBooks sync #" in m.get("text", "")
-        ]
 
 
 async def assert_nothing_lost_nor_doubled(

@@ -55,6 +55,21 @@ async def test_a_worker_killed_at_random_points_mid_sync_loses_and_doubles_nothi
     assert first.attempt >= 2, "the first run was taken over after the kill"
 
 
+async def test_a_worker_killed_between_finishing_a_run_and_posting_its_summary_still_tells_the_channel_once(
+    headless_driver: Driver, start_worker: StartWorker
+) -> None:
+    driver = headless_driver
+    await driver.connect()
+    victim = start_worker("--die-after-finish")  # commits the run's outcome, then dies before any Slack call
+
+    assert victim.wait(timeout=PROCESS_WAIT_SECONDS) == -signal.SIGKILL
+    [run] = await driver.runs()
+    assert run.status in ("succeeded", "partial")  # committed; the summary is only owed (the victim posted nothing)
+    start_worker()  # any process's outbox delivers what is owed
+
+    await driver.check_user_was_told([run])
+
+
 async def test_two_workers_racing_for_the_same_run_create_each_bill_once(
     headless_driver: Driver, start_worker: StartWorker
 ) -> None:

@@ -85,8 +85,9 @@ async def test_a_batch_where_one_bill_is_refused_creates_the_others_and_reports_
     assert row.state == InvoiceState.FAILED and row.error_message
     runs = await driver.runs()
     assert runs[0].failed >= 1 and runs[0].bills_created == len(outcome.expected_doc_numbers)
-    summaries = driver.summary_texts()
-    assert any("1 failed" in text or f"{runs[0].failed} failed" in text for text in summaries)
+    [summary] = driver.summaries_of(runs[0].id)
+    failed = runs[0].failed
+    assert f"{failed} needs a fix" in summary["text"] or f"{failed} need a fix" in summary["text"], summary["text"]
     failure_blocks = str(driver.finance_messages())
     assert victim["invoiceNumber"] in failure_blocks, "the failed invoice is named in the channel"
 

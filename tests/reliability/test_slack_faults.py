@@ -75,7 +75,7 @@ async def test_when_the_finance_channel_cannot_take_the_summary_it_goes_to_the_a
     await driver.check_exactly_once()
 
     async def summary_in_dm() -> bool:
-        return any("QuickBooks sync #" in str(m.get("text")) and "bill(s) created" in str(m.get("text"))
+        return any("QuickBooks sync #" in str(m.get("text")) and "booked" in str(m.get("text"))
                    for m in direct_messages(driver))  # fmt: skip
 
     await wait_until(summary_in_dm, timeout_seconds=10, what="the run summary in the admin's DM")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,8 @@ from devtools.signing import SlackClientSimulator
 from handlers.notify import SlackNotifier
 from storage.crypto import SecretBox, generate_key
 from storage.db import create_engine
-from sync.api import TeamRef
+from sync.api import QboLinks, RunSummary, TeamRef
+from sync.outbox import NotificationKind, NotificationRecord
 from tests.slack.fakes import FakeService
 
 SIGNING_SECRET = "test-signing-secret"
@@ -48,6 +50,73 @@ class RunningApp:
     service: FakeService
     notifier: SlackNotifier
     settings: Settings
+
+    async def deliver_run(
+        self, summary: RunSummary, *, team: TeamRef = TEAM, steps: RecordedSteps | None = None
+    ) -> RecordedSteps:
+        """The outbox delivering a finished run's summary (as the worker's outbox would, minus the database)."""
+        self.service.add_run(team.team_id, summary)
+        steps = steps or RecordedSteps(notification_id=summary.run_id)
+        result = await self.notifier.deliver(team, steps.record(summary.run_id), steps)
+        steps.results.append(result)
+        return steps
+
+
+@dataclass
+class RecordedSteps:
+    """sync.outbox.Steps in memory: what a delivery recorded, and the notification row it would leave."""
+
+    notification_id: int
+    channel_id: str | None = None
+    ts: str | None = None
+    post_started_at: datetime | None = None
+    reply_ts: str | None = None
+    pages: int = 0
+    file: bool = False
+    fell_back: str | None = None
+    attempts: int = 0
+    results: list[object] = field(default_factory=list)
+
+    def record(self, run_id: int, kind: str = NotificationKind.RUN_RESULT) -> NotificationRecord:
+        """The row as the next delivery attempt reads it."""
+        self.attempts += 1
+        return NotificationRecord(
+            id=self.notification_id,
+            workspace_id=1,
+            connection_id=1,
+            kind=kind,
+            key=f"run:{run_id}",
+            run_id=run_id,
+            payload={},
+            state="pending",
+            attempts=self.attempts,
+            next_attempt_at=datetime.now(UTC),
+            channel_id=self.channel_id,
+            ts=self.ts,
+            post_started_at=self.post_started_at,
+            reply_ts=self.reply_ts,
+            pages_posted=self.pages,
+            file_posted=self.file,
+            fell_back=self.fell_back,
+            last_error=None,
+            created_at=datetime.now(UTC),
+            delivered_at=None,
+        )
+
+    async def post_started(self, channel_id: str) -> None:
+        self.channel_id, self.post_started_at = channel_id, datetime.now(UTC)
+
+    async def top_posted(self, channel_id: str, ts: str, *, fell_back: str | None) -> None:
+        self.channel_id, self.ts, self.fell_back = channel_id, ts, fell_back
+
+    async def reply_posted(self, ts: str) -> None:
+        self.reply_ts = ts
+
+    async def pages_posted(self, count: int) -> None:
+        self.pages = count
+
+    async def file_posted(self) -> None:
+        self.file = True
 
 
 @pytest.fixture
@@ -93,7 +162,7 @@ def serve(
 
     installation = SlackInstallation(settings, engine, box)
     bolt_app = create_bolt_app(settings, service, engine, box, installation=installation)
-    notifier = SlackNotifier(installation.client_for, service)
+    notifier = SlackNotifier(installation.client_for, service, QboLinks("https://app.sandbox.qbo.intuit.com"))
     web = create_web_app(settings, bolt_app, service, engine, notifier=notifier)
     return BackgroundServer(web), notifier
 

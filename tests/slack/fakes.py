@@ -28,6 +28,7 @@ from sync.api import (
     NotConnectedError,
     QboConnected,
     ReconcileReport,
+    ReviewCase,
     RunStatus,
     RunSummary,
     RunTrigger,
@@ -42,6 +43,7 @@ from sync.api import (
     WebhookRejected,
     WorkspaceSettings,
 )
+from sync.service.reports import group_failures
 
 ONTOP_EMAIL = "finance@acme.test"
 ONTOP_PASSWORD = "correct horse"
@@ -78,6 +80,8 @@ class TeamState:
     books: BooksView = field(default_factory=lambda: default_books())
     linked_bills: dict[str, str] = field(default_factory=dict)  # invoice id -> bill DocNumber
     skipped_invoices: set[str] = field(default_factory=set)
+    runs: dict[int, RunSummary] = field(default_factory=dict)
+    all_failures: dict[int, list[InvoiceFailure]] = field(default_factory=dict)
     vendors_in_currency: list[tuple[str, str]] = field(default_factory=list)  # (agreement id, currency)
 
 
@@ -325,6 +329,8 @@ class FakeService:
                 bills_created_total=42,
                 failed_invoices=len(state.last_run.failures) if state.last_run else 0,
                 last_run=state.last_run,
+                open_failures=group_failures(list(state.last_run.failures)) if state.last_run else [],
+                open_reviews=list(state.last_run.review_cases) if state.last_run else [],
                 active_run=None,
                 next_daily_run_at=datetime(2026, 11, 26, 11, 0, tzinfo=UTC),
                 settings=state.settings,
@@ -502,8 +508,32 @@ class FakeService:
     async def run_summary(self, team: TeamRef, run_id: int) -> RunSummary | None:
         await self._enter("run_summary", team, run_id=run_id)
         with self._lock:
-            run = self._team(team).last_run
+            state = self._team(team)
+            run = state.runs.get(run_id) or state.last_run
         return run if run is not None and run.run_id == run_id else None
+
+    async def run_failures(self, team: TeamRef, run_id: int) -> tuple[list[InvoiceFailure], list[ReviewCase]]:
+        run = await self.run_summary(team, run_id)
+        if run is None:
+            return [], []
+        with self._lock:
+            every = self._team(team).all_failures.get(run_id)
+        return (list(every) if every is not None else list(run.failures)), list(run.review_cases)
+
+    async def run_failures_csv(self, team: TeamRef, run_id: int) -> str:
+        failures, reviews = await self.run_failures(team, run_id)
+        rows = ["invoice,worker,reason"] + [f"{f.invoice_number},{f.worker_name},{f.reason}" for f in failures]
+        rows += [f"{r.invoice_number},{r.worker_name},{r.reason}" for r in reviews]
+        return "\n".join(rows) + "\n"
+
+    def add_run(self, team_id: str, run: RunSummary, failures: list[InvoiceFailure] | None = None) -> None:
+        """A finished run the service knows (with every failure, when the summary lists only a sample)."""
+        with self._lock:
+            state = self._team(TeamRef(team_id))
+            state.runs[run.run_id] = run
+            state.last_run = run
+            if failures is not None:
+                state.all_failures[run.run_id] = failures
 
     async def disconnect(self, team: TeamRef, user_id: str) -> None:
         await self._enter("disconnect", team, user_id=user_id)

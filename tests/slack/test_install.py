@@ -133,7 +133,6 @@ async def test_workspace_that_never_installed_is_told_so(multi_app: RunningApp) 
 
 async def test_a_click_from_another_workspace_acts_only_on_that_workspace(installed: RunningApp) -> None:
     """Workspace B clicking a button copied from workspace A's message: values are looked up in B only."""
-    from tests.slack.conftest import TEAM
     from tests.slack.fakes import sample_run
 
     fake, service = installed.fake, installed.service
@@ -141,8 +140,9 @@ async def test_a_click_from_another_workspace_acts_only_on_that_workspace(instal
     fake.add_user("U2EVE", "eve", team_id="T0002", is_admin=True)
     await install(installed, "T0002", "U2EVE")
     service.connect("T0001")
-    ref = await installed.notifier.run_finished(TEAM, sample_run(), None)
-    assert ref is not None
+    steps = await installed.deliver_run(sample_run())
+    assert steps.ts is not None
+    ref = steps
     async with SlackClientSimulator(installed.url, SIGNING_SECRET, "T0002", "U2EVE", fake) as eve:
         assert (await eve.click_message_button("C0FIN", ref.ts, "fix-create-vendor")).status_code == 200
         await eve.click_message_button("C0FIN", ref.ts, "fix-retry")

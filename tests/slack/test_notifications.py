@@ -9,8 +9,9 @@ from typing import Any
 
 from handlers.ids import BooksIds, FixIds, HomeIds, MappingIds
 from handlers.notify import MessageRef
-from sync.api import Fix, FixKind, InvoiceFailure
-from tests.slack.conftest import TEAM, RunningApp
+from sync.api import Fix, FixKind, InvoiceFailure, RunSummary, ServiceError
+from sync.outbox import NotificationKind
+from tests.slack.conftest import TEAM, RecordedSteps, RunningApp
 from tests.slack.fakes import FakeService, sample_run
 
 
@@ -18,10 +19,19 @@ def texts(thing: dict[str, Any]) -> str:
     return json.dumps(thing.get("blocks", []), ensure_ascii=False)
 
 
-async def post_summary(app: RunningApp) -> MessageRef:
-    ref = await app.notifier.run_finished(TEAM, sample_run(), None)
-    assert ref is not None
-    return ref
+async def post_summary(app: RunningApp, run: RunSummary | None = None) -> MessageRef:
+    """The outbox delivers a finished run's summary; where its top-level message landed."""
+    steps = await app.deliver_run(run or sample_run())
+    assert steps.results == [None] and steps.channel_id and steps.ts
+    return MessageRef(TEAM, steps.channel_id, steps.ts, fell_back=steps.fell_back is not None)
+
+
+async def post_reauth_alert(app: RunningApp) -> MessageRef:
+    steps = RecordedSteps(notification_id=900)
+    notification = replace(steps.record(0, NotificationKind.REAUTH), run_id=None, payload={"refused": True})
+    assert await app.notifier.deliver(TEAM, notification, steps) is None
+    assert steps.channel_id and steps.ts
+    return MessageRef(TEAM, steps.channel_id, steps.ts, fell_back=steps.fell_back is not None)
 
 
 async def test_run_progress_then_summary_update_one_message(app: RunningApp, connected: FakeService) -> None:
@@ -30,11 +40,11 @@ async def test_run_progress_then_summary_update_one_message(app: RunningApp, con
     await app.notifier.run_progress(started, 7, 5, 20, requested_by="U0ANN")
     progress = app.fake.message("C0FIN", started.ts)
     assert progress is not None and "5/20 invoices (25%)" in progress["text"]
-    await app.notifier.run_finished(TEAM, sample_run(), started)
+    await post_summary(app, replace(sample_run(), progress_message=(started.channel_id, started.ts)))
     [summary] = [m for m in app.fake.messages("C0FIN") if "thread_ts" not in m]
     assert summary["ts"] == started.ts
-    assert "sync #7 partial in 1m 05s" in summary["text"]
-    assert "10 bill(s) created" in summary["text"]
+    assert "sync #7 finished with problems in 1m 05s" in summary["text"]
+    assert "10 bills booked" in summary["text"]
 
 
 async def test_summary_groups_failures_and_offers_one_button_per_fix(app: RunningApp, connected: FakeService) -> None:
@@ -58,11 +68,12 @@ async def test_long_failure_lists_go_to_the_thread(app: RunningApp, connected: F
     many = [
         replace(f, invoice_id=f"inv-{n}", invoice_number=f"ONT-{n}") for n in range(60) for f in sample_failures()[:1]
     ]
-    ref = await app.notifier.run_finished(TEAM, sample_run(failures=many), None)
-    assert ref is not None
+    ref = await post_summary(app, sample_run(failures=many))
     thread = [m for m in app.fake.messages("C0FIN") if m.get("thread_ts") == ref.ts]
-    assert len(thread) == 3  # 60 failures, 20 per reply
-    assert "ONT-59" in texts(thread[-1])
+    pages = [m for m in thread if str(m.get("metadata", {}).get("event_payload", {}).get("part")).startswith("page-")]
+    assert len(pages) == 3  # 60 failures, 20 per reply
+    assert "ONT-59" in texts(pages[-1])
+    assert len(app.fake.files("C0FIN")) == 1  # and all of them in a CSV
 
 
 async def test_map_button_opens_the_mapping_modal_at_that_concept(
@@ -87,7 +98,7 @@ async def test_create_supplier_button_creates_only_that_worker_in_this_workspace
     [call] = connected.wait_for_call("create_missing_vendors")
     assert call.team_id == "T0001" and call.args["agreement_ids"] == ["agr-2"]
     result = app.fake.last_view("result-view")
-    assert result is not None and "Created 1 supplier(s)" in texts(result)
+    assert result is not None and "Created 1 supplier." in texts(result)
 
 
 async def test_retry_button_queues_a_retry_of_that_invoice(app: RunningApp, connected: FakeService, slack) -> None:
@@ -125,15 +136,14 @@ def books_failures() -> list[InvoiceFailure]:
 async def test_books_failures_offer_their_fixes_and_a_foreign_bill_can_be_linked_or_skipped(
     app: RunningApp, connected: FakeService
 ) -> None:
-    ref = await app.notifier.run_finished(TEAM, sample_run(failures=books_failures()), None)
-    assert ref is not None
+    ref = await post_summary(app, sample_run(failures=books_failures()))
     message = app.fake.message("C0FIN", ref.ts)
     assert message is not None
     buttons = [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert [(b["action_id"], b["value"], b["text"]["text"]) for b in buttons] == [
         (FixIds.CREATE_VENDOR_IN_CURRENCY, "agr-1:EUR", "Create supplier Ana Gómez (EUR)"),
-        (FixIds.LINK_BILL, "inv-2", "Link to that bill"),
-        (FixIds.SKIP_INVOICE, "inv-2", "Skip this invoice"),
+        (FixIds.LINK_BILL, "inv-2", "Link bill ONT-1002"),
+        (FixIds.SKIP_INVOICE, "inv-2", "Skip ONT-1002"),
         (FixIds.BOOKS, "1", "Choose the accounts"),
     ]
 
@@ -142,8 +152,7 @@ async def test_create_supplier_in_currency_button_creates_that_workers_second_su
     app: RunningApp, connected: FakeService, slack
 ) -> None:
     connected.team("T0001").last_run = sample_run(failures=books_failures())
-    ref = await app.notifier.run_finished(TEAM, sample_run(failures=books_failures()), None)
-    assert ref is not None
+    ref = await post_summary(app, sample_run(failures=books_failures()))
     await slack.click_message_button("C0FIN", ref.ts, FixIds.CREATE_VENDOR_IN_CURRENCY)
     [call] = connected.wait_for_call("create_vendor_in_currency")
     assert call.team_id == "T0001" and (call.args["agreement_id"], call.args["currency"]) == ("agr-1", "EUR")
@@ -154,8 +163,7 @@ async def test_create_supplier_in_currency_button_creates_that_workers_second_su
 
 async def test_link_and_skip_buttons_act_on_that_invoice_only(app: RunningApp, connected: FakeService, slack) -> None:
     connected.team("T0001").last_run = sample_run(failures=books_failures())
-    ref = await app.notifier.run_finished(TEAM, sample_run(failures=books_failures()), None)
-    assert ref is not None
+    ref = await post_summary(app, sample_run(failures=books_failures()))
     await slack.click_message_button("C0FIN", ref.ts, FixIds.LINK_BILL)
     [link] = connected.wait_for_call("link_bill")
     assert link.args == {"user_id": "U0ANN", "invoice_id": "inv-2"}
@@ -170,12 +178,39 @@ async def test_link_and_skip_buttons_act_on_that_invoice_only(app: RunningApp, c
 async def test_books_button_opens_the_mapping_modal_at_its_books_part(
     app: RunningApp, connected: FakeService, slack
 ) -> None:
-    ref = await app.notifier.run_finished(TEAM, sample_run(failures=books_failures()), None)
-    assert ref is not None
+    ref = await post_summary(app, sample_run(failures=books_failures()))
     await slack.click_message_button("C0FIN", ref.ts, FixIds.BOOKS)
     app.fake.recorder.wait_for("views.update")
     view = app.fake.last_view(MappingIds.CALLBACK)
     assert view is not None and any(b.get("block_id") == BooksIds.PAY_FROM_BLOCK for b in view["blocks"])
+
+
+async def test_a_done_fix_leaves_the_summary_and_says_who_did_it_in_the_thread(
+    app: RunningApp, connected: FakeService, slack
+) -> None:
+    ref = await post_summary(app)
+    posted = len(app.fake.calls("chat.postMessage"))
+    await slack.click_message_button("C0FIN", ref.ts, FixIds.CREATE_VENDOR)
+    connected.wait_for_call("create_missing_vendors")
+    app.fake.recorder.wait_for("chat.postMessage", posted + 1)  # the note in the thread comes last
+
+    message = app.fake.message("C0FIN", ref.ts)
+    assert message is not None
+    buttons = [e["action_id"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert FixIds.CREATE_VENDOR not in buttons and FixIds.RETRY in buttons  # only the fix that was done goes
+    assert "done by <@U0ANN>" in texts(message)
+    thread = [m for m in app.fake.messages("C0FIN") if m.get("thread_ts") == ref.ts]
+    assert any("done by <@U0ANN>" in m["text"] for m in thread)
+
+
+async def test_a_refused_fix_keeps_its_button(app: RunningApp, connected: FakeService, slack) -> None:
+    connected.failures["create_missing_vendors"] = ServiceError("QuickBooks is busy, try again in a minute.")
+    ref = await post_summary(app)
+    await slack.click_message_button("C0FIN", ref.ts, FixIds.CREATE_VENDOR)
+    app.fake.recorder.wait_for("views.update")
+
+    message = app.fake.message("C0FIN", ref.ts)
+    assert message is not None and "done by" not in texts(message)
 
 
 async def test_fix_button_by_a_non_admin_is_refused(app: RunningApp, connected: FakeService, slack) -> None:
@@ -189,8 +224,7 @@ async def test_fix_button_by_a_non_admin_is_refused(app: RunningApp, connected: 
 async def test_reauth_alert_has_a_reconnect_button_that_opens_connect(
     app: RunningApp, connected: FakeService, slack
 ) -> None:
-    ref = await app.notifier.needs_reauth(TEAM, company_name="Acme Books LLC", reason="Intuit said invalid_grant.")
-    assert ref is not None
+    ref = await post_reauth_alert(app)
     message = app.fake.message("C0FIN", ref.ts)
     assert message is not None and "reconnected" in message["text"]
     await slack.click_message_button("C0FIN", ref.ts, FixIds.RECONNECT)
@@ -208,15 +242,15 @@ async def test_channel_without_the_bot_falls_back_to_the_requesters_dm_and_says_
     message = app.fake.message(ref.channel_id, ref.ts)
     assert message is not None
     assert "Sent to you directly" in texts(message) and "/invite me" in texts(message)
-    assert "sync #7 partial" in message["text"]
+    assert "sync #7 finished with problems" in message["text"]
 
 
 async def test_archived_channel_falls_back_to_the_first_admin(app: RunningApp, connected: FakeService) -> None:
     app.fake.set_channel("C0FIN", is_archived=True)
     state = connected.team("T0001")
     state.settings = replace(state.settings, admin_user_ids=["U0BOB"])
-    ref = await app.notifier.needs_reauth(TEAM, company_name="Acme Books LLC")
-    assert ref is not None and ref.fell_back
+    ref = await post_reauth_alert(app)
+    assert ref.fell_back
     [open_call] = app.fake.calls("conversations.open")
     assert open_call.params["users"] == "U0BOB"
     assert "archived" in texts(app.fake.message(ref.channel_id, ref.ts) or {})
@@ -268,7 +302,7 @@ async def test_summary_is_posted_anew_when_the_progress_message_was_deleted(
     assert started is not None
     app.fake.fail_next("chat.update", error="message_not_found", times=2)
     await app.notifier.run_progress(started, 7, 1, 2)  # a lost progress update is not an error
-    ref = await app.notifier.run_finished(TEAM, sample_run(), started)
-    assert ref is not None and ref.ts != started.ts
+    ref = await post_summary(app, replace(sample_run(), progress_message=(started.channel_id, started.ts)))
+    assert ref.ts != started.ts
     summary = app.fake.message("C0FIN", ref.ts)
-    assert summary is not None and "sync #7 partial" in summary["text"]
+    assert summary is not None and "sync #7 finished with problems" in summary["text"]
