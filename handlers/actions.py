@@ -1,28 +1,35 @@
-"""Buttons on the App Home and the fix buttons under run summaries.
+"""Buttons on the App Home and the fix buttons under run summaries (and in the "Fix the rest…" modal).
 
-Every button acks, opens a loading modal with its trigger_id, then does the work. The button's value (a concept,
-an agreement id, an invoice id) is only ever looked up inside the workspace that sent the request.
+Every button acks, opens a loading modal with its trigger_id, then does the work; whatever fails, the loading
+view is replaced (flows.show_modal). The button's value (a concept, an agreement id, an invoice id, a run id)
+is only ever looked up inside the workspace that sent the request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import flows
-from handlers.blocks import escape
+from handlers.blocks import context, escape
 from handlers.deps import Deps, team_of
 from handlers.errors import reported
 from handlers.ids import FixIds, HomeIds
 from handlers.views.common import result_view
+from handlers.views.fixes import fixes_view
 from handlers.views.vendors import vendors_result_lines
-from sync.api import TeamRef
+from sync.api import ServiceError, TeamRef
+
+log = structlog.get_logger(__name__)
+
+RUN_GONE = "I can't find that sync any more. `/qbo status` shows the latest one."
 
 # (title, what the user tries to do, builder from (deps, team, user, value)) for each button
 ButtonBuilder = Callable[[Deps, TeamRef, str, str], flows.ViewBuilder]
@@ -78,6 +85,66 @@ def _skip_invoice(deps: Deps, team: TeamRef, user_id: str, invoice_id: str) -> f
     return build
 
 
+def _more_fixes(deps: Deps, team: TeamRef, user_id: str, run_id: str) -> flows.ViewBuilder:
+    """ "Fix the rest…": the run is read again (within this workspace), so the list is as exact as the summary."""
+
+    async def build() -> dict[str, Any]:
+        summary = await deps.service.run_summary(team, int(run_id)) if run_id.isdigit() else None
+        if summary is None:
+            raise ServiceError(RUN_GONE)
+        return fixes_view(summary)
+
+    return build
+
+
+# Fix buttons whose work is done when they are pressed (the others open a form that does it later).
+DONE_ON_PRESS = frozenset(
+    {FixIds.CREATE_VENDOR, FixIds.CREATE_VENDOR_IN_CURRENCY, FixIds.LINK_BILL, FixIds.SKIP_INVOICE, FixIds.RETRY}
+)
+
+
+def _done_on_message(
+    client: AsyncWebClient, body: dict[str, Any], action: dict[str, Any], user_id: str
+) -> Callable[[], Awaitable[None]] | None:
+    """For a fix button pressed under a run summary: once its work succeeded, take the button off the summary
+    (saying who did it) and say so in the run's thread, so nobody presses a fix that no longer applies."""
+    container = body.get("container") or {}
+    message = body.get("message") or {}
+    channel_id, ts = container.get("channel_id"), container.get("message_ts")
+    if container.get("type") != "message" or not channel_id or not ts or not message.get("blocks"):
+        return None
+    label = str((action.get("text") or {}).get("text") or "Fix")
+    done = f":white_check_mark: {escape(label)}: done by <@{user_id}>"
+
+    async def mark() -> None:
+        blocks = without_button(message["blocks"], str(action.get("action_id")), str(action.get("value") or ""))
+        blocks.append(context(done))
+        try:
+            await client.chat_update(channel=channel_id, ts=ts, text=str(message.get("text") or label), blocks=blocks)
+            await client.chat_postMessage(channel=channel_id, thread_ts=ts, text=done)
+        except SlackApiError as error:  # the fix is done; telling the channel is a courtesy
+            log.info("fix_not_marked", error=error.response.get("error"))
+
+    return mark
+
+
+def without_button(blocks: list[dict[str, Any]], action_id: str, value: str) -> list[dict[str, Any]]:
+    """The message's blocks without one button (and without an actions block it leaves empty)."""
+    kept = []
+    for block in blocks:
+        if block.get("type") == "actions":
+            elements = [
+                element
+                for element in block.get("elements") or []
+                if not (element.get("action_id") == action_id and str(element.get("value") or "") == value)
+            ]
+            if not elements:
+                continue
+            block = {**block, "elements": elements}
+        kept.append(block)
+    return kept
+
+
 BUTTONS: dict[str, tuple[str, str, ButtonBuilder]] = {
     HomeIds.CONNECT: ("Connect", "connect QuickBooks and Ontop", lambda d, t, u, v: flows.connect_builder(d, t, u)),
     HomeIds.SYNC: ("Sync", "start a sync", lambda d, t, u, v: flows.sync_builder(d, t, u)),
@@ -93,7 +160,19 @@ BUTTONS: dict[str, tuple[str, str, ButtonBuilder]] = {
     FixIds.BOOKS: ("Map accounts", "choose how invoices are booked", lambda d, t, u, v: flows.mapping_builder(d, t)),
     FixIds.RECONNECT: ("Connect", "reconnect QuickBooks", lambda d, t, u, v: flows.connect_builder(d, t, u)),
     FixIds.RETRY: ("Retry", "retry invoices", _retry),
+    FixIds.MORE: ("Fixes", "fix a sync's failures", _more_fixes),
 }
+
+
+def _then(build: flows.ViewBuilder, after: Callable[[], Awaitable[None]]) -> flows.ViewBuilder:
+    """`build`, then `after` once it succeeded (a refused fix raises, and its button stays)."""
+
+    async def built() -> dict[str, Any]:
+        view = await build()
+        await after()
+        return view
+
+    return built
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -105,6 +184,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
         team = team_of(context)
         user_id = str((body.get("user") or {}).get("id") or "")
         structlog.contextvars.bind_contextvars(team_id=team.team_id, user_id=user_id, action_id=action.get("action_id"))
+        # A fix button in the "Fix the rest…" modal stacks its view on that modal (views.open is for new ones).
+        in_modal = (body.get("view") or {}).get("type") == "modal"
+        build = builder(deps, team, user_id, str(action.get("value") or ""))
+        mark = _done_on_message(client, body, action, user_id) if action.get("action_id") in DONE_ON_PRESS else None
+        if mark is not None:
+            build = _then(build, mark)
         await flows.show_modal(
             deps,
             client,
@@ -113,7 +198,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
             user_id=user_id,
             title=title,
             action=purpose,
-            build=builder(deps, team, user_id, str(action.get("value") or "")),
+            build=build,
+            push=in_modal,
         )
 
     for action_id in BUTTONS:

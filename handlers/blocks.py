@@ -1,7 +1,9 @@
 """Pure Block Kit builders for messages and the App Home: plain data in, dicts out, no I/O.
 
 Every message carries top-level `text` (mobile notifications and screen readers use only that) and stays within
-Slack's limits (../shared/reference/slack.md §4.1): long lists are cut with "and N more".
+Slack's limits (../shared/reference/slack.md §4.1): long lists are cut with "and N more". Text that came from
+Ontop, QuickBooks or a person goes through `escape` before it enters mrkdwn (top-level text included: it is
+mrkdwn too, and notifications read it), so a worker called `<!channel>` pings nobody.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from handlers.labels import concept_label, connection_status_label, counted, run_status_label
 from sync import messages
 from sync.api import (
     ConnectionStatusView,
@@ -159,9 +162,19 @@ def bullet_list(items: Sequence[str], *, limit: int = SECTION_TEXT_LIMIT) -> str
 
 
 def money(amount: Decimal | None, currency: str | None) -> str:
+    """ "1,234.50 USD"; the currency code comes from Ontop, so it is escaped like any other of its text."""
     if amount is None:
         return "—"
-    return f"{amount:,.2f} {currency or ''}".strip()
+    return escape(f"{amount:,.2f} {currency or ''}".strip())
+
+
+def money_charged(amount: Decimal | None, currency: str | None, amount_usd: Decimal | None) -> str:
+    """The invoice's amount, plus the USD Ontop charged when the invoice is in another currency:
+    "13,750.00 BRL (2,682.93 USD)"."""
+    shown = money(amount, currency)
+    if amount_usd is None or amount is None or (currency or "").upper() == "USD":
+        return shown
+    return f"{shown} ({money(amount_usd, 'USD')})"
 
 
 def slack_date(moment: datetime | None) -> str:
@@ -188,7 +201,7 @@ def help_message(
     text = "QuickBooks sync commands"
     if unknown is not None:
         hint = f" Did you mean `/qbo {suggestion}`?" if suggestion else ""
-        intro = f"I don't know `/qbo {truncate(unknown, 50)}`.{hint}"
+        intro = f"I don't know `/qbo {escape(truncate(unknown, 50))}`.{hint}"
         blocks.append(section(intro))
         text = intro
     blocks.append(section("*QuickBooks sync commands*\n" + "\n".join(lines)))
@@ -206,10 +219,14 @@ def refusal_message(action: str) -> Message:
 
 
 def error_message(message: str) -> Message:
+    """A problem the person can act on (a ServiceError's message or ours): escaped, since the service's messages
+    may quote a company name or what the person typed."""
+    message = escape(message)
     return Message(text=message, blocks=[section(f":warning: {message}")])
 
 
 def info_message(message: str) -> Message:
+    """Our own mrkdwn (mentions, bold): the caller escapes anything it interpolates."""
     return Message(text=message, blocks=[section(message)])
 
 
@@ -219,25 +236,44 @@ def not_connected_message() -> Message:
 
 def sync_queued_message(request: SyncRequest) -> Message:
     if request.joined_existing:
-        text = f"A sync is already {request.status.value} (run #{request.run_id}); your request joined it."
+        text = f"A sync is already {run_status_label(request.status)} (sync #{request.run_id}); your request joined it."
     else:
         text = f"Sync #{request.run_id} queued. Progress and the result will appear in the finance channel."
     return Message(text=text, blocks=[section(f":arrows_counterclockwise: {text}")])
 
 
 def sync_preview_message(preview: SyncPreview) -> Message:
-    text = f"Sync preview: {preview.eligible} bill(s) would be created."
+    """`/qbo sync preview`: what the next sync would book, and what holds the rest back, in plain words."""
+    text = f"Sync preview: {counted(preview.eligible, 'bill')} would be booked."
     lines = [
-        f"*{preview.eligible}* invoice(s) would become bills",
-        f"*{preview.already_synced}* already in QuickBooks",
-        f"*{preview.not_final}* not final yet (skipped until paid or approved)",
+        f"*{counted(preview.eligible, 'invoice')}* would become bills",
+        f"*{preview.already_synced:,}* already in QuickBooks",
     ]
+    if preview.not_final:
+        lines.append(f"*{preview.not_final:,}* waiting for payment in Ontop (booked once paid)")
+    if preview.vendors_to_create or preview.vendors_to_link:
+        lines.append(
+            f"*{counted(preview.vendors_to_create, 'supplier')}* would be created, "
+            f"*{preview.vendors_to_link:,}* linked to existing ones"
+        )
     if preview.blocked_no_vendor:
-        lines.append(f"*{preview.blocked_no_vendor}* blocked: worker is not a supplier yet (`/qbo vendors`)")
-    unmapped = [f"{concept} ({count})" for concept, count in sorted(preview.blocked_unmapped.items())]
+        lines.append(
+            f"*{counted(preview.blocked_no_vendor, 'invoice')}* held back: the worker is not a supplier yet "
+            "(`/qbo vendors`)"
+        )
+    unmapped = [
+        f"{escape(concept_label(concept))} ({count:,})" for concept, count in sorted(preview.blocked_unmapped.items())
+    ]
     if unmapped:
-        lines.append("*Blocked by unmapped concepts* (`/qbo map`): " + ", ".join(unmapped))
-    return Message(text=text, blocks=[header("Sync preview"), section("\n".join(lines))])
+        lines.append("*Held back by concepts not mapped to an account* (`/qbo map`): " + ", ".join(unmapped))
+    if preview.blocked_other:
+        lines.append(
+            f"*{counted(preview.blocked_other, 'invoice')}* held back by a supplier or currency problem "
+            "(the sync lists each one)"
+        )
+    if preview.review:
+        lines.append(f"*{counted(preview.review, 'invoice')}* changed in Ontop after its bill was made: to review")
+    return Message(text=text, blocks=[header("Sync preview"), section(truncate("\n".join(lines), SECTION_TEXT_LIMIT))])
 
 
 def reconcile_message(report: ReconcileReport, listed: int = 15) -> Message:
@@ -245,14 +281,14 @@ def reconcile_message(report: ReconcileReport, listed: int = 15) -> Message:
     period = f"{report.since:%Y-%m-%d} to {report.until:%Y-%m-%d}"
     if report.clean:
         text = (
-            f"Reconciled {period}: all {report.paid_invoices} paid Ontop invoices have exactly one matching bill, "
+            f"Reconciled {period}: all {report.paid_invoices:,} paid Ontop invoices have exactly one matching bill, "
             "paid once, at what Ontop charged."
         )
         return Message(text=text, blocks=[section(f":white_check_mark: {text}")])
     text = (
-        f"Reconciled {period}: {len(report.missing)} missing, {len(report.duplicated)} duplicated, "
-        f"{len(report.different)} different, {len(report.open_bills)} open, {len(report.paid_twice)} paid twice, "
-        f"of {report.paid_invoices} paid Ontop invoices."
+        f"Reconciled {period}: {len(report.missing):,} missing, {len(report.duplicated):,} duplicated, "
+        f"{len(report.different):,} different, {len(report.open_bills):,} open, "
+        f"{len(report.paid_twice):,} paid twice, of {counted(report.paid_invoices, 'paid Ontop invoice')}."
     )
     lines = [f":mag: *{text}*"]
     if report.missing:
@@ -269,52 +305,64 @@ def reconcile_message(report: ReconcileReport, listed: int = 15) -> Message:
     if report.paid_twice:
         lines.append(f"*Paid more than once:* {_listed(report.paid_twice, listed)} (delete the extra payment)")
     for difference in report.different[:listed]:
-        lines.append(f"*{difference.invoice_number}*: expected {difference.expected}, found {difference.found}")
+        lines.append(
+            f"*{escape(difference.invoice_number)}*: expected {escape(difference.expected)}, "
+            f"found {escape(difference.found)}"
+        )
     if len(report.different) > listed:
-        lines.append(f"…and {len(report.different) - listed} more differences")
+        lines.append(f"…and {len(report.different) - listed:,} more differences")
     return Message(text=text, blocks=[section(truncate("\n".join(lines), SECTION_TEXT_LIMIT))])
 
 
 def _listed(items: list[str], limit: int) -> str:
-    shown = ", ".join(items[:limit])
-    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+    shown = ", ".join(escape(item) for item in items[:limit])
+    return shown + (f" and {len(items) - limit:,} more" if len(items) > limit else "")
 
 
 def status_message(status: ConnectionStatusView | None) -> Message:
     """`/qbo status`: connection, counts, last and next run, what needs fixing."""
     if status is None:
         return not_connected_message()
-    text = f"QuickBooks: {status.company_name} ({status.status})"
+    text = f"QuickBooks: {escape(status.company_name)} ({connection_status_label(status.status)})"
     return Message(text=text, blocks=status_blocks(status))
 
 
+CONNECTION_ICONS = {"active": ":large_green_circle:", "needs_reauth": ":red_circle:"}
+
+
 def status_blocks(status: ConnectionStatusView) -> list[dict[str, Any]]:
-    state_icon = {"active": ":large_green_circle:", "needs_reauth": ":red_circle:"}.get(status.status, ":white_circle:")
+    """The connection in plain words (no realm id, no internal state codes), for `/qbo status` and App Home."""
+    state_icon = CONNECTION_ICONS.get(status.status, ":white_circle:")
+    state = connection_status_label(status.status)
     blocks: list[dict[str, Any]] = [
-        section(f"{state_icon} *QuickBooks:* {status.company_name} · realm {status.realm_id} · `{status.status}`"),
+        section(f"{state_icon} *QuickBooks:* {escape(status.company_name)} · {state}"),
         fields_section(
             [
                 ("Ontop", "connected" if status.ontop_connected else "not connected"),
-                ("Home currency", status.home_currency + (" (multicurrency)" if status.multicurrency_enabled else "")),
-                ("Mapped concepts", f"{status.mapped_concepts}"),
-                ("Suppliers linked", f"{status.vendors_linked}"),
-                ("Bills created", f"{status.bills_created_total}"),
-                ("Unresolved failures", f"{status.failed_invoices}"),
-                ("Last run", last_run_text(status.last_run)),
-                ("Next daily run", slack_date(status.next_daily_run_at)),
+                (
+                    "Home currency",
+                    escape(status.home_currency) + (" (multicurrency)" if status.multicurrency_enabled else ""),
+                ),
+                ("Mapped concepts", f"{status.mapped_concepts:,}"),
+                ("Suppliers linked", f"{status.vendors_linked:,}"),
+                ("Bills booked", f"{status.bills_created_total:,}"),
+                ("Invoices to fix", f"{status.failed_invoices:,}"),
+                ("Last sync", last_run_text(status.last_run)),
+                ("Next daily sync", slack_date(status.next_daily_run_at)),
             ]
         ),
     ]
     if status.unmapped_concepts:
-        blocks.append(section("*Unmapped concepts:* " + ", ".join(status.unmapped_concepts)))
+        unmapped = ", ".join(escape(concept_label(concept)) for concept in status.unmapped_concepts)
+        blocks.append(section(truncate(f"*Concepts not mapped yet* (`/qbo map`): {unmapped}", SECTION_TEXT_LIMIT)))
     if status.active_run is not None:
         active = status.active_run
-        blocks.append(context(f":hourglass_flowing_sand: Run #{active.run_id} is {active.status.value}"))
+        blocks.append(context(f":hourglass_flowing_sand: Sync #{active.run_id} is {run_status_label(active.status)}"))
     channel = status.settings.finance_channel_id
     blocks.append(
         context(
             f"Finance channel: {f'<#{channel}>' if channel else 'not set'}",
-            f"Daily at {status.settings.sync_hour:02d}:00 {status.settings.timezone}",
+            f"Daily at {status.settings.sync_hour:02d}:00 {escape(status.settings.timezone)}",
         )
     )
     return blocks
@@ -324,4 +372,7 @@ def last_run_text(run: RunSummary | None) -> str:
     if run is None:
         return "never"
     when = slack_date(run.finished_at or run.queued_at)
-    return f"#{run.run_id} {run.status.value}, {run.bills_created} created, {run.failed} failed · {when}"
+    outcome = f"{counted(run.bills_created, 'bill')} booked"
+    if run.failed:
+        outcome += f", {run.failed:,} {'needs' if run.failed == 1 else 'need'} a fix"
+    return f"#{run.run_id} {run_status_label(run.status)}: {outcome} · {when}"

@@ -1,13 +1,15 @@
 """What happens after the ack, shared by /qbo, App Home buttons and fix buttons: open a modal, queue a sync.
 
 Modals follow slack.md §5: open a light "Loading…" view with the trigger_id at once (it expires in 3 s), then
-check permission, call the service, and `views.update` with the real view or a polite refusal.
+check permission, call the service, and `views.update` with the real view or a polite refusal. Whatever fails
+after that, the loading view is replaced (`guarded`): a person never stares at "Loading…" forever.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -15,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import blocks
 from handlers.deps import Deps
+from handlers.errors import error_view, log_failure
 from handlers.views.common import loading_view, result_view
 from handlers.views.connect import connect_view
 from handlers.views.disconnect import disconnect_view
@@ -27,6 +30,7 @@ from sync.api import NotConnectedError, RunTrigger, ServiceError, TeamRef
 log = structlog.get_logger(__name__)
 
 ViewBuilder = Callable[[], Awaitable[dict[str, Any]]]
+ShowView = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class ModalSession:
@@ -42,10 +46,17 @@ class ModalSession:
         self.view_hash = (response.get("view") or {}).get("hash")
 
 
-async def open_loading(client: AsyncWebClient, trigger_id: str, title: str, text: str = "Loading…") -> ModalSession:
-    response = await client.views_open(trigger_id=trigger_id, view=loading_view(title, text))
-    view = response.get("view") or {}
-    return ModalSession(client, str(view.get("id")), view.get("hash"))
+async def open_loading(
+    client: AsyncWebClient, trigger_id: str, title: str, text: str = "Loading…", *, push: bool = False
+) -> ModalSession:
+    """Open the loading view; `push` stacks it on the modal the click came from (views.open is for new modals)."""
+    view = loading_view(title, text)
+    if push:
+        response = await client.views_push(trigger_id=trigger_id, view=view)
+    else:
+        response = await client.views_open(trigger_id=trigger_id, view=view)
+    opened = response.get("view") or {}
+    return ModalSession(client, str(opened.get("id")), opened.get("hash"))
 
 
 def refusal_view(title: str, action: str) -> dict[str, Any]:
@@ -53,7 +64,31 @@ def refusal_view(title: str, action: str) -> dict[str, Any]:
 
 
 def problem_view(title: str, error: ServiceError) -> dict[str, Any]:
-    return result_view(title, f":warning: {error.message}")
+    """The service's message, made inert: it may quote a company name or what the person typed."""
+    return result_view(title, f":warning: {blocks.escape(error.message)}")
+
+
+@contextlib.asynccontextmanager
+async def guarded(show: ShowView, title: str) -> AsyncIterator[None]:
+    """Run the body; if it fails, replace the modal with the service's message, or with an error reference.
+
+    For the work that follows a loading or saving view: any exception, not only a ServiceError, must replace
+    that view. The traceback is logged under the reference the modal shows; the exception text never is shown.
+    """
+    try:
+        yield
+    except ServiceError as error:
+        await _show_or_log(show, problem_view(title, error), None)
+    except Exception as error:
+        reference = log_failure(error, modal=title)
+        await _show_or_log(show, error_view(title, reference), reference)
+
+
+async def _show_or_log(show: ShowView, view: dict[str, Any], reference: str | None) -> None:
+    try:
+        await show(view)
+    except Exception as failed:  # the modal may be closed or gone; nothing more can be shown
+        log.warning("error_view_failed", reference=reference, error=type(failed).__name__)
 
 
 async def show_modal(
@@ -68,24 +103,23 @@ async def show_modal(
     build: ViewBuilder,
     admin_only: bool = True,
     prepare: Callable[[], Awaitable[object]] | None = None,
+    push: bool = False,
 ) -> ModalSession:
-    """Open the loading view now, then the real one (or a refusal / the service's message).
+    """Open the loading view now, then the real one (or a refusal / the service's message / an error reference).
 
     Args:
         prepare: work that must precede the check but may be slow (e.g. creating the workspace row).
+        push: the click came from a modal: stack the new view on it.
     """
-    session = await open_loading(client, trigger_id, title)
-    if prepare is not None:
-        await prepare()
-    if admin_only and not await deps.admins.is_admin(client, team, user_id):
-        log.info("refused_non_admin", team_id=team.team_id, user_id=user_id, action=action)
-        await session.show(refusal_view(title, action))
-        return session
-    try:
-        view = await build()
-    except ServiceError as error:
-        view = problem_view(title, error)
-    await session.show(view)
+    session = await open_loading(client, trigger_id, title, push=push)
+    async with guarded(session.show, title):
+        if prepare is not None:
+            await prepare()
+        if admin_only and not await deps.admins.is_admin(client, team, user_id):
+            log.info("refused_non_admin", team_id=team.team_id, user_id=user_id, action=action)
+            await session.show(refusal_view(title, action))
+            return session
+        await session.show(await build())
     return session
 
 

@@ -89,6 +89,7 @@ class FixIds(StrEnum):
     BOOKS = "fix-books"
     RECONNECT = "fix-reconnect"
     RETRY = "fix-retry"
+    MORE = "fix-more"  # "Fix the rest…": opens a modal with every fix the summary had no room for (value: run id)
 
 
 class MiscIds(StrEnum):

@@ -1,9 +1,44 @@
-"""Words people read for the domain's codes: concept labels and fix buttons (the domain never makes labels)."""
+"""Words people read for the domain's codes: concepts, run statuses and triggers, connection states, fix buttons.
+
+The domain never makes labels; every code that reaches a person goes through a table here, so no raw value
+(`partial`, `needs_reauth`, `schedule`) leaks into a message.
+"""
 
 from __future__ import annotations
 
-from sync.api import Fix, FixKind
+from collections.abc import Sequence
+
+from sync.api import Fix, FixKind, RunStatus, RunTrigger
 from sync.ontop.models import CONCEPT_LABELS
+
+RUN_STATUS_LABELS: dict[str, str] = {
+    RunStatus.QUEUED: "queued",
+    RunStatus.RUNNING: "running",
+    RunStatus.SUCCEEDED: "finished",
+    RunStatus.PARTIAL: "finished with problems",
+    RunStatus.FAILED: "failed",
+    RunStatus.CANCELLED: "cancelled",
+}
+
+TRIGGER_LABELS: dict[str, str] = {
+    RunTrigger.FIRST: "first sync",
+    RunTrigger.SCHEDULE: "daily sync",
+    RunTrigger.MANUAL: "manual sync",
+    RunTrigger.WEBHOOK: "after an Ontop payment",
+    RunTrigger.RETRY: "retry",
+}
+
+CONNECTION_STATUS_LABELS: dict[str, str] = {
+    "pending": "waiting for the Ontop login",
+    "active": "connected",
+    "needs_reauth": "needs reconnecting",
+    "disconnected": "disconnected",
+}
+
+
+def _readable(code: str) -> str:
+    """A code we have no label for yet, made readable rather than shown raw ("needs_review" → "needs review")."""
+    return code.replace("_", " ").strip()
 
 
 def concept_label(concept: str) -> str:
@@ -11,22 +46,53 @@ def concept_label(concept: str) -> str:
     return CONCEPT_LABELS.get(concept, concept.replace("_", " ").capitalize())
 
 
-def fix_label(fix: Fix) -> str:
-    """The text of the button that applies a fix."""
+def run_status_label(status: str) -> str:
+    """`partial` → "finished with problems"; works for the enum and for its plain value."""
+    return RUN_STATUS_LABELS.get(str(status), _readable(str(status)))
+
+
+def trigger_label(trigger: str) -> str:
+    """`schedule` → "daily sync", `webhook` → "after an Ontop payment"."""
+    return TRIGGER_LABELS.get(str(trigger), _readable(str(trigger)))
+
+
+def connection_status_label(status: str) -> str:
+    """`needs_reauth` → "needs reconnecting"."""
+    return CONNECTION_STATUS_LABELS.get(status, _readable(status))
+
+
+def counted(count: int, singular: str, plural: str | None = None) -> str:
+    """ "1 bill", "3 bills", "0 bills": never "bill(s)"."""
+    return f"{count:,} {singular if count == 1 else (plural or singular + 's')}"
+
+
+def joined(parts: Sequence[str]) -> str:
+    """ "a", "a and b", "a, b and c"."""
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def fix_label(fix: Fix, target_name: str = "") -> str:
+    """The text of the button that applies a fix, naming what it acts on ("Map Holiday pay").
+
+    Args:
+        target_name: how people know the target when the fix itself carries no name (e.g. the invoice number
+            of a failure whose fix acts on its invoice id).
+    """
+    name = fix.target_name or target_name
     if fix.kind is FixKind.MAP_CONCEPT:
-        return f"Map {concept_label(fix.target)}"
-    if fix.kind is FixKind.CREATE_VENDOR:
-        return "Create supplier"
-    if fix.kind is FixKind.CREATE_VENDOR_IN_CURRENCY:
-        return f"Create supplier {fix.target_name}".strip()
+        return f"Map {fix.target_name or concept_label(fix.target)}"
+    if fix.kind in (FixKind.CREATE_VENDOR, FixKind.CREATE_VENDOR_IN_CURRENCY):
+        return f"Create supplier {name}".strip()
     if fix.kind is FixKind.LINK_BILL:
-        return "Link to that bill"
+        return f"Link bill {name}" if name else "Link to that bill"
     if fix.kind is FixKind.SKIP_INVOICE:
-        return "Skip this invoice"
+        return f"Skip {name}" if name else "Skip this invoice"
     if fix.kind is FixKind.BOOKS:
         return "Choose the accounts"
     if fix.kind is FixKind.RECONNECT:
         return "Reconnect QuickBooks"
     if fix.kind is FixKind.CONTACT_SUPPORT:
         return "How to fix"
-    return "Retry"
+    return f"Retry {name}" if name else "Retry"

@@ -2,19 +2,22 @@
 
 Checks that need no I/O answer in the ack (`response_action="errors"`, inline under the field). Anything slower
 acks with a "Saving…" view (`response_action="update"`), then calls the service and `views.update`s the result,
-or the form again with the service's message under the field it concerns.
+or the form again with the service's message under the field it concerns. Whatever fails after that ack, the
+"Saving…" view is replaced (`Submission.guarded`): the service's message, or an error reference that is logged.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import structlog
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import blocks, flows, run_messages
@@ -22,17 +25,35 @@ from handlers.deps import Deps, team_of
 from handlers.errors import reported
 from handlers.ids import ConnectIds, DisconnectIds, MappingIds, MiscIds, SettingsIds, VendorIds
 from handlers.notify import announce
-from handlers.views.books import books_summary, read_books
+from handlers.views.books import read_books
 from handlers.views.common import flatten_state, loading_view, result_view
 from handlers.views.connect import connect_view, parse_backfill, validate_credentials_form
-from handlers.views.mapping import error_block_for, mapping_view, read_mapping, read_tax_codes
-from handlers.views.settings import read_settings, settings_saved_text
+from handlers.views.mapping import error_block_for, mapping_saved_view, mapping_view, read_mapping, read_tax_codes
+from handlers.views.settings import read_settings, settings_saved_text, settings_view
 from handlers.views.vendors import vendors_result_lines, vendors_view
 from sync.api import ServiceError, TeamRef
 
 log = structlog.get_logger(__name__)
 
 CREDENTIAL_FIELDS = {"email": ConnectIds.EMAIL_BLOCK.value, "password": ConnectIds.PASSWORD_BLOCK.value}
+
+
+async def channel_problem(client: AsyncWebClient, channel_id: str | None) -> str | None:
+    """Why the bot could not post run summaries in the chosen channel, checked before saving it (None: it can)."""
+    if not channel_id:
+        return None
+    try:
+        found = await client.conversations_info(channel=channel_id)
+    except SlackApiError as error:
+        if error.response.get("error") == "channel_not_found":  # private, and the bot is not in it
+            return "I can't see that channel: it is private. Run /invite @QBO Sync there first, then save again."
+        raise
+    channel = found.get("channel") or {}
+    if channel.get("is_archived"):
+        return "That channel is archived: pick another one."
+    if channel.get("is_private") and not channel.get("is_member"):
+        return "That channel is private: run /invite @QBO Sync there first, then save again."
+    return None
 
 
 def _user_id(body: dict[str, Any]) -> str:
@@ -50,9 +71,12 @@ def _metadata(view: dict[str, Any]) -> dict[str, Any]:
 class Submission:
     """A submitted modal after its "working" ack: the view can now only change through views.update."""
 
-    def __init__(self, deps: Deps, client: AsyncWebClient, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    def __init__(
+        self, deps: Deps, client: AsyncWebClient, body: dict[str, Any], context: AsyncBoltContext, title: str
+    ) -> None:
         self.deps = deps
         self.client = client
+        self.title = title
         self.team: TeamRef = team_of(context)
         self.user_id = _user_id(body)
         self.view_id = str((body.get("view") or {}).get("id"))
@@ -61,11 +85,15 @@ class Submission:
     async def show(self, view: dict[str, Any]) -> None:
         await self.client.views_update(view_id=self.view_id, view=view)
 
-    async def allowed(self, title: str, action: str) -> bool:
+    def guarded(self) -> AbstractAsyncContextManager[None]:
+        """The work after the ack: any failure replaces the "Saving…" view (see flows.guarded)."""
+        return flows.guarded(self.show, self.title)
+
+    async def allowed(self, action: str) -> bool:
         """Re-checked on submit: a crafted submission must not bypass the check done when the modal opened."""
         if await self.deps.admins.is_admin(self.client, self.team, self.user_id):
             return True
-        await self.show(flows.refusal_view(title, action))
+        await self.show(flows.refusal_view(self.title, action))
         return False
 
 
@@ -82,27 +110,34 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(response_action="errors", errors=problems)
             return
         await ack(response_action="update", view=loading_view("Connect", "Checking the Ontop login…"))
-        submission = Submission(deps, client, body, context)
-        if not await submission.allowed("Connect", "connect Ontop"):
-            return
-        try:
-            await deps.service.save_ontop_credentials(
-                submission.team, submission.user_id, str(email), str(password), parse_backfill(backfill)
+        submission = Submission(deps, client, body, context, "Connect")
+        connected = False
+        async with submission.guarded():
+            if not await submission.allowed("connect Ontop"):
+                return
+            try:
+                await deps.service.save_ontop_credentials(
+                    submission.team, submission.user_id, str(email), str(password), parse_backfill(backfill)
+                )
+            except ServiceError as error:
+                field = CREDENTIAL_FIELDS.get(error.field or "", ConnectIds.EMAIL_BLOCK.value)
+                consent_url = str(_metadata(view).get("consent_url") or "")
+                if not consent_url:
+                    consent_url = await deps.service.start_qbo_connect(submission.team, submission.user_id)
+                retry = connect_view(
+                    consent_url, email=str(email), errors={field: error.message}, backfill_from=parse_backfill(backfill)
+                )
+                retry["private_metadata"] = view.get("private_metadata") or ""
+                await submission.show(retry)
+                return
+            await submission.show(
+                result_view("Connect", ":white_check_mark: Ontop connected. I logged in successfully.")
             )
-        except ServiceError as error:
-            field = CREDENTIAL_FIELDS.get(error.field or "", ConnectIds.EMAIL_BLOCK.value)
-            consent_url = str(_metadata(view).get("consent_url") or "")
-            if not consent_url:
-                consent_url = await deps.service.start_qbo_connect(submission.team, submission.user_id)
-            retry = connect_view(
-                consent_url, email=str(email), errors={field: error.message}, backfill_from=parse_backfill(backfill)
-            )
-            retry["private_metadata"] = view.get("private_metadata") or ""
-            await submission.show(retry)
-            return
-        await submission.show(result_view("Connect", ":white_check_mark: Ontop connected. I logged in successfully."))
-        settings = await deps.service.workspace_settings(submission.team)
-        await announce(client, settings, run_messages.ontop_connected_message(submission.user_id), submission.user_id)
+            connected = True
+        if connected:  # after the guard: a failed announcement must not turn a saved login into an error view
+            settings = await deps.service.workspace_settings(submission.team)
+            message = run_messages.ontop_connected_message(submission.user_id)
+            await announce(client, settings, message, submission.user_id)
 
     async def save_mapping(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
@@ -114,32 +149,30 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(response_action="errors", errors={**problems, **books_problems})
             return
         await ack(response_action="update", view=loading_view("Map accounts", "Saving the mapping…"))
-        submission = Submission(deps, client, body, context)
-        if not await submission.allowed("Map accounts", "change the account mapping"):
-            return
-        try:
-            # Books first: the first sync that saving the mapping queues then already pays from the chosen account.
-            books = (
-                await deps.service.save_books(submission.team, submission.user_id, books_choice)
-                if books_choice is not None
-                else None
-            )
-            rows = await deps.service.save_mappings(submission.team, submission.user_id, mapping, read_tax_codes(state))
-        except ServiceError as error:
-            if error.field is None:
-                await submission.show(flows.problem_view("Map accounts", error))
+        submission = Submission(deps, client, body, context, "Map accounts")
+        async with submission.guarded():
+            if not await submission.allowed("change the account mapping"):
                 return
-            rows = await deps.service.mapping_rows(submission.team)
-            current_books = await deps.service.books_view(submission.team)
-            errors = {error_block_for(error.field): error.message}
-            await submission.show(mapping_view(rows, current_books, errors=errors))
-            return
-        mapped = sum(1 for row in rows if row.account_id)
-        details = [f"{row.label} → {row.account_name or row.account_id}" for row in rows if row.account_id]
-        if books is not None:
-            details = books_summary(books) + details
-        text = f":white_check_mark: Saved. {mapped} of {len(rows)} concepts are mapped."
-        await submission.show(result_view("Map accounts", text, details=[blocks.bullet_list(details, limit=1900)]))
+            try:
+                # Books first: the first sync that saving the mapping queues then already pays from the chosen
+                # account.
+                books = (
+                    await deps.service.save_books(submission.team, submission.user_id, books_choice)
+                    if books_choice is not None
+                    else None
+                )
+                rows = await deps.service.save_mappings(
+                    submission.team, submission.user_id, mapping, read_tax_codes(state)
+                )
+            except ServiceError as error:
+                if error.field is None:
+                    raise  # the guard shows its message
+                rows = await deps.service.mapping_rows(submission.team)
+                current_books = await deps.service.books_view(submission.team)
+                errors = {error_block_for(error.field): error.message}
+                await submission.show(mapping_view(rows, current_books, errors=errors))
+                return
+            await submission.show(mapping_saved_view(rows, books))
 
     async def save_settings(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
@@ -149,10 +182,15 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(response_action="errors", errors=problems)
             return
         await ack(response_action="update", view=loading_view("Settings", "Saving…"))
-        submission = Submission(deps, client, body, context)
-        if not await submission.allowed("Settings", "change the settings"):
-            return
-        try:
+        submission = Submission(deps, client, body, context, "Settings")
+        async with submission.guarded():
+            if not await submission.allowed("change the settings"):
+                return
+            problem = await channel_problem(client, form.finance_channel_id)
+            if problem is not None:
+                current = await deps.service.workspace_settings(submission.team)
+                await submission.show(settings_view(current, errors={SettingsIds.CHANNEL_BLOCK: problem}))
+                return
             saved = await deps.service.update_settings(
                 submission.team,
                 submission.user_id,
@@ -162,44 +200,38 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 admin_user_ids=form.admin_user_ids,
                 auto_create_vendors=form.auto_create_vendors,
             )
-        except ServiceError as error:
-            await submission.show(flows.problem_view("Settings", error))
-            return
-        await submission.show(result_view("Settings", f":white_check_mark: {settings_saved_text(saved)}"))
+            await submission.show(result_view("Settings", f":white_check_mark: {settings_saved_text(saved)}"))
 
     async def create_vendors(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
         await ack(response_action="update", view=loading_view("Suppliers", "Creating and linking suppliers…"))
-        submission = Submission(deps, client, body, context)
-        if not await submission.allowed("Suppliers", "create or link suppliers"):
-            return
-        try:
+        submission = Submission(deps, client, body, context, "Suppliers")
+        async with submission.guarded():
+            if not await submission.allowed("create or link suppliers"):
+                return
             result = await deps.service.create_missing_vendors(submission.team, submission.user_id)
-        except ServiceError as error:
-            await submission.show(flows.problem_view("Suppliers", error))
-            return
-        headline, details = vendors_result_lines(result)
-        icon = ":white_check_mark:" if not result.failed else ":warning:"
-        await submission.show(result_view("Suppliers", f"{icon} {headline}", details=details))
+            headline, details = vendors_result_lines(result)
+            icon = ":white_check_mark:" if not result.failed else ":warning:"
+            await submission.show(result_view("Suppliers", f"{icon} {headline}", details=details))
 
     async def disconnect(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
         await ack(response_action="update", view=loading_view("Disconnect", "Disconnecting…"))
-        submission = Submission(deps, client, body, context)
-        if not await submission.allowed("Disconnect", "disconnect QuickBooks"):
-            return
-        try:
-            await deps.service.disconnect(submission.team, submission.user_id)
-        except ServiceError as error:
-            await submission.show(flows.problem_view("Disconnect", error))
-            return
+        submission = Submission(deps, client, body, context, "Disconnect")
         text = "QuickBooks disconnected. The mapping is deleted; the sync history is kept."
-        await submission.show(result_view("Disconnect", f":white_check_mark: {text}"))
-        settings = await deps.service.workspace_settings(submission.team)
-        message = blocks.info_message(f":electric_plug: {text} (by <@{submission.user_id}>)")
-        await announce(client, settings, message, submission.user_id)
+        disconnected = False
+        async with submission.guarded():
+            if not await submission.allowed("disconnect QuickBooks"):
+                return
+            await deps.service.disconnect(submission.team, submission.user_id)
+            await submission.show(result_view("Disconnect", f":white_check_mark: {text}"))
+            disconnected = True
+        if disconnected:  # after the guard: a failed announcement must not turn the done deed into an error view
+            settings = await deps.service.workspace_settings(submission.team)
+            message = blocks.info_message(f":electric_plug: {text} (by <@{submission.user_id}>)")
+            await announce(client, settings, message, submission.user_id)
 
     async def turn_vendor_page(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
@@ -211,8 +243,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
             page = int(action.get("value") or 0)
         except ValueError:
             page = 0
-        preview = await deps.service.vendor_preview(team)
-        await client.views_update(view_id=view.get("id"), hash=view.get("hash"), view=vendors_view(preview, page))
+        session = flows.ModalSession(client, str(view.get("id")), view.get("hash"))
+        async with flows.guarded(session.show, "Suppliers"):
+            await session.show(vendors_view(await deps.service.vendor_preview(team), page))
 
     async def acknowledge_link(ack: AsyncAck) -> None:
         await ack()  # a url button opens the link in the browser; Slack still sends block_actions

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.blocks import context, divider, header, truncate
+from handlers.blocks import context, divider, escape, header, truncate
 from handlers.ids import BooksIds
 from handlers.views.common import field_error
 from sync.api import CREATE_WALLET, NO_PAYMENTS, AccountOption, BooksChoice, BooksView
@@ -190,10 +190,11 @@ def read_books(state: dict[str, Any]) -> tuple[BooksChoice | None, dict[str, str
 
 
 def books_summary(books: BooksView) -> list[str]:
-    """The saved choices, one line each, for the result view."""
+    """The saved choices, one line each (mrkdwn: QuickBooks' account names escaped), for the result view."""
     names = {o.account_id: o.name for o in books.pay_from_options}
+    pay_from = names.get(books.pay_from_account_id or "", books.pay_from_account_id or "?")
     lines = [
-        f"Bills paid from {names.get(books.pay_from_account_id or '', books.pay_from_account_id or '?')}"
+        f"Bills paid from {escape(pay_from)}"
         if books.payments_enabled
         else "Payments are not recorded: match Ontop's debits in your bank feed",
         "Ontop's fees on the contractor's bill"
@@ -202,7 +203,7 @@ def books_summary(books: BooksView) -> list[str]:
     ]
     if books.multicurrency_enabled:
         lines.append(
-            f"New suppliers in {books.home_currency}"
+            f"New suppliers in {escape(books.home_currency)}"
             if books.supplier_currency == "usd"
             else "New suppliers in the contract's currency"
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.blocks import VIEW_BLOCK_LIMIT, capped, context, plain, section, truncate
+from handlers.blocks import VIEW_BLOCK_LIMIT, capped, context, escape, plain, section, truncate
 from handlers.ids import MiscIds
 
 TITLE_LIMIT = 24
@@ -40,6 +40,7 @@ def loading_view(title: str, text: str = "Loading…") -> dict[str, Any]:
 
 
 def result_view(title: str, text: str, *, details: list[str] | None = None) -> dict[str, Any]:
+    """A modal with one message (mrkdwn: the caller escapes what it interpolates) and optional detail lines."""
     blocks = [section(text)]
     if details:
         blocks.append(context(*[truncate(d, 2000) for d in details]))
@@ -47,8 +48,11 @@ def result_view(title: str, text: str, *, details: list[str] | None = None) -> d
 
 
 def field_error(message: str) -> dict[str, Any]:
-    """An error shown right under an input when it could only be known after the ack (e.g. a refused login)."""
-    return context(f":warning: {message}")
+    """An error shown right under an input when it could only be known after the ack (e.g. a refused login).
+
+    Escaped: a service's message may quote a company name or what the person typed.
+    """
+    return context(f":warning: {escape(message)}")
 
 
 def flatten_state(view: dict[str, Any]) -> dict[str, Any]:

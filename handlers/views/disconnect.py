@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.blocks import section
+from handlers.blocks import escape, section
 from handlers.ids import DisconnectIds
 from handlers.views.common import modal
 
 
 def disconnect_view(company_name: str | None) -> dict[str, Any]:
-    company = f"*{company_name}*" if company_name else "QuickBooks"
+    company = f"*{escape(company_name)}*" if company_name else "QuickBooks"
     text = (
         f":warning: Disconnect {company}?\n"
         "• QuickBooks access is revoked and scheduled syncs stop\n"

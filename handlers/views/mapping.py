@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.blocks import VIEW_BLOCK_LIMIT, context, section, truncate
+from handlers.blocks import VIEW_BLOCK_LIMIT, bullet_list, context, escape, section, truncate
 from handlers.ids import MappingIds
-from handlers.views.books import books_block_count, books_block_for, books_blocks, option
-from handlers.views.common import field_error, modal
+from handlers.labels import counted
+from handlers.views.books import books_block_count, books_block_for, books_blocks, books_summary, option
+from handlers.views.common import field_error, modal, result_view
 from sync.api import AccountOption, BooksView, MappingRow
 
 OPTION_TEXT_LIMIT = 75
@@ -89,16 +90,15 @@ def mapping_view(
         }
         if row.account_id is not None:
             element["initial_option"] = account_option(row.account_id, row.account_name or row.account_id)
-        seen = f"{row.invoices_seen} invoice(s) so far" if row.invoices_seen else "no invoices yet"
-        blocks.append(
-            {
-                "type": "input",
-                "block_id": concept_block_id(row.concept),
-                "label": {"type": "plain_text", "text": truncate(row.label, 2000)},
-                "hint": {"type": "plain_text", "text": seen},
-                "element": element,
-            }
-        )
+        concept_input: dict[str, Any] = {
+            "type": "input",
+            "block_id": concept_block_id(row.concept),
+            "label": {"type": "plain_text", "text": truncate(row.label, 2000)},
+            "element": element,
+        }
+        if row.invoices_seen:  # the invoices this mapping holds back; a concept that books fine needs no hint
+            concept_input["hint"] = {"type": "plain_text", "text": waiting_hint(row.invoices_seen)}
+        blocks.append(concept_input)
         if concept_block_id(row.concept) in errors:
             blocks.append(field_error(errors[concept_block_id(row.concept)]))
         if taxed and books is not None:
@@ -112,6 +112,26 @@ def mapping_view(
     if not rows and books is None:
         return modal("Map accounts", blocks, callback_id=MappingIds.CALLBACK)
     return modal("Map accounts", blocks, callback_id=MappingIds.CALLBACK, submit="Save")
+
+
+def mapping_saved_view(rows: list[MappingRow], books: BooksView | None) -> dict[str, Any]:
+    """The result of saving the mapping modal: how many concepts are mapped, to which accounts, and the books.
+
+    Concept labels (an unknown concept's is its code) and account names come from Ontop and QuickBooks: escaped.
+    """
+    mapped = sum(1 for row in rows if row.account_id)
+    details = [
+        f"{escape(row.label)} → {escape(row.account_name or row.account_id or '')}" for row in rows if row.account_id
+    ]
+    if books is not None:
+        details = books_summary(books) + details
+    text = f":white_check_mark: Saved. {mapped} of {counted(len(rows), 'concept')} mapped."
+    return result_view("Map accounts", text, details=[bullet_list(details, limit=1900)] if details else None)
+
+
+def waiting_hint(invoices: int) -> str:
+    """`MappingRow.invoices_seen` counts the invoices blocked by the concept, not every invoice that used it."""
+    return f"{counted(invoices, 'invoice')} waiting for this mapping"
 
 
 def error_block_for(field: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from handlers.blocks import context
+from handlers.blocks import context, escape
 from handlers.ids import SettingsIds
 from handlers.views.common import field_error, modal
 from sync.api import WorkspaceSettings
@@ -129,4 +129,4 @@ def read_settings(state: dict[str, Any]) -> tuple[SettingsForm | None, dict[str,
 
 def settings_saved_text(settings: WorkspaceSettings) -> str:
     channel = f"<#{settings.finance_channel_id}>" if settings.finance_channel_id else "no finance channel"
-    return f"Saved: daily sync at {settings.sync_hour:02d}:00 {settings.timezone}, summaries to {channel}."
+    return f"Saved: daily sync at {settings.sync_hour:02d}:00 {escape(settings.timezone)}, summaries to {channel}."

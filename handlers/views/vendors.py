@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from handlers.blocks import actions, button, context, section, truncate
+from handlers.blocks import actions, button, context, escape, section, truncate
 from handlers.ids import VendorIds
+from handlers.labels import counted
 from handlers.views.common import modal
 from sync.api import VendorCreateResult, VendorMatch, VendorPreview, VendorPreviewRow
 
@@ -28,16 +29,17 @@ def page_count(rows: int) -> int:
 
 
 def vendor_row_text(row: VendorPreviewRow) -> str:
-    parts = [f"*{row.worker_name}*"]
+    """One contract and its match; names, emails and notes come from Ontop and QuickBooks, so all are escaped."""
+    parts = [f"*{escape(truncate(row.worker_name, 300))}*"]
     if row.email:
-        parts.append(row.email)
+        parts.append(escape(truncate(row.email, 300)))
     if row.currency:
-        parts.append(row.currency)
+        parts.append(escape(row.currency))
     line = " · ".join(parts) + f"\n{MATCH_LABELS[row.match]}"
     if row.qbo_vendor_name:
-        line += f" → {row.qbo_vendor_name}"
+        line += f" → {escape(truncate(row.qbo_vendor_name, 300))}"
     if row.note:
-        line += f" _({row.note})_"
+        line += f" _({escape(truncate(row.note, 1000))})_"
     return truncate(line, 3000)
 
 
@@ -79,12 +81,19 @@ def submit_label(to_create: int, to_link: int) -> str:
 
 
 def vendors_result_lines(result: VendorCreateResult) -> tuple[str, list[str]]:
-    """The headline and detail lines of the creation result."""
-    headline = f"Created {len(result.created)} supplier(s), linked {len(result.linked)}, {len(result.failed)} failed."
+    """The headline and detail lines (mrkdwn, names and reasons escaped) of the creation result."""
+    done = []
+    if result.created:
+        done.append(f"created {counted(len(result.created), 'supplier')}")
+    if result.linked:
+        done.append(f"linked {counted(len(result.linked), 'existing supplier')}")
+    headline = (" and ".join(done) or "nothing was created or linked").capitalize() + "."
+    if result.failed:
+        headline += f" {counted(len(result.failed), 'worker')} could not be done."
     details: list[str] = []
     if result.created:
-        details.append("Created: " + ", ".join(result.created))
+        details.append("Created: " + ", ".join(escape(name) for name in result.created))
     if result.linked:
-        details.append("Linked: " + ", ".join(result.linked))
-    details.extend(f"Failed: {name}: {reason}" for name, reason in result.failed)
+        details.append("Linked: " + ", ".join(escape(name) for name in result.linked))
+    details.extend(f"Not done: {escape(name)}: {escape(reason)}" for name, reason in result.failed)
     return headline, details[:10]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -11,12 +12,27 @@ from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from handlers import blocks, run_messages
+from handlers import blocks, labels, run_messages
 from handlers.views.home import home_view
 from handlers.views.mapping import account_options, mapping_view
 from handlers.views.settings import read_settings
 from handlers.views.vendors import vendors_view
-from sync.api import AccountOption, MappingRow, ReconcileReport, VendorMatch, VendorPreview, VendorPreviewRow
+from sync.api import (
+    AccountOption,
+    ConnectionStatusView,
+    Fix,
+    FixKind,
+    MappingRow,
+    ReconcileReport,
+    RunStatus,
+    RunTrigger,
+    SyncPreview,
+    TeamRef,
+    VendorMatch,
+    VendorPreview,
+    VendorPreviewRow,
+    WorkspaceSettings,
+)
 from tests.slack.fakes import default_books, sample_failures, sample_run
 
 
@@ -49,8 +65,10 @@ def test_every_message_builder_has_text_and_valid_blocks() -> None:
         run_messages.run_started_message(run),
         run_messages.run_progress_message(7, 3, 9),
         run_messages.run_summary_message(run),
+        run_messages.run_result_reply(run),
         run_messages.needs_reauth_message("Acme Books LLC"),
-        *run_messages.failure_thread_messages(run),
+        run_messages.reauth_reminder_message("Acme Books LLC", date(2026, 12, 1)),
+        *run_messages.failure_page_messages(run.failures),
     ]:
         assert_valid_message(message)
 
@@ -59,27 +77,49 @@ def test_huge_run_summary_stays_within_fifty_blocks_and_says_how_many_more() -> 
     summary = sample_run(failures=many_failures(500))
     message = run_messages.run_summary_message(summary)
     assert_valid_message(message)
-    assert "more causes" in str(message.blocks)
+    assert "more causes: every failed invoice is in the thread" in str(message.blocks)
+    assert "500 need a fix" in message.text
     assert run_messages.needs_thread(summary)
-    replies = run_messages.failure_thread_messages(summary)
+    replies = run_messages.failure_page_messages(summary.failures)
     assert sum(len(m.blocks) - 1 for m in replies) == 500
+    assert replies[-1].text == "Invoices that need a fix 481–500 of 500"
     for reply in replies:
         assert_valid_message(reply)
+
+
+def test_failure_pages_never_pass_fifty_blocks_even_when_each_failure_has_two_fixes() -> None:
+    linked = [
+        replace(
+            sample_failures()[0],
+            invoice_id=f"inv-{n}",
+            invoice_number=f"ONT-{n}",
+            fix=Fix(FixKind.LINK_BILL, f"inv-{n}"),
+        )
+        for n in range(60)
+    ]
+    pages = run_messages.failure_page_messages(linked, page_size=40, run_id=9)
+    for page in pages:
+        assert_valid_message(page)
+    buttons = [e for page in pages for b in page.blocks if b["type"] == "actions" for e in b["elements"]]
+    assert len(buttons) == 120  # link and skip for every one
+    assert {b["text"]["text"] for b in buttons[:2]} == {"Link bill ONT-0", "Skip ONT-0"}
+    assert pages[0].text.endswith("of 60 (sync #9)")
 
 
 def test_summary_of_a_clean_run_has_no_fix_buttons() -> None:
     message = run_messages.run_summary_message(sample_run(failures=[]))
     assert not [b for b in message.blocks if b["type"] == "actions"]
-    assert "succeeded" in message.text
+    assert message.text == "QuickBooks sync #7 finished in 1m 05s: 10 bills booked"
 
 
 @given(st.text(min_size=1, max_size=5000))
 @settings(max_examples=50, deadline=None)
 def test_any_failure_reason_or_name_fits_the_limits(text: str) -> None:
-    failure = replace(sample_failures()[0], reason=text, worker_name=text[:300])
+    failure = replace(sample_failures()[0], reason=text, worker_name=text[:300], invoice_number=text[:80])
     summary = sample_run(failures=[failure] * 4)
     assert_valid_message(run_messages.run_summary_message(summary))
-    for reply in run_messages.failure_thread_messages(summary):
+    assert_valid_message(run_messages.run_result_reply(summary))
+    for reply in run_messages.failure_page_messages(summary.failures):
         assert_valid_message(reply)
 
 
@@ -131,11 +171,12 @@ def test_summary_counts_fee_bills_payments_and_credits_and_warns_of_home_differe
     )
     message = run_messages.run_summary_message(run)
     assert_valid_message(message)
-    assert "4 Ontop fee bill(s)" in message.text and "14 payment(s) recorded" in message.text
-    assert "1 supplier credit(s)" in message.text
-    assert "2 document(s) booked a home amount that differs" in str(message.blocks)
-    quiet = run_messages.run_summary_message(sample_run(failures=[]))
-    assert "differs" not in str(quiet.blocks) and "payment" not in quiet.text
+    head = message.blocks[0]["text"]["text"]
+    assert "Booked 10 bills, 4 Ontop fee bills and 1 supplier credit · 14 payments recorded" in head
+    assert "2 documents booked a home amount that differs" in str(message.blocks)
+    assert "(s)" not in json.dumps(message.blocks)
+    plain_run = run_messages.run_summary_message(sample_run(failures=[]))
+    assert "differs" not in str(plain_run.blocks) and "payment" not in str(plain_run.blocks)
 
 
 def test_reconcile_lists_open_bills_and_bills_paid_twice() -> None:
@@ -148,6 +189,7 @@ def test_reconcile_lists_open_bills_and_bills_paid_twice() -> None:
     assert "1 open, 1 paid twice" in message.text
     assert "still open in QuickBooks:* ONT-7" in str(message.blocks)
     assert "Paid more than once" in str(message.blocks)
+    assert "ONT-9 &lt;b&gt;" in str(message.blocks) and "<b>" not in str(message.blocks)
     clean = blocks.reconcile_message(ReconcileReport(moment, moment, paid_invoices=5, matching=5))
     assert "paid once" in clean.text
 
@@ -189,3 +231,83 @@ def test_home_view_without_a_connection_offers_connect() -> None:
     view = home_view(None, None)
     assert view["type"] == "home"
     assert "home-connect" in str(view["blocks"])
+
+
+def test_mapping_hint_counts_only_the_invoices_waiting_for_the_mapping() -> None:
+    rows = [
+        MappingRow("bonus", "Bonus", 3, None, None),
+        MappingRow("base", "Base compensation", 0, "60100", "Contractors"),
+        MappingRow("travel", "Travel", 1, None, None),
+    ]
+    inputs = {b["block_id"]: b for b in mapping_view(rows)["blocks"] if b["type"] == "input"}
+    assert inputs["concept:bonus"]["hint"]["text"] == "3 invoices waiting for this mapping"
+    assert inputs["concept:travel"]["hint"]["text"] == "1 invoice waiting for this mapping"
+    assert "hint" not in inputs["concept:base"]  # it books fine: no made-up "no invoices yet"
+
+
+def test_status_speaks_plain_words_without_realm_ids_or_internal_states() -> None:
+    run = replace(sample_run(), status=RunStatus.PARTIAL)
+    status = ConnectionStatusView(
+        connection_id=1,
+        status="needs_reauth",
+        company_name="Acme & Sons",
+        realm_id="9130350000000000",
+        home_currency="USD",
+        multicurrency_enabled=False,
+        ontop_connected=True,
+        mapped_concepts=2,
+        unmapped_concepts=["HOLIDAY_PAY"],
+        vendors_linked=4,
+        bills_created_total=42,
+        failed_invoices=3,
+        last_run=run,
+        active_run=replace(run, status=RunStatus.RUNNING),
+        next_daily_run_at=None,
+        settings=WorkspaceSettings(TeamRef("T1"), "C1", 6, "America/Bogota", [], False),
+    )
+    message = blocks.status_message(status)
+    assert_valid_message(message)
+    body = json.dumps(message.blocks)
+    assert message.text == "QuickBooks: Acme &amp; Sons (needs reconnecting)"
+    assert "9130350000000000" not in body and "realm" not in body
+    assert "needs_reauth" not in body and "`" not in body.replace("`/qbo map`", "")
+    assert "#7 finished with problems: 10 bills booked, 3 need a fix" in body
+    assert "Sync #7 is running" in body
+    assert "*Concepts not mapped yet* (`/qbo map`): Holiday pay" in body  # the label, not the code
+
+
+def test_labels_name_statuses_triggers_and_connections_in_plain_words() -> None:
+    assert labels.run_status_label(RunStatus.PARTIAL) == "finished with problems"
+    assert labels.run_status_label(RunStatus.SUCCEEDED) == "finished"
+    assert labels.run_status_label(RunStatus.FAILED) == "failed"
+    assert labels.trigger_label(RunTrigger.SCHEDULE) == "daily sync"
+    assert labels.trigger_label(RunTrigger.WEBHOOK) == "after an Ontop payment"
+    assert labels.trigger_label(RunTrigger.FIRST) == "first sync"
+    assert labels.connection_status_label("needs_reauth") == "needs reconnecting"
+    assert labels.connection_status_label("some_new_state") == "some new state"  # never the raw code
+    assert [labels.counted(n, "bill") for n in (0, 1, 2)] == ["0 bills", "1 bill", "2 bills"]
+    assert labels.fix_label(Fix(FixKind.MAP_CONCEPT, "HOLIDAY_PAY")) == "Map Holiday pay"
+    assert labels.fix_label(Fix(FixKind.CREATE_VENDOR, "agr-1", "Camila dell'Acqua")) == (
+        "Create supplier Camila dell'Acqua"
+    )
+
+
+def test_sync_preview_says_what_holds_invoices_back_in_plain_words() -> None:
+    preview = SyncPreview(
+        eligible=1,
+        already_synced=40,
+        not_final=3,
+        blocked_unmapped={"HOLIDAY_PAY": 2, "<!channel>": 1},
+        blocked_no_vendor=1,
+        blocked_other=2,
+        review=1,
+        vendors_to_create=1,
+        vendors_to_link=0,
+    )
+    message = blocks.sync_preview_message(preview)
+    assert_valid_message(message)
+    body = json.dumps(message.blocks)
+    assert message.text == "Sync preview: 1 bill would be booked."
+    assert "3* waiting for payment in Ontop" in body and "Holiday pay (2)" in body
+    assert "2 invoices* held back by a supplier or currency problem" in body and "to review" in body
+    assert "<!channel>" not in body and "(s)" not in body

@@ -99,8 +99,8 @@ async def test_command_from_a_channel_named_payload_still_works(app: RunningApp,
 async def test_sync_preview_shows_what_would_be_created(app: RunningApp, connected: FakeService, slack) -> None:
     await slack.command("sync preview")
     [reply] = wait_ephemeral(app)
-    assert "5 bill(s) would be created" in reply["text"]
-    assert "bonus (2)" in str(reply["blocks"])
+    assert "5 bills would be booked" in reply["text"]
+    assert "Bonus (2)" in str(reply["blocks"])  # the concept's label, not its code
     assert connected.calls("request_sync") == []
 
 

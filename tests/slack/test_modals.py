@@ -71,7 +71,7 @@ async def test_mapping_submit_saves_and_shows_the_result(app: RunningApp, connec
     assert response.status_code == 200
     assert response.json()["response_action"] == "update"  # "Saving…" at once
     result = wait_view(app, "result-view", updates=2)
-    assert "3 of 3 concepts are mapped" in texts(result)
+    assert "Saved. 3 of 3 concepts mapped." in texts(result)
     [call] = connected.calls("save_mappings")
     assert call.team_id == "T0001"
     assert call.args["mapping"] == {"bonus": "60110", "reimbursement": "60300", "base_compensation": "60100"}
@@ -286,7 +286,7 @@ async def test_vendors_lists_matches_and_the_confirm_creates_the_missing(
     response = await slack.submit_view(view["id"], {})
     assert response.json()["response_action"] == "update"
     result = wait_view(app, "result-view", updates=2)
-    assert "Created 1 supplier(s), linked 1, 0 failed." in texts(result)
+    assert "Created 1 supplier and linked 1 existing supplier." in texts(result)
     [call] = connected.calls("create_missing_vendors")
     assert call.team_id == "T0001" and call.args["agreement_ids"] is None
 
@@ -312,10 +312,10 @@ async def test_vendors_are_paged_within_block_limits(app: RunningApp, connected:
 # --- settings ---------------------------------------------------------------------------------------------
 
 
-def settings_values(timezone: str) -> dict[str, Any]:
+def settings_values(timezone: str, channel: str = "C0FIN") -> dict[str, Any]:
     return {
         SettingsIds.CHANNEL_BLOCK: {
-            SettingsIds.CHANNEL: {"type": "conversations_select", "selected_conversation": "C0FIN"}
+            SettingsIds.CHANNEL: {"type": "conversations_select", "selected_conversation": channel}
         },
         SettingsIds.HOUR_BLOCK: {SettingsIds.HOUR: selected_option_state("7", "07:00", element_type="static_select")},
         SettingsIds.TIMEZONE_BLOCK: {SettingsIds.TIMEZONE: plain_text_state(timezone)},
@@ -344,6 +344,20 @@ async def test_settings_are_saved_for_this_workspace(app: RunningApp, connected:
         "admin_user_ids": ["U0BOB"],
         "auto_create_vendors": True,
     }
+
+
+async def test_a_channel_the_bot_cannot_post_in_is_refused_on_save_with_what_to_do(
+    app: RunningApp, connected: FakeService, slack
+) -> None:
+    app.fake.set_channel("C0GEN", is_archived=True)
+    for channel, advice in (("G0PAY", "/invite"), ("C0GEN", "archived")):
+        view = await open_modal(app, slack, "settings", SettingsIds.CALLBACK)
+        before = len(app.fake.calls("views.update"))
+        await slack.submit_view(view["id"], settings_values("Europe/Madrid", channel))
+        again = wait_view(app, SettingsIds.CALLBACK, updates=before + 1)
+        index = next(i for i, b in enumerate(again["blocks"]) if b.get("block_id") == SettingsIds.CHANNEL_BLOCK)
+        assert advice in json.dumps(again["blocks"][index + 1])
+    assert connected.calls("update_settings") == []
 
 
 async def test_unknown_time_zone_is_an_inline_error(app: RunningApp, connected: FakeService, slack) -> None:
