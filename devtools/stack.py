@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
 
@@ -134,6 +135,20 @@ class LocalStack:
         server.start(timeout_seconds=30)
         self._servers.append(server)
         return self
+
+    def add_preexisting_vendor(self, display_name: str, email: str | None, currency: str) -> dict[str, Any]:
+        """A supplier the QuickBooks company had before the bot (in any currency: multicurrency companies), counted
+        as pre-existing like the seeded ones, so the audit log shows whether the bot ever changes it."""
+        state = self.qbo_state
+        if state is None:
+            raise RuntimeError("a QBO emulator started separately: add the supplier there")
+        with state.lock:
+            company = state.companies[DEFAULT_REALM]
+            record = state.name_record(company, display_name, email, True)
+            record["CurrencyRef"] = state.currency_ref(currency)
+            vendor = state.add_entity(company, "Vendor", record)
+            company.preexisting.add(("Vendor", vendor["Id"]))
+            return dict(vendor)
 
     def _serve(self, app: object) -> str:
         server = BackgroundServer(app).start()

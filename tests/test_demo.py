@@ -3,22 +3,59 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
+
+from devtools.demo import books_answers
+from devtools.demo_checks import (
+    Failing,
+    PostedSummary,
+    QboBooks,
+    check_books,
+    failing_without_fix,
+    ledger_failures,
+    posted_summaries,
+)
+from devtools.signing import view_state
+from handlers.ids import BooksIds
+from storage.models import LedgerPosting, SyncedInvoice
+from sync.api import CREATE_WALLET, NO_PAYMENTS
+
+NEW_CHECKS = ("home_differences", "open_bills", "paid_twice", "fees_on_contractor_bills", "failing_without_fix")
 
 
-def test_the_demo_walks_every_step_and_verifies_quickbooks(tmp_path: Path) -> None:
+def run_demo(tmp_path: Path, *options: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     summary = tmp_path / "demo.json"
     result = subprocess.run(
-        [sys.executable, "-c", "from bot.cli import main; main()", "demo", "--json", str(summary)],
+        [sys.executable, "-c", "from bot.cli import main; main()", "demo", "--json", str(summary), *options],
         capture_output=True,
         text=True,
         timeout=240,
         cwd=tmp_path,
     )
-
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result, json.loads(summary.read_text())
+
+
+def assert_every_promise_held(verdict: dict[str, Any]) -> None:
+    assert verdict["ok"] is True
+    assert verdict["paid_invoices"] > 0
+    assert verdict["contractor_bills"] + verdict["credits"] == verdict["paid_invoices"]
+    assert verdict["fee_bills"] > 0
+    assert verdict["payments"] >= verdict["contractor_bills"]
+    assert verdict["missing"] == verdict["duplicated"] == verdict["wrong_amounts"] == []
+    for check in NEW_CHECKS:
+        assert verdict[check] == [], check
+    assert verdict["preexisting_touched"] == 0
+
+
+def test_the_demo_walks_every_step_and_verifies_quickbooks(tmp_path: Path) -> None:
+    result, verdict = run_demo(tmp_path)
+
     transcript = result.stdout
     for step in (
         "installs the app",
@@ -27,18 +64,225 @@ def test_the_demo_walks_every_step_and_verifies_quickbooks(tmp_path: Path) -> No
         "QuickBooks company Northwind Design Studio connected",
         "Ontop did not accept this email and password",  # the typo is caught inline
         "/qbo vendors",
+        'pay bills from → Create an "Ontop wallet" bank account',  # Ann picks the wallet in the map step ...
+        'QuickBooks now has the Bank account "Ontop wallet"',  # ... and the bot creates it
+        "fees → On a bill to the Ontop supplier",
         "is not a supplier in QuickBooks",  # the failure ...
         "is not mapped to a QuickBooks account",
-        "[Create supplier]",  # ... and its fixes
+        "[Create supplier ",  # ... and its fixes
         "webhook",
         "/qbo status",
+        "What is now in QuickBooks",
+        "fee bills to Ontop",
+        "bill payments",
         "QuickBooks disconnected",
         "every promise held",
     ):
         assert step in transcript, step
-    verdict = json.loads(summary.read_text())
-    assert verdict["ok"] is True
-    assert verdict["bills"] == verdict["paid_invoices"] > 0
-    assert verdict["missing"] == verdict["duplicated"] == verdict["wrong_amounts"] == []
-    assert verdict["preexisting_touched"] == 0
+    assert_every_promise_held(verdict)
     assert "Traceback" not in result.stderr
+
+
+def test_the_multicurrency_demo_books_every_currency_and_a_contractor_paid_in_a_new_one(tmp_path: Path) -> None:
+    result, verdict = run_demo(tmp_path, "--multicurrency", "--invoices", "40")
+
+    transcript = result.stdout
+    assert "is in ARS; Ontop now pays their contract" in transcript
+    assert re.search(r"\[Create supplier [^\]]*\(EUR\)\]", transcript), "the summary offers the currency fix"
+    assert re.search(r"Created: [^\n]*\(EUR\)", transcript), "pressing it creates the supplier in EUR"
+    assert "Currency of new suppliers" in transcript
+    assert_every_promise_held(verdict)
+    assert "Traceback" not in result.stderr
+
+
+# --- the end check itself, on made-up books: it must see each broken promise ---------------------------------------
+
+
+def _invoice(number: str, total: str, usd: str, *, fee: str | None = None, currency: str = "BRL") -> dict[str, Any]:
+    lines = [{"concept": "COMPENSATION", "amount": total, "amountUsd": usd}]
+    if fee is not None:
+        lines.append({"concept": "FEE", "amount": fee, "amountUsd": fee})
+    return {
+        "invoiceNumber": number,
+        "status": "PAID",
+        "currency": currency,
+        "total": total,
+        "totalUsd": usd,
+        "lines": lines,
+    }
+
+
+def _bill(bill_id: str, doc: str, vendor: str, home: str, *, balance: str = "0", account: str = "7") -> dict[str, Any]:
+    line = {"Amount": home, "DetailType": "AccountBasedExpenseLineDetail"}
+    line["AccountBasedExpenseLineDetail"] = {"AccountRef": {"value": account}}
+    return {
+        "Id": bill_id,
+        "DocNumber": doc,
+        "VendorRef": {"value": vendor},
+        "TotalAmt": Decimal(home),
+        "Balance": Decimal(balance),
+        "Line": [line],
+    }
+
+
+def _payment(*bill_ids: str) -> dict[str, Any]:
+    return {"Line": [{"LinkedTxn": [{"TxnId": bill_id, "TxnType": "Bill"}]} for bill_id in bill_ids]}
+
+
+def _books(bills: list[dict[str, Any]], payments: list[dict[str, Any]]) -> QboBooks:
+    vendors = {"1": {"DisplayName": "Ana Souza"}, "2": {"DisplayName": "Ontop", "CompanyName": "Ontop"}}
+    return QboBooks(bills, [], payments, vendors, set(), 2, "USD", 0)
+
+
+def test_the_end_check_passes_books_that_keep_every_promise() -> None:
+    invoices = [_invoice("INV-1", "500.00", "100.00", fee="10.00"), _invoice("INV-2", "250.00", "50.00")]
+    bills = [
+        _bill("10", "INV-1", "1", "90.00"),
+        _bill("11", "INV-1-F", "2", "10.00", account="9"),
+        _bill("12", "INV-2", "1", "50.00"),
+    ]
+    verdict = check_books(_books(bills, [_payment("10"), _payment("11"), _payment("12")]), invoices, fee_account_id="9")
+
+    assert verdict.ok, verdict
+    assert (verdict.contractor_bills, verdict.fee_bills, verdict.payments) == (2, 1, 3)
+
+
+def test_the_end_check_sees_each_broken_promise() -> None:
+    invoices = [
+        _invoice("INV-1", "500.00", "100.00", fee="10.00"),  # its fee is on the contractor's bill
+        _invoice("INV-2", "250.00", "50.00"),  # booked a cent off, and still open
+        _invoice("INV-3", "250.00", "50.00"),  # paid twice
+        _invoice("INV-4", "250.00", "50.00"),  # never booked
+        _invoice("INV-5", "500.00", "100.00", fee="10.00"),  # its fee bill went to the contractor
+    ]
+    bills = [
+        _bill("10", "INV-1", "1", "100.00", account="9"),
+        _bill("12", "INV-2", "1", "50.01", balance="50.01"),
+        _bill("13", "INV-3", "1", "50.00"),
+        _bill("14", "INV-5", "1", "90.00"),
+        _bill("15", "INV-5-F", "1", "10.00"),
+    ]
+    payments = [_payment("10"), _payment("13"), _payment("13"), _payment("14"), _payment("15")]
+    verdict = check_books(_books(bills, payments), invoices, fee_account_id="9")
+
+    assert verdict.missing == ["INV-4"]
+    assert verdict.home_differences == verdict.wrong_amounts == ["INV-2"]
+    assert verdict.open_bills == ["INV-2"]
+    assert verdict.paid_twice == ["INV-3"]
+    assert verdict.fees_on_contractor_bills == ["INV-1", "INV-5"]
+    assert not verdict.ok
+
+
+def test_failures_count_unless_their_run_summary_shows_a_button_for_their_fix() -> None:
+    summary = {
+        "ts": "1.0",
+        "text": "QuickBooks sync #3 finished with problems in 1s: 0 bills booked, 3 need a fix",
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": "*INV-1* · Ana · 1 USD\n*INV-2* · Ana · 2 USD"}},
+            {"type": "actions", "elements": [{"type": "button", "action_id": "fix-retry", "value": "5001"}]},
+        ],
+    }
+    accessory = {"type": "button", "action_id": "fix-create-vendor", "value": "17"}
+    line = {"type": "section", "text": {"type": "mrkdwn", "text": "*INV-3* · Bo · 3 USD"}, "accessory": accessory}
+    thread = {"1.0": [{"blocks": [line]}]}
+    progress = {"ts": "2.0", "text": "QuickBooks sync #4: 3/10 invoices (30%)"}
+    started = {"ts": "3.0", "text": "QuickBooks sync #5 started"}
+    summaries = posted_summaries([summary, progress, started], thread)
+
+    assert summaries == {3: PostedSummary(3, {("fix-retry", "5001"), ("fix-create-vendor", "17")})}
+    failing = [
+        Failing("INV-1", 3, "fix-retry", "5001"),  # its button is there
+        Failing("INV-3", 3, "fix-create-vendor", "17"),  # in the thread
+        Failing("INV-2", 3, "fix-retry", "5002"),  # a button, but for another invoice
+        Failing("INV-4", 3, None, None),  # no fix at all
+        Failing("INV-5", 4, "fix-retry", "5005"),  # its run never posted a summary
+        Failing("INV-6 (payment)", 3, None, None),  # a payment that failed: nothing to press
+    ]
+    assert failing_without_fix(summaries, failing) == ["INV-2", "INV-4", "INV-5", "INV-6 (payment)"]
+    more = {"ts": "4.0", "text": "QuickBooks sync #6 finished with problems", "blocks": [
+        {"type": "actions", "elements": [{"type": "button", "action_id": "fix-more", "value": "6"}]}
+    ]}  # fmt: skip
+    assert failing_without_fix(posted_summaries([more], {}), [Failing("INV-7", 6, "fix-retry", "5007")]) == []
+
+
+def test_what_the_ledger_still_holds_is_failing_except_reviews_and_skips() -> None:
+    def invoice(number: str, state: str, fix: str | None = None) -> SyncedInvoice:
+        return SyncedInvoice(
+            ontop_invoice_id=number[-1],
+            invoice_number=number,
+            state=state,
+            fix_action=fix,
+            fix_value="v",
+            last_run_id=2,
+        )
+
+    ledger = [
+        invoice("INV-1", "created"),
+        invoice("INV-2", "failed", "create_vendor_currency"),
+        invoice("INV-3", "pending"),  # nobody knows whether its bill exists
+        invoice("INV-4", "skipped"),  # a person chose to skip it
+        invoice("INV-5", "failed", "contact_support"),
+    ]
+    postings = [
+        LedgerPosting(invoice_id="1", kind="payment", state="done", last_run_id=2),
+        LedgerPosting(invoice_id="1", kind="fee_payment", state="failed", last_run_id=2),
+    ]
+    assert ledger_failures(ledger, postings) == [
+        Failing("INV-2", 2, "fix-create-vendor-currency", "v"),
+        Failing("INV-3", 2, None, "v"),
+        Failing("INV-5", 2, None, "v"),
+        Failing("INV-1 (fee_payment)", 2, None, None),
+    ]
+
+
+def test_the_books_part_is_answered_explicitly_and_unanswered_selects_keep_their_initial_option() -> None:
+    def option(value: str, text: str) -> dict[str, Any]:
+        return {"text": {"type": "plain_text", "text": text}, "value": value}
+
+    wallet = option(CREATE_WALLET, 'Create an "Ontop wallet" bank account (recommended)')
+    ontop = option(BooksIds.FEES_ON_ONTOP, "On a bill to the Ontop supplier (recommended)")
+    ap_eur = option("91", "A/P EUR (Accounts Payable)")
+    view = {
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": BooksIds.PAY_FROM_BLOCK,
+                "element": {
+                    "type": "static_select",
+                    "action_id": BooksIds.PAY_FROM,
+                    "options": [option("35", "Checking (Bank)"), wallet, option(NO_PAYMENTS, "Don't record payments")],
+                    "initial_option": option("35", "Checking (Bank)"),
+                },
+            },
+            {
+                "type": "input",
+                "block_id": BooksIds.FEES_BLOCK,
+                "element": {
+                    "type": "radio_buttons",
+                    "action_id": BooksIds.FEES,
+                    "options": [ontop, option(BooksIds.FEES_ON_CONTRACTOR, "On the contractor's bill")],
+                    "initial_option": ontop,
+                },
+            },
+            {
+                "type": "input",
+                "block_id": f"{BooksIds.AP_BLOCK_PREFIX}EUR",
+                "element": {
+                    "type": "static_select",
+                    "action_id": BooksIds.AP,
+                    "options": [ap_eur],
+                    "initial_option": ap_eur,
+                },
+            },
+        ]
+    }
+    # Submitted untouched, every select and radio sends its initial option, as Slack does.
+    untouched = view_state(view)
+    assert untouched[BooksIds.FEES_BLOCK][BooksIds.FEES]["selected_option"] == ontop
+    assert untouched[f"{BooksIds.AP_BLOCK_PREFIX}EUR"][BooksIds.AP]["selected_option"] == ap_eur
+
+    answers, said = books_answers(view)
+    assert answers[BooksIds.PAY_FROM_BLOCK] == wallet  # Ann picks the wallet over the preselected account
+    assert view_state(view, answers)[BooksIds.PAY_FROM_BLOCK][BooksIds.PAY_FROM]["selected_option"] == wallet
+    assert 'chooses: pay bills from → Create an "Ontop wallet"' in said
+    assert "keeps: fees → On a bill to the Ontop supplier (recommended); ap:EUR → A/P EUR" in said
