@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sync.api import Fix, FixKind, RunStatus, RunTrigger
-from sync.ontop.models import CONCEPT_LABELS
+from sync.ontop.models import concept_label
 
 RUN_STATUS_LABELS: dict[str, str] = {
     RunStatus.QUEUED: "queued",
@@ -39,11 +39,6 @@ CONNECTION_STATUS_LABELS: dict[str, str] = {
 def _readable(code: str) -> str:
     """A code we have no label for yet, made readable rather than shown raw ("needs_review" → "needs review")."""
     return code.replace("_", " ").strip()
-
-
-def concept_label(concept: str) -> str:
-    """Ontop's label for a concept code, or the code made readable ("HOLIDAY_PAY" → "Holiday pay")."""
-    return CONCEPT_LABELS.get(concept, concept.replace("_", " ").capitalize())
 
 
 def run_status_label(status: str) -> str:

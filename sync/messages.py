@@ -5,6 +5,8 @@ Button labels and headings belong to handlers/ (handlers/labels.py); these are t
 
 from __future__ import annotations
 
+from sync.ontop.models import concept_label
+
 # --- connection state -------------------------------------------------------------------------------------
 
 CHOOSE_PAY_FROM = (
@@ -77,8 +79,8 @@ RUN_CANCELLED = "The run was cancelled."
 
 
 def not_mapped(concept: str, others: list[str]) -> str:
-    more = f" (and {', '.join(others)})" if others else ""
-    return f"concept {concept}{more} is not mapped to a QuickBooks account"
+    more = f" (and {', '.join(concept_label(other) for other in others)})" if others else ""
+    return f"{concept_label(concept)}{more} is not mapped to a QuickBooks account"
 
 
 def not_a_supplier(name: str) -> str:

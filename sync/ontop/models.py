@@ -97,6 +97,11 @@ CONCEPT_LABELS: dict[str, str] = {
 }
 
 
+def concept_label(concept: str) -> str:
+    """Ontop's label for a concept code, or the code made readable ("HOLIDAY_PAY" → "Holiday pay")."""
+    return CONCEPT_LABELS.get(concept, concept.replace("_", " ").capitalize())
+
+
 def known_or_raw(enum: type[E], raw: str) -> E | str:
     """The enum member for `raw`, or `raw` itself when Ontop sent a value we do not know yet."""
     try:
