@@ -101,6 +101,10 @@ def run_throughput(plan: Plan, out: report.Report) -> None:
     ]
     for figure in report.throughput_figures(results, scale):
         out.add(figure)
+    for figure in throughput.paid_figures(results, scale):  # issue #15: paid bills per minute
+        out.add(figure)
+    for note in throughput.paid_notes(results):
+        out.note(note)
 
 
 def run_first_sync(plan: Plan, out: report.Report) -> None:

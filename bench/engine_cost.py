@@ -64,7 +64,7 @@ def _current_rss_mb() -> float:
 def measure_engine_cost(*, invoices: int, pdfs: bool, workers: int = 40, months: int = 12) -> EngineCost:
     """One first sync with the emulator's limits and the client limiter off: what the bot itself costs."""
     with (
-        qbo_process(rate_limits=False, docnumber_check=False) as qbo,
+        qbo_process(rate_limits=False) as qbo,
         ontop_process(workers=workers, invoices=invoices, months=months, pdfs=pdfs) as ontop,
     ):
 

@@ -105,7 +105,7 @@ def measure_slack_load(
     """Idle acks and web throughput, then acks again while the first sync of `sync_invoices` invoices runs."""
     # QBO's limits off: the sync runs as fast as the bot can go, the heaviest load it can put on its own process.
     with (
-        qbo_process(rate_limits=False, multicurrency=False, docnumber_check=False) as qbo,
+        qbo_process(rate_limits=False, multicurrency=False) as qbo,
         ontop_process(workers=200, invoices=sync_invoices, months=12, pdfs=True) as ontop,
         LocalStack(StackOptions(time_scale=0.001, qbo_url=qbo.url, ontop_url=ontop.url)) as stack,
     ):
