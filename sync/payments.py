@@ -80,11 +80,23 @@ class Payer:
         self._pay_from = pay_from
         self.created = 0
         self.failed = 0
+        # Payments waiting to fill a batch (a batch call is one of QuickBooks' 40 a minute). A crash leaves their
+        # bills unpaid in the ledger, and the next run pays them (catch_up).
+        self._queue: list[PaymentRequest] = []
 
     async def pay(self, requests: Sequence[PaymentRequest]) -> None:
-        """Pay these bills (their balance), in batches; bills whose payment is already done are left alone."""
-        for start in range(0, len(requests), BATCH_SIZE):
-            await self._pay_batch(requests[start : start + BATCH_SIZE])
+        """Pay these bills (their balance): full batches now, the rest with the next ones or flush(); bills
+        whose payment is already done are left alone."""
+        self._queue.extend(requests)
+        while len(self._queue) >= BATCH_SIZE:
+            batch, self._queue = self._queue[:BATCH_SIZE], self._queue[BATCH_SIZE:]
+            await self._pay_batch(batch)
+
+    async def flush(self) -> None:
+        """Pay what is still waiting for a full batch (at the end of a run)."""
+        while self._queue:
+            batch, self._queue = self._queue[:BATCH_SIZE], self._queue[BATCH_SIZE:]
+            await self._pay_batch(batch)
 
     async def catch_up(self) -> None:
         """Pay bills of earlier runs still open: read them first, so a bill someone else paid is not paid again."""

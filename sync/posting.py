@@ -71,6 +71,10 @@ class Poster:
         self._qbo = qbo
         self._ledger = ledger
         self._home = home_currency
+        # Fee bills written down as pending and waiting to fill a batch: a batch call is one of QuickBooks' 40 a
+        # minute, so half-empty ones (a few fee bills per 30 invoices) would halve the run's pace. A crash leaves
+        # them pending in the ledger, and the next run makes them (RunLedger.unfinished_fee_bills).
+        self._fees: list[tuple[Document, Booking]] = []
 
     async def post(self, items: Sequence[tuple[InvoicePlan, Booking]]) -> BatchResult:
         """Post the bookings of up to 30 invoices: their own documents first, then the fee bills of those that
@@ -100,14 +104,27 @@ class Poster:
                     for doc in fees
                 ],
             )
-            live = []
             for document, fee_ticket in zip(fees, fee_tickets, strict=True):
                 if fee_ticket is not None:  # None: this fee bill exists already
                     document.request_id, document.unknown_outcome = fee_ticket.request_id, fee_ticket.unknown_outcome
-                    live.append(document)
-            await self._send([document for document in live if not await self._found(document)])
-            await self._record_fees(live, bookings, result)
+                    self._fees.append((document, bookings[str(document.invoice.id)]))
+        while len(self._fees) >= BATCH_SIZE:
+            await self._post_fees(self._fees[:BATCH_SIZE], result)
+            self._fees = self._fees[BATCH_SIZE:]
         return result
+
+    async def flush(self) -> BatchResult:
+        """Send the fee bills still waiting for a full batch (at the end of a run)."""
+        result = BatchResult()
+        while self._fees:
+            await self._post_fees(self._fees[:BATCH_SIZE], result)
+            self._fees = self._fees[BATCH_SIZE:]
+        return result
+
+    async def _post_fees(self, queued: list[tuple[Document, Booking]], result: BatchResult) -> None:
+        live = [document for document, _ in queued]
+        await self._send([document for document in live if not await self._found(document)])
+        await self._record_fees(live, {str(document.invoice.id): booking for document, booking in queued}, result)
 
     async def _found(self, document: Document) -> bool:
         """An earlier attempt's document, adopted when it is ours; True when nothing is left to send for it."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -21,7 +21,7 @@ from sync.connections import ClientFactory
 from sync.money import cents
 from sync.qbo.client import QboClient
 from sync.qbo.errors import QboError
-from sync.qbo.models import BillPayment, BillPaymentDraft
+from sync.qbo.models import Bill, BillDraft, BillPayment, BillPaymentDraft
 from sync.run import SyncEngine
 from tests.sync.conftest import ADMIN, TEAM, World
 from tests.sync.test_engine import UNKNOWN_CONCEPT, fees_usd, ontop_invoices, paid_and_fully_mapped, qbo_entities
@@ -323,3 +323,44 @@ async def test_books_choices_quickbooks_does_not_offer_are_refused_on_their_fiel
     assert payables.value.field == "ap:EUR"
     books = await world.service.books_view(TEAM)
     assert books.default_tax_code_id is None and books.ap_chosen == {}  # nothing half-saved
+
+
+class CountingBatches(QboClient):
+    """Records the size of every batch call (a batch call is one of QuickBooks' 40 a minute, whatever it holds)."""
+
+    sizes: ClassVar[dict[str, list[int]]] = {}
+
+    async def create_bills_batch(self, items: list[tuple[str, BillDraft, str]]) -> dict[str, Bill | QboError]:
+        fees = all(draft.doc_number and draft.doc_number.endswith("-F") for _, draft, _ in items)
+        kind = "fee bills" if fees else "bills"
+        CountingBatches.sizes.setdefault(kind, []).append(len(items))
+        return await super().create_bills_batch(items)
+
+    async def create_bill_payments_batch(
+        self, items: list[tuple[str, BillPaymentDraft, str]]
+    ) -> dict[str, BillPayment | QboError]:
+        CountingBatches.sizes.setdefault("payments", []).append(len(items))
+        return await super().create_bill_payments_batch(items)
+
+
+class CountingFactory(ClientFactory):
+    def qbo_client(self, connection_id: int, realm_id: str) -> QboClient:
+        client = super().qbo_client(connection_id, realm_id)
+        client.__class__ = CountingBatches
+        return client
+
+
+async def test_fee_bills_and_payments_wait_to_fill_their_batch_calls(world: World) -> None:
+    connection_id = await world.connect()
+    counting = CountingFactory(world.sessions, world.clients.box, world.clients.qbo, world.clients.ontop_base_url)
+    CountingBatches.sizes = {}
+
+    outcome = await world.sync(connection_id, engine=SyncEngine(world.sessions, counting))
+
+    sizes = CountingBatches.sizes
+    assert outcome.counts.fee_bills_created > 0 and outcome.counts.payments_created > 30
+    for kind in ("bills", "fee bills", "payments"):
+        *full, last = sizes[kind]
+        assert all(size == 30 for size in full), (kind, sizes[kind])  # only a run's last call may be short
+        assert 0 < last <= 30
+    assert_books_are_right(world)
