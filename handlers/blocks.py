@@ -41,6 +41,8 @@ SUBCOMMANDS: dict[str, str] = {
     "map": "map each Ontop invoice concept to a QuickBooks expense account",
     "sync": "sync new Ontop invoices into QuickBooks now (`sync preview` shows what would be created)",
     "status": "connections, last and next run, unresolved failures",
+    "history": "the last 20 syncs: who started them, what they booked, how long they took",
+    "run": "one sync's invoices by outcome, with links to the bills and a CSV (`run 12`)",
     "reconcile": "compare Ontop's paid invoices with QuickBooks' bills (`reconcile 2026-01-01 2026-02-01`)",
     "settings": "finance channel, daily sync time and time zone, admins, auto-create suppliers",
     "disconnect": "revoke QuickBooks access and forget the mapping (history is kept)",

@@ -19,6 +19,9 @@ from handlers import blocks, flows
 from handlers.deps import Deps, team_of
 from handlers.errors import reported
 from handlers.ids import CommandIds
+from handlers.runs import run_details_builder
+from handlers.views.review import preview_message
+from handlers.views.runs import history_message
 from sync.api import RunTrigger, ServiceError, TeamRef
 
 log = structlog.get_logger(__name__)
@@ -94,7 +97,7 @@ async def open_disconnect(call: CommandCall) -> None:
 
 async def sync_now(call: CommandCall) -> None:
     if call.args and call.args[0].lower() == "preview":
-        await call.reply(blocks.sync_preview_message(await call.deps.service.sync_preview(call.team)))
+        await call.reply(preview_message(await call.deps.service.sync_preview(call.team)))
         return
     request = await call.deps.service.request_sync(call.team, call.user_id, RunTrigger.MANUAL, call.channel_id)
     await call.reply(blocks.sync_queued_message(request))
@@ -115,6 +118,16 @@ def parse_day(word: str) -> date | None:
         return date.fromisoformat(word)
     except ValueError:
         return None
+
+
+async def open_run(call: CommandCall) -> None:
+    """`/qbo run N`: the run's invoices by outcome, in a modal (which says how to ask when N is missing)."""
+    run_id = int(call.args[0].lstrip("#")) if call.args and call.args[0].lstrip("#").isdigit() else None
+    await call.modal("Sync details", run_details_builder(call.deps, call.team, run_id))
+
+
+async def show_history(call: CommandCall) -> None:
+    await call.reply(history_message(await call.deps.service.run_history(call.team)))
 
 
 async def show_status(call: CommandCall) -> None:
@@ -140,6 +153,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "settings": Subcommand(open_settings, True, "change the settings", opens_modal=True),
     "disconnect": Subcommand(open_disconnect, True, "disconnect QuickBooks", opens_modal=True),
     "status": Subcommand(show_status, False, "see the status"),
+    "run": Subcommand(open_run, True, "see a sync's invoices", opens_modal=True),
+    "history": Subcommand(show_history, True, "see the latest syncs"),
 }
 ADMIN_ONLY = tuple(name for name, subcommand in SUBCOMMANDS.items() if subcommand.admin_only)
 

@@ -10,7 +10,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from sync.api import BotService, ServiceError, TeamRef
+from sync.api import BotService, QboLinks, ServiceError, TeamRef
 
 log = structlog.get_logger(__name__)
 
@@ -51,6 +51,8 @@ class Deps:
     admins: AdminChecker
     # Called on app_uninstalled / tokens_revoked after the service forgot the workspace (drops the install).
     forget_installation: Callable[[TeamRef], Awaitable[None]] | None = None
+    # Addresses in the QuickBooks web app (bills in a run's drill-down and its CSV); None: no links shown.
+    links: QboLinks | None = None
 
 
 def team_of(context: AsyncBoltContext) -> TeamRef:

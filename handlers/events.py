@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from handlers.deps import Deps, team_of
+from handlers.errors import reported
 
 log = structlog.get_logger(__name__)
 
@@ -29,5 +30,6 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if (event.get("tokens") or {}).get("bot"):
             await forget_workspace(context)
 
-    app.event("app_uninstalled")(app_uninstalled)
-    app.event("tokens_revoked")(tokens_revoked)
+    # Handed off like every listener (handlers/errors.py): Slack hears its 200 before the database work.
+    app.event("app_uninstalled")(reported(app_uninstalled))
+    app.event("tokens_revoked")(reported(tokens_revoked))

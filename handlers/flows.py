@@ -8,7 +8,6 @@ after that, the loading view is replaced (`guarded`): a person never stares at "
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -19,7 +18,7 @@ from handlers import blocks
 from handlers.deps import Deps
 from handlers.errors import error_view, log_failure
 from handlers.views.common import loading_view, result_view
-from handlers.views.connect import connect_view
+from handlers.views.connect import ConnectProgress, connect_view
 from handlers.views.disconnect import disconnect_view
 from handlers.views.mapping import mapping_view
 from handlers.views.settings import settings_view
@@ -126,13 +125,21 @@ async def show_modal(
 # --- the modals, as builders over the service -------------------------------------------------------------
 
 
-def connect_builder(deps: Deps, team: TeamRef, user_id: str) -> ViewBuilder:
+async def connect_progress(deps: Deps, team: TeamRef) -> ConnectProgress:
+    """What the connect modal shows as done: QuickBooks (unless it must be reconnected) and Ontop."""
+    status = await deps.service.status(team)
+    if status is None or status.status in ("disconnected", "needs_reauth"):
+        return ConnectProgress()
+    return ConnectProgress(company_name=status.company_name, ontop_connected=status.ontop_connected)
+
+
+def connect_builder(deps: Deps, team: TeamRef, user_id: str, note: str | None = None) -> ViewBuilder:
+    """The connect modal with fresh links (each a new single-use state for this person) and what is done."""
+
     async def build() -> dict[str, Any]:
-        consent_url = await deps.service.start_qbo_connect(team, user_id)
-        view = connect_view(consent_url)
-        # Not a secret and never trusted for authorization: only re-rendered if the Ontop login is refused.
-        view["private_metadata"] = json.dumps({"consent_url": consent_url})[:3000]
-        return view
+        qbo_url = await deps.service.qbo_connect_page(team, user_id)
+        ontop_url = await deps.service.ontop_login_page(team, user_id)
+        return connect_view(qbo_url, ontop_url, await connect_progress(deps, team), note=note)
 
     return build
 

@@ -10,14 +10,9 @@ class CommandIds(StrEnum):
 
 
 class ConnectIds(StrEnum):
-    CALLBACK = "connect-submit"
-    QBO_BUTTON = "connect-qbo-consent"
-    EMAIL_BLOCK = "connect-ontop-email"
-    EMAIL = "connect-ontop-email-input"
-    PASSWORD_BLOCK = "connect-ontop-password"
-    PASSWORD = "connect-ontop-password-input"
-    BACKFILL_BLOCK = "connect-backfill-from"
-    BACKFILL = "connect-backfill-from-input"
+    CALLBACK = "connect-submit"  # the modal's *Check*
+    QBO_BUTTON = "connect-qbo-consent"  # a link to the bot's /qbo/start page
+    ONTOP_BUTTON = "connect-ontop-login"  # a link to the bot's Ontop login page
 
 
 class VendorIds(StrEnum):
@@ -63,6 +58,14 @@ class SettingsIds(StrEnum):
     AUTO_CREATE_BLOCK = "settings-auto-create"
     AUTO_CREATE = "settings-auto-create-input"
     AUTO_CREATE_ON = "on"
+    REVIEW_BLOCK = "settings-review"
+    REVIEW = "settings-review-input"
+    REVIEW_FIRST = "first"  # the review checkboxes' values
+    REVIEW_LATER = "later"
+    OVER_BILLS_BLOCK = "settings-review-over-bills"
+    OVER_BILLS = "settings-review-over-bills-input"
+    OVER_USD_BLOCK = "settings-review-over-usd"
+    OVER_USD = "settings-review-over-usd-input"
 
 
 class DisconnectIds(StrEnum):
@@ -90,6 +93,29 @@ class FixIds(StrEnum):
     RECONNECT = "fix-reconnect"
     RETRY = "fix-retry"
     MORE = "fix-more"  # "Fix the rest…": opens a modal with every fix the summary had no room for (value: run id)
+
+
+class ReviewIds(StrEnum):
+    """The approval gate: the review message's buttons, its details modal, and the preview's buttons."""
+
+    APPROVE = "review-approve"  # value: the review id
+    DETAILS = "review-details"
+    SKIP = "review-skip"
+    DETAILS_CALLBACK = "review-details-submit"
+    PAGE = "review-page"  # + "-prev" / "-next"; value: the page
+    ITEMS_BLOCK_PREFIX = "review-items-"  # + group number: a checkbox group of up to ten invoices
+    EXCLUDE = "review-exclude"
+    REQUEST = "review-request"  # the preview's "ask for approval in the channel"
+    INCLUDE = "review-include"  # the preview's "include again"; value: the invoice id
+
+
+class RunIds(StrEnum):
+    """A run's drill-down: the button on every summary, the modal's paging and its CSV download."""
+
+    DETAILS = "run-details"  # value: the run id
+    PAGE = "run-page"  # + "-prev" / "-next"; value: the page
+    CSV = "run-csv"  # value: the run id
+    CALLBACK = "run-details-view"
 
 
 class MiscIds(StrEnum):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sync.api import Fix, FixKind, RunStatus, RunTrigger
+from sync.api import Fix, FixKind, ReviewState, RowOutcome, RunStatus, RunTrigger
 from sync.ontop.models import concept_label
 
 RUN_STATUS_LABELS: dict[str, str] = {
@@ -26,6 +26,23 @@ TRIGGER_LABELS: dict[str, str] = {
     RunTrigger.MANUAL: "manual sync",
     RunTrigger.WEBHOOK: "after an Ontop payment",
     RunTrigger.RETRY: "retry",
+    RunTrigger.APPROVAL: "after an approval",
+}
+
+REVIEW_STATE_LABELS: dict[str, str] = {
+    ReviewState.PENDING: "waiting for approval",
+    ReviewState.APPROVED: "approved",
+    ReviewState.SKIPPED: "skipped",
+    ReviewState.EXPIRED: "expired",
+}
+
+ROW_OUTCOME_LABELS: dict[str, str] = {
+    RowOutcome.CREATED: "Created",
+    RowOutcome.FAILED: "Needs a fix",
+    RowOutcome.PENDING: "Being checked",
+    RowOutcome.REVIEW: "To review",
+    RowOutcome.SKIPPED: "Skipped",
+    RowOutcome.EXCLUDED: "Excluded in a review",
 }
 
 CONNECTION_STATUS_LABELS: dict[str, str] = {
@@ -49,6 +66,16 @@ def run_status_label(status: str) -> str:
 def trigger_label(trigger: str) -> str:
     """`schedule` → "daily sync", `webhook` → "after an Ontop payment"."""
     return TRIGGER_LABELS.get(str(trigger), _readable(str(trigger)))
+
+
+def review_state_label(state: str) -> str:
+    """`pending` → "waiting for approval"."""
+    return REVIEW_STATE_LABELS.get(str(state), _readable(str(state)))
+
+
+def row_outcome_label(outcome: str) -> str:
+    """What became of an invoice in a run, as a heading: `failed` → "Needs a fix"."""
+    return ROW_OUTCOME_LABELS.get(str(outcome), _readable(str(outcome)).capitalize())
 
 
 def connection_status_label(status: str) -> str:

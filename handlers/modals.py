@@ -8,7 +8,6 @@ or the form again with the service's message under the field it concerns. Whatev
 
 from __future__ import annotations
 
-import json
 import re
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -20,22 +19,20 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers import blocks, flows, run_messages
+from handlers import blocks, flows
 from handlers.deps import Deps, team_of
 from handlers.errors import reported
 from handlers.ids import ConnectIds, DisconnectIds, MappingIds, MiscIds, SettingsIds, VendorIds
 from handlers.notify import announce
 from handlers.views.books import read_books
 from handlers.views.common import flatten_state, loading_view, result_view
-from handlers.views.connect import connect_view, parse_backfill, validate_credentials_form
+from handlers.views.connect import connect_done_text
 from handlers.views.mapping import error_block_for, mapping_saved_view, mapping_view, read_mapping, read_tax_codes
 from handlers.views.settings import read_settings, settings_saved_text, settings_view
 from handlers.views.vendors import vendors_result_lines, vendors_view
 from sync.api import ServiceError, TeamRef
 
 log = structlog.get_logger(__name__)
-
-CREDENTIAL_FIELDS = {"email": ConnectIds.EMAIL_BLOCK.value, "password": ConnectIds.PASSWORD_BLOCK.value}
 
 
 async def channel_problem(client: AsyncWebClient, channel_id: str | None) -> str | None:
@@ -58,14 +55,6 @@ async def channel_problem(client: AsyncWebClient, channel_id: str | None) -> str
 
 def _user_id(body: dict[str, Any]) -> str:
     return str((body.get("user") or {}).get("id") or "")
-
-
-def _metadata(view: dict[str, Any]) -> dict[str, Any]:
-    try:
-        loaded = json.loads(view.get("private_metadata") or "{}")
-    except json.JSONDecodeError:
-        return {}
-    return loaded if isinstance(loaded, dict) else {}
 
 
 class Submission:
@@ -98,46 +87,25 @@ class Submission:
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
-    async def save_ontop_credentials(
+    async def check_connection(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
-        state = flatten_state(view)
-        email = state.get(ConnectIds.EMAIL_BLOCK)
-        password = state.get(ConnectIds.PASSWORD_BLOCK)
-        backfill = state.get(ConnectIds.BACKFILL_BLOCK)
-        problems = validate_credentials_form(email, password, backfill)
-        if problems:
-            await ack(response_action="errors", errors=problems)
-            return
-        await ack(response_action="update", view=loading_view("Connect", "Checking the Ontop login…"))
+        """*Check*: the browser pages did the connecting; show what is connected now (fresh links if not all)."""
+        await ack(response_action="update", view=loading_view("Connect", "Checking what is connected…"))
         submission = Submission(deps, client, body, context, "Connect")
-        connected = False
         async with submission.guarded():
-            if not await submission.allowed("connect Ontop"):
+            if not await submission.allowed("connect QuickBooks and Ontop"):
                 return
-            try:
-                await deps.service.save_ontop_credentials(
-                    submission.team, submission.user_id, str(email), str(password), parse_backfill(backfill)
-                )
-            except ServiceError as error:
-                field = CREDENTIAL_FIELDS.get(error.field or "", ConnectIds.EMAIL_BLOCK.value)
-                consent_url = str(_metadata(view).get("consent_url") or "")
-                if not consent_url:
-                    consent_url = await deps.service.start_qbo_connect(submission.team, submission.user_id)
-                retry = connect_view(
-                    consent_url, email=str(email), errors={field: error.message}, backfill_from=parse_backfill(backfill)
-                )
-                retry["private_metadata"] = view.get("private_metadata") or ""
-                await submission.show(retry)
+            progress = await flows.connect_progress(deps, submission.team)
+            if progress.company_name and progress.ontop_connected:
+                await submission.show(result_view("Connect", connect_done_text(progress.company_name)))
                 return
-            await submission.show(
-                result_view("Connect", ":white_check_mark: Ontop connected. I logged in successfully.")
+            missing = "QuickBooks" if not progress.company_name else "Ontop"
+            note = (
+                f":hourglass_flowing_sand: {missing} is not connected yet: "
+                "press its button, finish in the browser, then *Check*."
             )
-            connected = True
-        if connected:  # after the guard: a failed announcement must not turn a saved login into an error view
-            settings = await deps.service.workspace_settings(submission.team)
-            message = run_messages.ontop_connected_message(submission.user_id)
-            await announce(client, settings, message, submission.user_id)
+            await submission.show(await flows.connect_builder(deps, submission.team, submission.user_id, note)())
 
     async def save_mapping(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
@@ -199,6 +167,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 timezone=form.timezone,
                 admin_user_ids=form.admin_user_ids,
                 auto_create_vendors=form.auto_create_vendors,
+                review=form.review,
             )
             await submission.show(result_view("Settings", f":white_check_mark: {settings_saved_text(saved)}"))
 
@@ -253,7 +222,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def ignore_loading_submit(ack: AsyncAck) -> None:
         await ack()
 
-    app.view(ConnectIds.CALLBACK.value)(reported(save_ontop_credentials))
+    app.view(ConnectIds.CALLBACK.value)(reported(check_connection))
     app.view(MappingIds.CALLBACK.value)(reported(save_mapping))
     app.view(SettingsIds.CALLBACK.value)(reported(save_settings))
     app.view(VendorIds.CALLBACK.value)(reported(create_vendors))
@@ -261,3 +230,4 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.view(re.compile(f"^({MiscIds.LOADING.value}|{MiscIds.RESULT.value})$"))(ignore_loading_submit)
     app.action(re.compile(f"^{VendorIds.PAGE.value}-"))(reported(turn_vendor_page))
     app.action(ConnectIds.QBO_BUTTON.value)(acknowledge_link)
+    app.action(ConnectIds.ONTOP_BUTTON.value)(acknowledge_link)

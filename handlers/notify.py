@@ -18,11 +18,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import blocks, run_messages
+from handlers.deps import AdminChecker
 from handlers.views.home import home_view
+from handlers.views.review import review_message, review_reminder_message
 from sync.api import (
     BotService,
     QboConnected,
     QboLinks,
+    ReviewState,
     RunSummary,
     RunTrigger,
     ServiceError,
@@ -232,6 +235,8 @@ class SlackNotifier:
                 return await self._run_result(team, Delivery(client, notification, steps), notification.run_id)
             if notification.kind == NotificationKind.REAUTH:
                 return await self._reauth(team, Delivery(client, notification, steps))
+            if notification.kind == NotificationKind.REVIEW:
+                return await self._review(team, Delivery(client, notification, steps))
             log.warning("notification_kind_unknown", kind=notification.kind)
             return None
         except SlackApiError as error:
@@ -377,6 +382,58 @@ class SlackNotifier:
         await delivery.steps.top_posted(posted.channel_id, posted.ts, fell_back=reason)
         return None
 
+    async def _review(self, team: TeamRef, delivery: Delivery) -> DeliveryResult:
+        """A review's message (with its buttons), its day-6 reminder in its thread, or its expiry (the message
+        loses its buttons). Each is done once: the step is recorded as soon as Slack answered."""
+        notification = delivery.notification
+        if notification.ts is not None:
+            return None
+        review = await self._service.review(team, int(notification.payload.get("review_id") or 0))
+        if review is None:
+            return None  # the workspace disconnected and its connection was forgotten
+        event = str(notification.payload.get("event") or "posted")
+        if event != "posted" and review.message is not None:
+            channel_id, thread_ts = review.message
+            if event == "expired":
+                try:  # its buttons go (the message keeps its metadata: chat.update without it leaves it alone)
+                    await delivery.client.chat_update(
+                        channel=channel_id, ts=thread_ts, **review_message(review).as_kwargs()
+                    )
+                except SlackApiError as error:
+                    if error.response.get("error") not in MESSAGE_GONE:
+                        raise
+                    log.info("review_message_gone", review_id=review.review_id, error=error.response.get("error"))
+                await delivery.steps.top_posted(channel_id, thread_ts, fell_back=None)
+                return None
+            if review.state != ReviewState.PENDING:
+                return None  # decided since the reminder was owed: nothing to remind of
+            if not await delivery.in_thread(channel_id, thread_ts, "reminder"):
+                reply = review_reminder_message(review)
+                ts = await delivery.reply(channel_id, thread_ts, "reminder", reply, reply_broadcast=True)
+                await delivery.steps.top_posted(channel_id, ts, fell_back=None)
+            return None
+        # The review's own message (or a reminder or expiry whose message never reached Slack: say it in full).
+        if notification.post_started_at is not None and notification.channel_id:
+            found = await delivery.find_top(notification.channel_id, notification.post_started_at)
+            if found is not None:
+                await delivery.steps.top_posted(notification.channel_id, found, fell_back=None)
+                return None
+        settings = await self._service.workspace_settings(team)
+        await delivery.steps.post_started(settings.finance_channel_id or "")
+        posted = await announce(
+            delivery.client,
+            settings,
+            review_message(review),
+            review.requested_by,
+            team=team,
+            metadata=_metadata(notification, "top"),
+        )
+        if posted is None:
+            return Unreachable("the finance channel refused the review and no admin could be messaged")
+        reason = "the finance channel could not take it" if posted.fell_back else None
+        await delivery.steps.top_posted(posted.channel_id, posted.ts, fell_back=reason)
+        return None
+
     async def _safe_status(self, team: TeamRef) -> Any:
         try:
             return await self._service.status(team)
@@ -425,6 +482,17 @@ class SlackNotifier:
         settings = await self._service.workspace_settings(connected.team)
         message = run_messages.qbo_connected_message(connected)
         return await announce(client, settings, message, connected.user_id, team=connected.team)
+
+    async def ontop_connected(self, team: TeamRef, user_id: str) -> MessageRef | None:
+        """The Ontop login page saved a login: tell the channel (or the person who connected)."""
+        client = await self._client_factory(team)
+        settings = await self._service.workspace_settings(team)
+        message = run_messages.ontop_connected_message(user_id)
+        return await announce(client, settings, message, user_id, team=team)
+
+    async def is_admin(self, team: TeamRef, user_id: str) -> bool:
+        """The one admin check (handlers.deps.AdminChecker), for pages outside Slack: asked afresh every time."""
+        return await AdminChecker(self._service).is_admin(await self._client_factory(team), team, user_id)
 
 
 def _with_fallback_note(message: blocks.Message) -> blocks.Message:

@@ -29,8 +29,16 @@ from handlers.blocks import (
     truncate,
     user_mention,
 )
-from handlers.ids import FixIds
-from handlers.labels import concept_label, counted, fix_label, joined, run_status_label, trigger_label
+from handlers.ids import FixIds, RunIds
+from handlers.labels import (
+    concept_label,
+    counted,
+    fix_label,
+    joined,
+    review_state_label,
+    run_status_label,
+    trigger_label,
+)
 from sync import messages
 from sync.api import (
     FailureGroup,
@@ -40,6 +48,7 @@ from sync.api import (
     QboConnected,
     QboLinks,
     ReviewCase,
+    ReviewState,
     RunStatus,
     RunSummary,
 )
@@ -548,7 +557,15 @@ def run_summary_message(summary: RunSummary, links: QboLinks | None = None) -> M
     failed = _failed_count(summary, groups)
     icon = STATUS_ICONS.get(summary.status, ":information_source:")
     title = summary_title(summary)
-    blocks: list[dict[str, Any]] = [section(f"{icon} *{title}*\n" + "\n".join(_counts_lines(summary, failed)))]
+    details = button(
+        "Details", RunIds.DETAILS, value=str(summary.run_id)
+    )  # the run's invoices (handlers/views/runs.py)
+    blocks: list[dict[str, Any]] = [
+        section(f"{icon} *{title}*\n" + "\n".join(_counts_lines(summary, failed)), accessory=details)
+    ]
+    gate = review_line(summary)
+    if gate:
+        blocks.append(section(gate))
     if summary.error_summary:
         blocks.append(section(f":warning: {escape(truncate(summary.error_summary, REASON_LIMIT))}"))
     if summary.home_differences:
@@ -584,9 +601,31 @@ def run_summary_message(summary: RunSummary, links: QboLinks | None = None) -> M
         footer.append(f"{counted(summary.api_calls, 'QuickBooks call')}")
     blocks.append(context(" · ".join(footer)))
     text = f"{title}: {', '.join(_outcome_parts(summary, failed))}"
+    if summary.review is not None and summary.review.made_by_run and summary.review.state == ReviewState.PENDING:
+        text += f" ({counted(summary.review.bills, 'bill')} waiting for approval)"
     if named < failed:
         text += " (every failed invoice is in the thread)"
     return Message(text=text, blocks=capped(blocks, MESSAGE_BLOCK_LIMIT))
+
+
+def review_line(summary: RunSummary) -> str:
+    """What the approval gate did in this run: made a review (nothing posted), waited for one, or posted one."""
+    ref = summary.review
+    lines = []
+    if summary.posted_review_id is not None:
+        lines.append(f":white_check_mark: Posted review #{summary.posted_review_id}, as an admin approved it.")
+    if ref is not None and ref.made_by_run:
+        state = review_state_label(ref.state)
+        lines.append(
+            f":raised_hand: *{counted(ref.bills, 'bill')} in review #{ref.review_id}* ({state}): nothing was posted; "
+            "an admin approves them in the review message."
+        )
+    elif ref is not None:
+        lines.append(
+            f":hourglass: Review #{ref.review_id} is {review_state_label(ref.state)}: nothing is posted until an "
+            "admin decides it."
+        )
+    return "\n".join(lines)
 
 
 def run_result_reply(summary: RunSummary) -> Message:

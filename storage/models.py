@@ -131,6 +131,16 @@ class RunTrigger(enum.StrEnum):
     MANUAL = "manual"
     WEBHOOK = "webhook"
     RETRY = "retry"
+    APPROVAL = "approval"  # an admin approved a review: the run posts exactly its invoices
+
+
+class ReviewState(enum.StrEnum):
+    """A posting waiting for a person (the approval gate, sync/review.py)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"  # posted by the run in posted_run_id (None while that run is still to come)
+    SKIPPED = "skipped"
+    EXPIRED = "expired"
 
 
 class NotificationKind(enum.StrEnum):
@@ -202,6 +212,12 @@ class Connection(Base):
     ap_account_ids: Mapped[dict[str, Any]] = mapped_column(default=dict)  # currency -> the A/P account chosen
     ontop_vendor_id: Mapped[str | None] = mapped_column(String(32))  # the "Ontop" supplier of the fee bills
     default_tax_code_id: Mapped[str | None] = mapped_column(String(64))  # non-US companies: lines need one
+    # The approval gate (sync/review.py): a person approves the first sync, and later runs when asked to (only over
+    # a number of bills or an amount in USD, when a threshold is set).
+    review_first_sync: Mapped[bool] = mapped_column(Boolean, default=True)
+    review_later_runs: Mapped[bool] = mapped_column(Boolean, default=False)
+    review_over_bills: Mapped[int | None] = mapped_column(Integer)
+    review_over_usd: Mapped[Decimal | None]
     connected_by: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -406,6 +422,59 @@ class SyncRun(Base):
     watermark_after: Mapped[datetime | None]
     error_summary: Mapped[str | None] = mapped_column(Text)
     scheduled_for: Mapped[str | None] = mapped_column(String(32))  # the local date a daily run stands for
+    review_id: Mapped[int | None] = mapped_column(Integer)  # the review this run made, or waited for
+
+
+class Review(Base):
+    """What a run (or a person from the preview) would post, waiting for an admin's approval.
+
+    The database keeps at most one pending review per connection: nothing stacks up while one waits.
+    """
+
+    __tablename__ = "reviews"
+    __table_args__ = (
+        Index("ix_reviews_connection_state", "connection_id", "state"),
+        Index(
+            "uq_reviews_one_pending_per_connection",
+            "connection_id",
+            unique=True,
+            sqlite_where=text("state = 'pending'"),
+            postgresql_where=text("state = 'pending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    run_id: Mapped[int | None] = mapped_column(Integer)  # the run that planned it (None: made from the preview)
+    state: Mapped[str] = mapped_column(String(16), default=ReviewState.PENDING)
+    requested_by: Mapped[str | None] = mapped_column(String(32))
+    vendors_to_create: Mapped[int] = mapped_column(Integer, default=0)
+    vendors_to_link: Mapped[int] = mapped_column(Integer, default=0)
+    blocked: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # what is blocked and why, by cause
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(32))
+    decided_at: Mapped[datetime | None]
+    posted_run_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class ReviewItem(Base):
+    """One invoice of a review, as Ontop had it when the review was made (a change sends it back to review)."""
+
+    __tablename__ = "review_items"
+    __table_args__ = (UniqueConstraint("review_id", "invoice_id", name="uq_review_items_review_invoice"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"))
+    invoice_id: Mapped[str] = mapped_column(String(64))
+    invoice_number: Mapped[str] = mapped_column(String(64), default="")
+    agreement_id: Mapped[str | None] = mapped_column(String(64))
+    worker_name: Mapped[str] = mapped_column(String(500), default="")
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_usd: Mapped[Decimal | None]
+    ontop_updated_at: Mapped[datetime]
+    excluded: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Notification(Base):

@@ -17,6 +17,8 @@ from storage.models import (
     Notification,
     QboAccount,
     QboTaxCode,
+    Review,
+    ReviewItem,
     SyncedInvoice,
     SyncRun,
     VendorLink,
@@ -88,6 +90,10 @@ class ConnectionRecord:
     ap_account_ids: tuple[tuple[str, str], ...] = ()  # (currency, A/P account id) chosen by an admin
     ontop_vendor_id: str | None = None
     default_tax_code_id: str | None = None
+    review_first_sync: bool = True
+    review_later_runs: bool = False
+    review_over_bills: int | None = None
+    review_over_usd: Decimal | None = None
 
     @classmethod
     def of(cls, row: Connection) -> ConnectionRecord:
@@ -121,6 +127,10 @@ class ConnectionRecord:
             ap_account_ids=tuple(sorted((str(k), str(v)) for k, v in (row.ap_account_ids or {}).items())),
             ontop_vendor_id=row.ontop_vendor_id,
             default_tax_code_id=row.default_tax_code_id,
+            review_first_sync=row.review_first_sync,
+            review_later_runs=row.review_later_runs,
+            review_over_bills=row.review_over_bills,
+            review_over_usd=row.review_over_usd,
         )
 
 
@@ -337,6 +347,7 @@ class RunRecord:
     watermark_after: datetime | None
     error_summary: str | None
     scheduled_for: str | None
+    review_id: int | None = None
 
     @classmethod
     def of(cls, row: SyncRun) -> RunRecord:
@@ -373,4 +384,49 @@ class NotificationRecord:
     def of(cls, row: Notification) -> NotificationRecord:
         values: dict[str, Any] = {name: getattr(row, name) for name in cls.__dataclass_fields__}
         values["payload"] = dict(row.payload or {})
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class ReviewRecord:
+    """A posting waiting for (or decided by) an admin (storage.models.Review)."""
+
+    id: int
+    connection_id: int
+    run_id: int | None
+    state: str
+    requested_by: str | None
+    vendors_to_create: int
+    vendors_to_link: int
+    blocked: tuple[dict[str, Any], ...]
+    created_at: datetime
+    expires_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    posted_run_id: int | None
+
+    @classmethod
+    def of(cls, row: Review) -> ReviewRecord:
+        values: dict[str, Any] = {name: getattr(row, name) for name in cls.__dataclass_fields__}
+        values["blocked"] = tuple(dict(group) for group in row.blocked or [])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class ReviewItemRecord:
+    """One invoice of a review as it was when the review was made."""
+
+    invoice_id: str
+    invoice_number: str
+    agreement_id: str | None
+    worker_name: str
+    amount: Decimal
+    currency: str
+    amount_usd: Decimal | None
+    ontop_updated_at: datetime
+    excluded: bool
+
+    @classmethod
+    def of(cls, row: ReviewItem) -> ReviewItemRecord:
+        values: dict[str, Any] = {name: getattr(row, name) for name in cls.__dataclass_fields__}
         return cls(**values)

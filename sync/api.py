@@ -13,9 +13,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
-from storage.models import RunStatus, RunTrigger
+from storage.models import ReviewState, RunStatus, RunTrigger
 
-__all__ = ["RunStatus", "RunTrigger"]  # the database's vocabulary for runs is the domain's: one enum per idea
+# The database's vocabulary for runs and reviews is the domain's: one enum per idea.
+__all__ = ["ReviewState", "RunStatus", "RunTrigger"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class WorkspaceSettings:
     admin_user_ids: list[str]
     auto_create_vendors: bool
     installer_user_id: str | None = None  # who installed the app: told when nobody else can be
+    review: ReviewSettings | None = None  # the connection's approval gate (None: QuickBooks is not connected)
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,9 @@ class RunSummary:
     home_currency: str = "USD"
     booked_home_total: Decimal | None = None  # what the run's new documents book, in the home currency
     progress_message: tuple[str, str] | None = None  # (channel, ts) of the message posted when the run started
+    review: ReviewRef | None = None  # the review this run made (nothing posted), or waited for
+    posted_review_id: int | None = None  # the approved review whose invoices this run posted
+    usd_booked: Decimal | None = None  # what the run's bills book, in Ontop's USD amounts
 
 
 @dataclass(frozen=True)
@@ -186,6 +191,7 @@ class ConnectionStatusView:
     open_reviews: list[ReviewCase] = field(default_factory=list)
     last_notification_at: datetime | None = None  # when the latest summary or alert reached Slack
     notifications_problem: str | None = None  # why summaries do not reach the finance channel, if they do not
+    recent_runs: list[RunSummary] = field(default_factory=list)  # the latest runs, newest first
 
 
 class VendorMatch(enum.StrEnum):
@@ -292,6 +298,7 @@ class SyncPreview:
     review: int  # cases for a person (cancelled after billing, corrections of billed invoices)
     vendors_to_create: int
     vendors_to_link: int
+    content: ReviewContent | None = None  # the same content a review shows: amounts, largest invoices, blocked
 
 
 @dataclass(frozen=True)
@@ -328,6 +335,134 @@ class QboConnected:
     connection_id: int
 
 
+@dataclass(frozen=True)
+class OntopLoginForm:
+    """What the bot's Ontop login page needs for a state: whose it is and what its form starts with."""
+
+    team: TeamRef
+    user_id: str
+    company_name: str  # the QuickBooks company the login is for ("" while QuickBooks is not connected)
+    backfill_from: date  # the form's first "Sync invoices from" day
+
+
+# --- the approval gate (sync/review.py) and a run's invoices -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewSettings:
+    """When a run waits for an admin's approval before it posts anything to QuickBooks."""
+
+    first_sync: bool = True  # the connection's first sync (nothing booked yet)
+    later_runs: bool = False  # later runs too: every one that would post, or only those over a threshold
+    over_bills: int | None = None  # later runs: ask when more bills than this would be posted ...
+    over_usd: Decimal | None = None  # ... or more than this amount in USD
+
+
+@dataclass(frozen=True)
+class ReviewInvoice:
+    """An invoice a posting would book (or that a person left out of one)."""
+
+    invoice_id: str
+    invoice_number: str
+    worker_name: str
+    amount: Decimal
+    currency: str
+    amount_usd: Decimal | None
+    excluded: bool = False
+
+
+@dataclass(frozen=True)
+class ReviewContent:
+    """What a posting would do: the review message and `/qbo sync preview` show the same, planned the same way."""
+
+    bills: int  # invoices that would become bills (excluded ones not counted)
+    vendors_to_create: int
+    vendors_to_link: int
+    totals: dict[str, Decimal]  # currency -> total of the invoices to post
+    usd_total: Decimal  # the same in USD (what Ontop charged)
+    largest: list[ReviewInvoice]  # the largest in USD, first
+    blocked: list[FailureGroup]  # what will not be posted and why, by cause
+    excluded: list[ReviewInvoice]  # left out by a person (the first ones; excluded_count says how many)
+    excluded_count: int = 0
+
+
+@dataclass(frozen=True)
+class ReviewView:
+    review_id: int
+    state: ReviewState
+    content: ReviewContent
+    created_at: datetime
+    expires_at: datetime
+    invoices: int  # every invoice in it, excluded ones included
+    run_id: int | None = None  # the run that asked (None: asked for from the preview)
+    requested_by: str | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    posted_run_id: int | None = None
+    message: tuple[str, str] | None = None  # (channel, ts) of its message in Slack, once posted
+
+
+@dataclass(frozen=True)
+class ReviewPage:
+    """One page of a review's invoices, for the details modal."""
+
+    review: ReviewView
+    invoices: list[ReviewInvoice]
+    page: int
+    pages: int
+
+
+@dataclass(frozen=True)
+class ReviewDecision:
+    review: ReviewView
+    run: SyncRequest | None = None  # the run an approval queued to post the review's invoices
+
+
+@dataclass(frozen=True)
+class ReviewRef:
+    """A run's review, as its summary mentions it."""
+
+    review_id: int
+    state: ReviewState
+    bills: int
+    made_by_run: bool  # the run made it (else it waited for it)
+
+
+class RowOutcome(enum.StrEnum):
+    """What became of an invoice a run wrote about."""
+
+    CREATED = "created"
+    FAILED = "failed"
+    PENDING = "pending"  # sent, outcome unknown: the next run looks it up
+    SKIPPED = "skipped"  # not to be booked (cancelled before billing, skipped by a person)
+    EXCLUDED = "excluded"  # left out of a review by a person
+    REVIEW = "review"  # changed in Ontop after its bill was made: a person decides
+
+
+@dataclass(frozen=True)
+class RunLedgerRow:
+    """One ledger row of a run: the invoice, its amounts, its documents and what became of it."""
+
+    invoice_id: str
+    invoice_number: str
+    worker_name: str
+    amount: Decimal | None
+    currency: str | None
+    amount_usd: Decimal | None
+    outcome: RowOutcome
+    message: str
+    bill_id: str | None = None
+    document: str = "bill"  # "bill" or "vendor_credit"
+    payment_id: str | None = None
+    fix: Fix | None = None
+
+
+@dataclass(frozen=True)
+class RunDetails:
+    summary: RunSummary
+    rows: list[RunLedgerRow]
+
+
 class BotService(Protocol):
     """The domain operations behind every Slack surface. Every method is safe to call after the ack."""
 
@@ -345,14 +480,46 @@ class BotService(Protocol):
         timezone: str,
         admin_user_ids: list[str],
         auto_create_vendors: bool,
-    ) -> WorkspaceSettings: ...
+        review: ReviewSettings | None = None,
+    ) -> WorkspaceSettings:
+        """review: the approval gate of the workspace's connection (None: left as it is)."""
+        ...
 
     async def start_qbo_connect(self, team: TeamRef, user_id: str) -> str:
-        """The Intuit consent URL, with a state bound to this workspace and user (10 minutes, single use)."""
+        """Intuit's consent URL, with a state bound to this workspace and user (10 minutes, single use). For scripts
+        and tests: people get `qbo_connect_page`, whose callback also requires the browser that started."""
+        ...
+
+    async def qbo_connect_page(self, team: TeamRef, user_id: str) -> str:
+        """The bot's own `/qbo/start?state=...` address, the state bound to this workspace and user (10 minutes,
+        single use). That page binds the state to the browser (a cookie) and sends it on to Intuit's consent."""
+        ...
+
+    async def qbo_consent_url(self, state: str) -> str:
+        """Intuit's consent URL for a state this app issued and nobody used yet; ServiceError otherwise."""
         ...
 
     async def complete_qbo_connect(self, state: str, code: str, realm_id: str) -> QboConnected:
-        """The OAuth callback: raises ServiceError for a bad, expired, reused or foreign state."""
+        """The OAuth callback: raises ServiceError for a bad, expired, reused or foreign state, and for a company
+        another workspace has connected (it must disconnect there first)."""
+        ...
+
+    async def ontop_login_page(self, team: TeamRef, user_id: str) -> str:
+        """The bot's own `/ontop/credentials?state=...` page address, the state bound to this workspace and user
+        (10 minutes, single use): the Ontop login is typed there, never into Slack."""
+        ...
+
+    async def ontop_login_form(self, state: str) -> OntopLoginForm:
+        """Whose login page a state opens; ServiceError when the state is unknown, expired or used."""
+        ...
+
+    async def save_ontop_login(
+        self, state: str, email: str, password: str, backfill_from: date | None = None
+    ) -> OntopLoginForm:
+        """The login page's form: checks the login with Ontop and saves it (then the state is used up).
+
+        Raises ServiceError(field="email"|"password"|"backfill") when refused; the state stays usable to try again.
+        """
         ...
 
     async def save_ontop_credentials(
@@ -448,4 +615,49 @@ class BotService(Protocol):
 
     async def forget_workspace(self, team: TeamRef) -> None:
         """app_uninstalled / tokens_revoked: disconnect everything and stop scheduling."""
+        ...
+
+    # --- the approval gate and a run's invoices -----------------------------------------------------------
+
+    async def review(self, team: TeamRef, review_id: int) -> ReviewView | None:
+        """One of the workspace's reviews (None: not its own, or gone)."""
+        ...
+
+    async def review_page(self, team: TeamRef, review_id: int, page: int = 0) -> ReviewPage:
+        """A page of the review's invoices, largest first, for the details modal."""
+        ...
+
+    async def approve_review(self, team: TeamRef, user_id: str, review_id: int) -> ReviewDecision:
+        """Queue the run that posts exactly the review's invoices (those not excluded). The caller checked the admin;
+        ServiceError when the review is not pending any more (decided, expired)."""
+        ...
+
+    async def skip_review(self, team: TeamRef, user_id: str, review_id: int) -> ReviewDecision:
+        """Nothing of the review is posted; the next run plans again (and asks again, the gate permitting)."""
+        ...
+
+    async def save_review_exclusions(
+        self, team: TeamRef, user_id: str, review_id: int, shown: list[str], excluded: list[str]
+    ) -> ReviewView:
+        """Of the invoices `shown` to the person, leave `excluded` out (held in the ledger) and include the rest."""
+        ...
+
+    async def request_review(self, team: TeamRef, user_id: str) -> ReviewView:
+        """What the preview shows, as a review for the finance channel (planned again, now)."""
+        ...
+
+    async def include_invoice(self, team: TeamRef, user_id: str, invoice_id: str) -> str:
+        """An invoice left out of a review is planned like any other again; returns its number."""
+        ...
+
+    async def run_details(self, team: TeamRef, run_id: int) -> RunDetails | None:
+        """The run's summary and every invoice it wrote about (None: not the workspace's run)."""
+        ...
+
+    async def run_ledger_csv(self, team: TeamRef, run_id: int, links: QboLinks | None = None) -> str:
+        """The run's ledger rows as a CSV file's text (cells that look like formulas are quoted as text)."""
+        ...
+
+    async def run_history(self, team: TeamRef, limit: int = 20) -> list[RunSummary]:
+        """The workspace's latest runs, newest first."""
         ...

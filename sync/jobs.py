@@ -26,7 +26,8 @@ __all__ = [
 TERMINAL_STATUSES = (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.CANCELLED)
 # Requests about something that happened after a running run may have read past it (a new payment, a fix to a
 # failed invoice): they queue a follow-up run instead of joining the running one.
-FOLLOW_UP_TRIGGERS = frozenset({RunTrigger.WEBHOOK, RunTrigger.RETRY})
+# An approval too: a running run decided what it posts when it started, so it cannot post the approved invoices.
+FOLLOW_UP_TRIGGERS = frozenset({RunTrigger.WEBHOOK, RunTrigger.RETRY, RunTrigger.APPROVAL})
 
 
 @dataclass
@@ -73,6 +74,7 @@ class RunOutcome:
     counts: RunCounts = field(default_factory=RunCounts)
     error_summary: str | None = None
     watermark_after: datetime | None = None
+    review_id: int | None = None  # the review the run made (it posted nothing) or waited for
 
     def __post_init__(self) -> None:
         if self.status not in TERMINAL_STATUSES:

@@ -265,6 +265,8 @@ class RunLedger:
         """The fee bills' outcomes: (invoice id, fee bill id, home amount), refusals, unknown outcomes."""
         async with transaction(self._sessions) as session:
             postings = self._postings(session)
+            ids = [item[0] for item in created] + [item[0] for item in refused] + [item[0] for item in unknown]
+            await postings.get_many([(invoice_id, PostingKind.FEE_BILL) for invoice_id in ids])  # one query for all
             for invoice_id, bill_id, home in created:
                 await postings.record_done((invoice_id, PostingKind.FEE_BILL), qbo_id=bill_id, home_amount=home)
             for invoice_id, problem in refused:
@@ -318,6 +320,8 @@ class RunLedger:
         """Payments made (or found: None when someone else paid the bill), refused, or of unknown outcome."""
         async with transaction(self._sessions) as session:
             postings = self._postings(session)
+            requests = [request for request, _ in done] + [request for request, _ in refused] + list(unknown)
+            await postings.get_many([(r.invoice_id, r.kind) for r in requests])  # one query, not one per payment
             for request, payment in done:
                 home = payment.home_total if payment is not None else None
                 await postings.record_done(

@@ -25,6 +25,12 @@ DISCONNECTED_DURING_RUN = "This connection was disconnected; nothing was synced.
 QBO_ANSWER_INCOMPLETE = "The QuickBooks answer was incomplete. Run `/qbo connect` again."
 QBO_LINK_EXPIRED = "This QuickBooks link has expired or was already used. Run `/qbo connect` again."
 QBO_SIGN_IN_REFUSED = "QuickBooks did not accept the sign-in. Run `/qbo connect` again."
+QBO_REALM_ELSEWHERE = (
+    "This QuickBooks company is already connected to another Slack workspace. To move it here, an admin of that "
+    "workspace runs `/qbo disconnect` there first; then run `/qbo connect` here again."
+)
+ONTOP_LINK_EXPIRED = "This Ontop login link has expired or was already used. Run `/qbo connect` in Slack again."
+BACKFILL_IN_FUTURE = "Choose a day in the past (or today)."
 ONTOP_EMAIL_INVALID = "Enter the email address of an Ontop admin."
 ONTOP_PASSWORD_MISSING = "Enter the password."
 ONTOP_LOGIN_REFUSED = "Ontop did not accept this email and password. Use the login of an Ontop admin of the company."
@@ -254,3 +260,31 @@ def notification_fell_back(reason: str) -> str:
         f"Summaries can't reach the finance channel ({reason}), so they go to an admin by direct message. "
         "Invite the bot to the channel or pick another one in `/qbo settings`."
     )
+
+
+# --- the approval gate (sync/review.py) ------------------------------------------------------------------------
+
+REVIEW_NOT_FOUND = "I can't find that review any more. `/qbo sync preview` shows what the next sync would post."
+REVIEW_NEEDS_CONNECTION = "Connect QuickBooks first: the approval settings belong to the connection."
+REVIEW_THRESHOLD_INVALID = "Enter a whole number of bills, or leave it empty."
+REVIEW_AMOUNT_INVALID = "Enter an amount in USD, like 25000, or leave it empty."
+NOTHING_TO_REVIEW = "Nothing would be posted now, so there is nothing to review."
+INVOICE_NOT_EXCLUDED = "That invoice is not one left out of a review."
+APPROVED_REVIEW_POSTING = "An approved review is being posted right now. Ask again once its sync has finished."
+EXCLUDED_IN_REVIEW = "left out of a review by an admin: it will not be booked unless included again"
+
+
+REVIEW_ALREADY_WAITING = "A review is already waiting for approval in the finance channel; decide it first."
+
+
+def review_pending(review_id: int) -> str:
+    return f"Review #{review_id} is already waiting for approval in the finance channel; decide it first."
+
+
+def review_decided(state: str) -> str:
+    """Someone pressed a button of a review that is no longer waiting."""
+    return f"This review was already {state}; nothing changed."
+
+
+def review_expired() -> str:
+    return "This review expired after 7 days: nothing of it was posted. The next sync asks again."

@@ -24,6 +24,8 @@ from sync.ontop.models import Invoice, InvoiceStatus, Worker
 CANCELLED_AFTER_BILL = "cancelled_after_bill"
 CORRECTION_OF_BILLED = "correction_of_billed"
 SKIPPED_BY_PERSON = "skipped_by_person"  # an admin chose "Skip this invoice": never posted
+EXCLUDED_IN_REVIEW = "excluded_in_review"  # an admin left it out of a review: never posted unless included again
+HELD_BY_PERSON = frozenset({SKIPPED_BY_PERSON, EXCLUDED_IN_REVIEW})
 # Cases for a person: reported once, never retried, and they do not hold the watermark.
 REVIEW_CODES = frozenset({CANCELLED_AFTER_BILL, CORRECTION_OF_BILLED})
 
@@ -80,6 +82,7 @@ class InvoicePlan:
     problem: BillProblem | None = None
     vendor: VendorResolution | None = None
     booking: Booking | None = None  # POST: its documents (vendor ids empty while the vendors are still to be made)
+    held_code: str | None = None  # HELD: the person's decision that holds it (SKIPPED_BY_PERSON, EXCLUDED_IN_REVIEW)
 
 
 def triage(invoice: Invoice, entry: LedgerEntry | None, corrected: LedgerEntry | None) -> InvoicePlan | None:
@@ -99,7 +102,9 @@ def triage(invoice: Invoice, entry: LedgerEntry | None, corrected: LedgerEntry |
                 keep_state=True,
             )
         return InvoicePlan(invoice, Outcome.ALREADY_SYNCED)
-    if _already_reported(entry, invoice) or (entry is not None and entry.error_code == SKIPPED_BY_PERSON):
+    if entry is not None and entry.error_code in HELD_BY_PERSON:
+        return InvoicePlan(invoice, Outcome.HELD, reason=entry.error_message, held_code=entry.error_code)
+    if _already_reported(entry, invoice):
         return InvoicePlan(invoice, Outcome.HELD, reason=entry.error_message if entry else None)
     if invoice.status == InvoiceStatus.CANCELLED:
         return InvoicePlan(invoice, Outcome.WAITING, reason=messages.CANCELLED_IN_ONTOP)

@@ -6,6 +6,9 @@ same planning the preview uses), makes the suppliers true (sync/vendor_sync.py),
 the ledger written first (sync/posting.py), pays what it created (sync/payments.py), attaches the PDFs
 (sync/attachments.py), then finishes what earlier runs left (fee bills, open bills), and moves the watermark only
 past invoices that reached a terminal state.
+
+Before any of that, the approval gate (sync/review.py) may hold the run: it then plans everything, posts nothing,
+and leaves a review for an admin; the run an approval queues posts exactly the reviewed invoices.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.db import transaction
 from storage.models import ConnectionStatus, PostingKind, RunStatus
-from storage.records import ConnectionRecord, RunRecord
+from storage.records import ConnectionRecord, ReviewRecord, RunRecord
 from storage.repos.connections import ConnectionRepo
-from sync import messages
+from sync import messages, review
 from sync.api import Fix, FixKind, NeedsReauthError, NotConnectedError
 from sync.attachments import Attacher
 from sync.bills import BillProblem, Booking
@@ -48,6 +51,7 @@ Progress = Callable[[int, int | None], Awaitable[None]]  # (invoices done, total
 BATCH_SIZE = 30  # invoices per batch (their bills and fee bills go in batch calls of at most 30)
 ACCOUNT_CACHE_TTL = timedelta(hours=1)
 FOLLOW_UPS_PER_RUN = 200  # fee bills of earlier runs retried per run
+REFETCH_AT_MOST = 50  # approved invoices fetched one by one; more are read in pages
 
 
 class RunAborted(Exception):
@@ -76,6 +80,8 @@ class _Run:
     queued: set[str] = field(default_factory=set)
     watermark: WatermarkTracker = field(default_factory=WatermarkTracker)
     ontop_vendor_id: str | None = None
+    draft: review.ReviewDraft | None = None  # set while the run plans for a review: nothing is posted
+    changed: list[Invoice] = field(default_factory=list)  # approved invoices that changed in Ontop since their review
 
     @property
     def resolver(self) -> VendorResolver:
@@ -103,19 +109,40 @@ class SyncEngine:
         except RunAborted as aborted:
             return RunOutcome.failure(aborted.message)
         connection = state.connection
+        review_id: int | None = None
+        total: int | None
+        pages: AsyncIterator[list[Invoice]]
         try:
             await self._refresh_company(state)
-            if only_failed:
+            gate = await review.open_gate(self._sessions, connection, datetime.now(UTC))
+            approved = gate.approved
+            if approved is None and gate.waiting_for is not None:
+                # Nothing is posted while a review waits for a person, so no second review stacks up behind it.
+                log.info("sync.waiting_for_review", review_id=gate.waiting_for.id)
+                return RunOutcome(RunStatus.SUCCEEDED, state.counts, review_id=gate.waiting_for.id)
+            if approved is not None:
+                total, pages = await self._approved_pages(state, approved)
+            elif only_failed:
                 unfinished = await state.ledger.unfinished()
-                total: int | None = len(unfinished)
+                total = len(unfinished)
                 pages = self._refetch(state, [entry.invoice_id for entry in unfinished])
             else:
                 since = read_start(connection.watermark, connection.backfill_from)
                 total = await state.ontop.count_changed_since(since)
                 pages = state.ontop.invoices_changed_since(since)
             await report(0, total)
+            seen = True
+            if approved is None and gate.may_ask:
+                draft = await self._plan_for_review(state, pages, total, report)
+                if gate.asks(draft):
+                    made = await self._ask_for_review(state, run, draft)
+                    return RunOutcome(_status(state.counts), state.counts, review_id=made.id)
+                # Under the threshold: post what was just planned, as a run without the gate would have.
+                state.draft, state.planner = None, self._fresh_planner(state)
+                state.queued.clear()
+                pages, seen = self._refetch(state, draft.invoice_ids), False
             async for page in pages:
-                await self._process_page(state, page)
+                await self._process_page(state, page, seen=seen)
                 while len(state.batch) >= self._batch_size:
                     await self._flush(state, state.batch[: self._batch_size])
                     state.batch = state.batch[self._batch_size :]
@@ -123,9 +150,12 @@ class SyncEngine:
             while state.batch:
                 await self._flush(state, state.batch[: self._batch_size])
                 state.batch = state.batch[self._batch_size :]
+            await self._drain(state)
             await self._finish_earlier_runs(state)
-            if only_failed:
-                watermark_after = connection.watermark
+            if approved is not None:
+                review_id = await self._after_approved(state, run, approved)
+            if only_failed or approved is not None:
+                watermark_after = connection.watermark  # only some invoices were read: the watermark stays
             else:
                 watermark_after = state.watermark.advanced(connection.watermark)
                 async with transaction(self._sessions) as session:
@@ -148,7 +178,7 @@ class SyncEngine:
                 state.counts.payments_created = state.payer.created
             await state.ontop.aclose()
         await report(state.counts.invoices_seen, total if total is not None else state.counts.invoices_seen)
-        return RunOutcome(_status(state.counts), state.counts, None, watermark_after)
+        return RunOutcome(_status(state.counts), state.counts, None, watermark_after, review_id)
 
     # --- set-up ---------------------------------------------------------------------------------------------
 
@@ -221,18 +251,92 @@ class SyncEngine:
                     log.info("sync.retry_invoice_gone", invoice_id=invoice_id)
             yield page
 
+    # --- the approval gate (sync/review.py) ---------------------------------------------------------------
+
+    async def _plan_for_review(
+        self, state: _Run, pages: AsyncIterator[list[Invoice]], total: int | None, report: Progress
+    ) -> review.ReviewDraft:
+        """Plan every invoice without writing to QuickBooks: what would be posted goes into a draft (its suppliers
+        only pretended, as the preview does); the rest is recorded as any run records it."""
+        state.draft = review.ReviewDraft()
+        async for page in pages:
+            await self._process_page(state, page)
+            await report(state.counts.invoices_seen, total)
+        return state.draft
+
+    async def _ask_for_review(self, state: _Run, run: RunRecord, draft: review.ReviewDraft) -> ReviewRecord:
+        """Leave the draft for an admin's approval (its message owed in the same transaction)."""
+        await review.add_earlier_exclusions(self._sessions, state.connection.id, draft)
+        async with transaction(self._sessions) as session:
+            return await review.store_review(
+                session, state.connection, draft, run_id=run.id, requested_by=run.requested_by, now=datetime.now(UTC)
+            )
+
+    def _fresh_planner(self, state: _Run) -> Planner:
+        """A planner whose resolver has not pretended any supplier exists (a review's planning did)."""
+        resolver = VendorResolver(
+            state.qbo,
+            state.ontop,
+            state.books.links,
+            state.resolver.company,
+            auto_create=state.books.auto_create,
+            currency_policy=state.books.currency_policy,
+        )
+        return Planner(state.ledger.entries, resolver, state.planner.context)
+
+    async def _approved_pages(self, state: _Run, approved: ReviewRecord) -> tuple[int, AsyncIterator[list[Invoice]]]:
+        """The approved invoices as Ontop has them now; those that changed since the review are set aside.
+
+        Many of them are read in pages from where the review read (a run waiting for the review left the watermark
+        there), the rest one by one: a first sync of thousands costs pages, not thousands of requests.
+        """
+        items = await review.approved_items(self._sessions, approved.id)
+        reviewed = {item.invoice_id: item.ontop_updated_at for item in items}
+        log.info("sync.posting_review", review_id=approved.id, invoices=len(reviewed))
+
+        def unchanged(page: list[Invoice]) -> list[Invoice]:
+            state.changed.extend(invoice for invoice in page if invoice.updated_at != reviewed[str(invoice.id)])
+            return [invoice for invoice in page if invoice.updated_at == reviewed[str(invoice.id)]]
+
+        async def pages() -> AsyncIterator[list[Invoice]]:
+            remaining = set(reviewed)
+            if len(remaining) > REFETCH_AT_MOST:
+                since = read_start(state.connection.watermark, state.connection.backfill_from)
+                async for page in state.ontop.invoices_changed_since(since):
+                    found = [invoice for invoice in page if str(invoice.id) in remaining]
+                    remaining.difference_update(str(invoice.id) for invoice in found)
+                    yield unchanged(found)
+            async for page in self._refetch(state, [invoice_id for invoice_id in reviewed if invoice_id in remaining]):
+                yield unchanged(page)
+
+        return len(reviewed), pages()
+
+    async def _after_approved(self, state: _Run, run: RunRecord, approved: ReviewRecord) -> int | None:
+        """The approved review is posted; what changed in Ontop since goes back to review. Returns the new review."""
+        made = None
+        if state.changed:
+            state.draft = review.ReviewDraft()
+            await self._process_page(state, state.changed)
+            if state.draft.included:
+                made = await self._ask_for_review(state, run, state.draft)
+            state.draft = None
+        await review.mark_posted(self._sessions, approved.id, run.id)
+        return made.id if made is not None else None
+
     # --- per page -------------------------------------------------------------------------------------------
 
-    async def _process_page(self, state: _Run, page: list[Invoice]) -> None:
+    async def _process_page(self, state: _Run, page: list[Invoice], *, seen: bool = True) -> None:
+        """Plan a page and act on each plan. `seen` False: the invoices were counted already (read again to post)."""
         await state.planner.read_page(page)
         for invoice in page:
-            state.counts.invoices_seen += 1
-            state.watermark.saw(invoice.updated_at)
+            if seen:
+                state.counts.invoices_seen += 1
+                state.watermark.saw(invoice.updated_at)
             if str(invoice.id) in state.queued:
                 continue  # pages overlapped while Ontop changed under us: already queued in this run
             try:
                 plan = await state.planner.plan(invoice)
-                if plan.outcome is Outcome.POST:
+                if plan.outcome is Outcome.POST and state.draft is None:
                     plan = await self._make_suppliers_true(state, plan)
             except (QboAuthError, QboForbidden):
                 raise
@@ -244,7 +348,19 @@ class SyncEngine:
                     Fix(FixKind.RETRY, str(invoice.id)),
                 )
                 plan = InvoicePlan(invoice, Outcome.BLOCKED, state.resolver.worker_label(invoice), problem=problem)
+            if state.draft is not None:
+                state.draft.add(plan, state.resolver.worker_label(invoice))
+                if plan.outcome is Outcome.POST:
+                    self._pretend_posted(state, plan)  # planned for the review, not posted
+                    continue
             await self._record(state, plan)
+
+    @staticmethod
+    def _pretend_posted(state: _Run, plan: InvoicePlan) -> None:
+        """A reviewed invoice is counted once, and later invoices of its worker reuse the supplier it would make."""
+        state.queued.add(str(plan.invoice.id))
+        if plan.vendor is not None:
+            state.resolver.plan(plan.vendor)
 
     async def _make_suppliers_true(self, state: _Run, plan: InvoicePlan) -> InvoicePlan:
         """Link or create the worker's supplier (and the Ontop supplier for a fee bill), then plan again for them."""
@@ -339,6 +455,17 @@ class SyncEngine:
         await state.payer.pay(requests)
         state.counts.failed += state.payer.failed - failed_before
 
+    async def _drain(self, state: _Run) -> None:
+        """Send the fee bills and payments still waiting to fill a batch (Poster and Payer keep them so every batch
+        call is full), and pay the fee bills that makes."""
+        result = await state.poster.flush()
+        self._count(state, result)
+        await self._pay(state, result)
+        if state.payer is not None:
+            failed_before = state.payer.failed
+            await state.payer.flush()
+            state.counts.failed += state.payer.failed - failed_before
+
     async def _finish_earlier_runs(self, state: _Run) -> None:
         """Fee bills earlier runs could not make, PDFs they could not attach, bills they could not pay."""
         unfinished = await state.ledger.unfinished_fee_bills(FOLLOW_UPS_PER_RUN)
@@ -357,6 +484,7 @@ class SyncEngine:
             result = await state.poster.post(items[start : start + self._batch_size])
             self._count(state, result)
             await self._pay(state, result)
+        await self._drain(state)
         await state.attacher.retry_pending()
         if state.payer is not None:
             failed_before = state.payer.failed

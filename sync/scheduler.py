@@ -23,6 +23,8 @@ from storage.repos.connections import ConnectionRepo, DailySchedule
 from storage.repos.mappings import MappingRepo
 from storage.repos.runs import RunRepo
 from sync.jobs import enqueue_run
+from sync.housekeeping import prune_expired
+from sync.review import sweep_reviews
 
 logger = structlog.get_logger(__name__)
 
@@ -192,6 +194,15 @@ class DailyScheduler:
             self._scheduler.shutdown(wait=False)
 
     async def tick(self) -> list[int]:
+        try:
+            # Reviews waiting for approval: a reminder on day 6, the expiry on day 7 (sync/review.py).
+            await sweep_reviews(self._sessions, self._clock())
+        except Exception as exc:
+            logger.warning("review_sweep_failed", error=type(exc).__name__, detail=str(exc)[:300])
+        try:
+            await prune_expired(self._sessions, self._clock())  # expired connect states, old webhook deliveries
+        except Exception as exc:
+            logger.warning("housekeeping_failed", error=type(exc).__name__, detail=str(exc)[:300])
         try:
             return await enqueue_due_daily_runs(self._sessions, self._clock())
         except Exception as exc:

@@ -336,6 +336,7 @@ class Worker:
                         error_summary=outcome.error_summary,
                         watermark_after=outcome.watermark_after,
                         now=self._clock(),
+                        review_id=outcome.review_id,
                     )
                     if finished:
                         await owe_run_result(session, run.connection_id, run.id, self._clock())

@@ -1,98 +1,64 @@
-"""The connect modal: a button to Intuit's consent page and the Ontop API credentials form."""
+"""The connect modal: links to the bot's own pages for QuickBooks consent and the Ontop login, and where each stands.
+
+Nothing secret is typed into Slack: the Ontop password goes into the bot's page in the browser (bot/pages.py).
+Each link carries a single-use state that expires in 10 minutes; pressing *Check* shows what is connected now, with
+fresh links.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
 from typing import Any
 
-from handlers.blocks import button, context, section
+from handlers.blocks import button, context, escape, section
 from handlers.ids import ConnectIds
-from handlers.views.common import field_error, modal
+from handlers.views.common import modal
+
+
+@dataclass(frozen=True)
+class ConnectProgress:
+    """What is connected so far (from the service's status)."""
+
+    company_name: str = ""  # the QuickBooks company, "" when QuickBooks is not connected (or must be reconnected)
+    ontop_connected: bool = False
 
 
 def connect_view(
-    consent_url: str,
-    *,
-    email: str = "",
-    errors: dict[str, str] | None = None,
-    backfill_from: date | None = None,
-    today: date | None = None,
+    qbo_url: str, ontop_url: str, progress: ConnectProgress | None = None, *, note: str | None = None
 ) -> dict[str, Any]:
-    """Step 1 QuickBooks (a link, the callback finishes it), step 2 Ontop credentials (checked on submit).
+    """Step 1 QuickBooks (the bot's /qbo/start page), step 2 Ontop (the bot's login page); *Check* re-reads both.
 
     Args:
-        errors: input block id -> message, for errors known only after the ack (shown under the field).
+        note: said at the top, e.g. what is still missing after *Check* (mrkdwn: the caller escapes).
     """
-    errors = errors or {}
-    email_element: dict[str, Any] = {
-        "type": "email_text_input",
-        "action_id": ConnectIds.EMAIL,
-        "placeholder": {"type": "plain_text", "text": "finance@example.com"},
-    }
-    if email:
-        email_element["initial_value"] = email
-    blocks: list[dict[str, Any]] = [
-        section(
-            "*1. QuickBooks Online*\nSign in to Intuit and pick the company to sync into.",
-            accessory=button("Connect QuickBooks", ConnectIds.QBO_BUTTON, url=consent_url, style="primary"),
-        ),
-        section("*2. Ontop*\nThe API user's email and password. I check them by logging in."),
-        {
-            "type": "input",
-            "block_id": ConnectIds.EMAIL_BLOCK,
-            "label": {"type": "plain_text", "text": "Ontop email"},
-            "element": email_element,
-        },
-    ]
-    if ConnectIds.EMAIL_BLOCK in errors:
-        blocks.append(field_error(errors[ConnectIds.EMAIL_BLOCK]))
+    progress = progress or ConnectProgress()
+    blocks: list[dict[str, Any]] = [section(note)] if note else []
+    if progress.company_name:
+        qbo_text = f"*1. QuickBooks Online* :white_check_mark:\nConnected to *{escape(progress.company_name)}*."
+        qbo_label = "Reconnect QuickBooks"
+    else:
+        qbo_text = "*1. QuickBooks Online*\nSign in to Intuit and pick the company to sync into."
+        qbo_label = "Connect QuickBooks"
+    blocks.append(section(qbo_text, accessory=button(qbo_label, ConnectIds.QBO_BUTTON, url=qbo_url, style="primary")))
+    if progress.ontop_connected:
+        ontop_text = "*2. Ontop* :white_check_mark:\nConnected: I logged in with the saved login."
+        ontop_label = "Change Ontop login"
+    else:
+        ontop_text = (
+            "*2. Ontop*\nThe login of an Ontop admin, typed on this bot's own secure page (never into Slack). "
+            "I check it by logging in and store it encrypted."
+        )
+        ontop_label = "Enter Ontop login"
+    blocks.append(section(ontop_text, accessory=button(ontop_label, ConnectIds.ONTOP_BUTTON, url=ontop_url)))
     blocks.append(
-        {
-            "type": "input",
-            "block_id": ConnectIds.PASSWORD_BLOCK,
-            "label": {"type": "plain_text", "text": "Ontop password"},
-            "element": {"type": "plain_text_input", "action_id": ConnectIds.PASSWORD},
-        }
+        context("Each button works once, for 10 minutes, in your browser. Done in the browser? Press *Check*.")
     )
-    if ConnectIds.PASSWORD_BLOCK in errors:
-        blocks.append(field_error(errors[ConnectIds.PASSWORD_BLOCK]))
-    first_day = backfill_from or (today or datetime.now(UTC).date()).replace(day=1)
-    blocks.append(
-        {
-            "type": "input",
-            "block_id": ConnectIds.BACKFILL_BLOCK,
-            "label": {"type": "plain_text", "text": "Sync invoices from"},
-            "hint": {
-                "type": "plain_text",
-                "text": "The first sync books Ontop invoices paid or changed since this day.",
-            },
-            "element": {"type": "datepicker", "action_id": ConnectIds.BACKFILL, "initial_date": first_day.isoformat()},
-        }
+    return modal("Connect", blocks, callback_id=ConnectIds.CALLBACK, submit="Check")
+
+
+def connect_done_text(company_name: str) -> str:
+    """Both parts connected: what the person does next (mrkdwn, escaped)."""
+    return (
+        f":white_check_mark: QuickBooks (*{escape(company_name)}*) and Ontop are connected. "
+        "Next: `/qbo vendors`, then `/qbo map`; the first sync starts once accounts are mapped."
     )
-    if ConnectIds.BACKFILL_BLOCK in errors:
-        blocks.append(field_error(errors[ConnectIds.BACKFILL_BLOCK]))
-    blocks.append(context("Credentials are stored encrypted and never shown again."))
-    return modal("Connect", blocks, callback_id=ConnectIds.CALLBACK, submit="Save Ontop login")
-
-
-def parse_backfill(value: str | None) -> date | None:
-    """The datepicker's YYYY-MM-DD, or None when absent or unreadable."""
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
-def validate_credentials_form(
-    email: str | None, password: str | None, backfill: str | None = None, today: date | None = None
-) -> dict[str, str]:
-    """Checks that need no network (answered inline in the ack): block id -> message."""
-    problems: dict[str, str] = {}
-    chosen = parse_backfill(backfill)
-    if backfill and (chosen is None or chosen > (today or datetime.now(UTC).date())):
-        problems[ConnectIds.BACKFILL_BLOCK] = "Choose a day in the past (or today)"
-    if not email or "@" not in email or email.startswith("@") or email.endswith("@"):
-        problems[ConnectIds.EMAIL_BLOCK] = "Enter the Ontop user's email address"
-    if not password:
-        problems[ConnectIds.PASSWORD_BLOCK] = "Enter the Ontop password"
-    return problems

@@ -18,6 +18,7 @@ from handlers.blocks import (
 )
 from handlers.ids import HomeIds
 from handlers.run_messages import cause_text, causes, fix_button, fix_rows, summary_fixes
+from handlers.views.runs import history_blocks
 from sync.api import ConnectionStatusView, WorkspaceSettings
 
 HOME_CAUSES = 8  # causes listed; the rest are counted
@@ -69,6 +70,9 @@ def home_view(status: ConnectionStatusView | None, settings: WorkspaceSettings |
             blocks.append(section(f":warning: {escape(status.notifications_problem)}"))
         blocks.extend(_open_failures(status))
         blocks.extend(_open_reviews(status))
+        if status.recent_runs:
+            blocks.extend([divider(), section("*Recent syncs* (`/qbo history` lists more)")])
+            blocks.extend(history_blocks(status.recent_runs))
         blocks.append(divider())
         blocks.append(
             actions(

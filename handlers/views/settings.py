@@ -1,15 +1,19 @@
-"""The settings modal: finance channel, daily sync hour and time zone, admins, auto-create suppliers."""
+"""The settings modal: finance channel, daily sync hour and time zone, admins, auto-create suppliers, and (once
+QuickBooks is connected) the approval gate: when a sync waits for an admin before posting."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from handlers.blocks import context, escape
 from handlers.ids import SettingsIds
 from handlers.views.common import field_error, modal
-from sync.api import WorkspaceSettings
+from sync.api import ReviewSettings, WorkspaceSettings
 from sync.scheduler import is_time_zone
+
+MAX_USD_THRESHOLD = Decimal("1e15")  # the money columns hold 18 digits before the point
 
 
 def _hour_option(hour: int) -> dict[str, Any]:
@@ -83,12 +87,68 @@ def settings_view(settings: WorkspaceSettings, *, errors: dict[str, str] | None 
             "element": auto_element,
         },
     ]
+    if settings.review is not None:
+        blocks.extend(review_blocks(settings.review))
     for block_id, message in errors.items():
         index = next((i for i, b in enumerate(blocks) if b.get("block_id") == block_id), None)
         if index is not None:
             blocks.insert(index + 1, field_error(message))
     blocks.append(context("Workspace admins and owners can always change these."))
     return modal("Settings", blocks, callback_id=SettingsIds.CALLBACK, submit="Save")
+
+
+def review_blocks(review: ReviewSettings) -> list[dict[str, Any]]:
+    """The approval gate: ask before the first sync posts, before later ones (only over a threshold, if set)."""
+    first = {"text": {"type": "plain_text", "text": "Before the first sync posts"}, "value": SettingsIds.REVIEW_FIRST}
+    later = {"text": {"type": "plain_text", "text": "Before later syncs post"}, "value": SettingsIds.REVIEW_LATER}
+    element: dict[str, Any] = {"type": "checkboxes", "action_id": SettingsIds.REVIEW, "options": [first, later]}
+    chosen = [option for option, on in ((first, review.first_sync), (later, review.later_runs)) if on]
+    if chosen:
+        element["initial_options"] = chosen
+    over_bills: dict[str, Any] = {
+        "type": "number_input",
+        "action_id": SettingsIds.OVER_BILLS,
+        "is_decimal_allowed": False,
+        "min_value": "0",
+    }
+    if review.over_bills is not None:
+        over_bills["initial_value"] = str(review.over_bills)
+    over_usd: dict[str, Any] = {
+        "type": "number_input",
+        "action_id": SettingsIds.OVER_USD,
+        "is_decimal_allowed": True,
+        "min_value": "0",
+    }
+    if review.over_usd is not None:
+        over_usd["initial_value"] = str(review.over_usd)
+    return [
+        {
+            "type": "input",
+            "block_id": SettingsIds.REVIEW_BLOCK,
+            "label": {"type": "plain_text", "text": "Ask an admin to approve"},
+            "hint": {
+                "type": "plain_text",
+                "text": "A sync that needs approval posts nothing: it shows what it would post, and who may approve.",
+            },
+            "optional": True,
+            "element": element,
+        },
+        {
+            "type": "input",
+            "block_id": SettingsIds.OVER_BILLS_BLOCK,
+            "label": {"type": "plain_text", "text": "Later syncs: only above this many bills"},
+            "hint": {"type": "plain_text", "text": "Leave both limits empty to ask before every later sync."},
+            "optional": True,
+            "element": over_bills,
+        },
+        {
+            "type": "input",
+            "block_id": SettingsIds.OVER_USD_BLOCK,
+            "label": {"type": "plain_text", "text": "…or above this amount in USD"},
+            "optional": True,
+            "element": over_usd,
+        },
+    ]
 
 
 @dataclass(frozen=True)
@@ -98,6 +158,7 @@ class SettingsForm:
     timezone: str
     admin_user_ids: list[str]
     auto_create_vendors: bool
+    review: ReviewSettings | None = None  # None: the form had no approval part (QuickBooks not connected)
 
 
 def read_settings(state: dict[str, Any]) -> tuple[SettingsForm | None, dict[str, str]]:
@@ -113,6 +174,7 @@ def read_settings(state: dict[str, Any]) -> tuple[SettingsForm | None, dict[str,
     timezone = str(state.get(SettingsIds.TIMEZONE_BLOCK) or "").strip()
     if not is_time_zone(timezone):
         errors[SettingsIds.TIMEZONE_BLOCK] = "Use an IANA time zone name, like America/Bogota"
+    review = read_review(state, errors)
     if errors:
         return None, errors
     return (
@@ -122,11 +184,63 @@ def read_settings(state: dict[str, Any]) -> tuple[SettingsForm | None, dict[str,
             timezone=timezone,
             admin_user_ids=list(state.get(SettingsIds.ADMINS_BLOCK) or []),
             auto_create_vendors=SettingsIds.AUTO_CREATE_ON in (state.get(SettingsIds.AUTO_CREATE_BLOCK) or []),
+            review=review,
         ),
         {},
     )
 
 
+def read_review(state: dict[str, Any], errors: dict[str, str]) -> ReviewSettings | None:
+    """The approval part of the form (None when the form had none); problems go into `errors`."""
+    if SettingsIds.REVIEW_BLOCK not in state:
+        return None
+    chosen = state.get(SettingsIds.REVIEW_BLOCK) or []
+    over_bills: int | None = None
+    raw_bills = str(state.get(SettingsIds.OVER_BILLS_BLOCK) or "").strip()
+    if raw_bills:
+        if raw_bills.isdigit():
+            over_bills = int(raw_bills)
+        else:
+            errors[SettingsIds.OVER_BILLS_BLOCK] = "A whole number of bills, or empty"
+    over_usd: Decimal | None = None
+    raw_usd = str(state.get(SettingsIds.OVER_USD_BLOCK) or "").strip().replace(",", "")
+    if raw_usd:
+        try:
+            parsed = Decimal(raw_usd)
+        except InvalidOperation:
+            parsed = Decimal("NaN")
+        if parsed.is_finite() and 0 <= parsed < MAX_USD_THRESHOLD:
+            over_usd = parsed.quantize(Decimal("0.01"))
+        else:
+            errors[SettingsIds.OVER_USD_BLOCK] = "An amount in USD, like 25000, or empty"
+    return ReviewSettings(
+        first_sync=SettingsIds.REVIEW_FIRST in chosen,
+        later_runs=SettingsIds.REVIEW_LATER in chosen,
+        over_bills=over_bills,
+        over_usd=over_usd,
+    )
+
+
 def settings_saved_text(settings: WorkspaceSettings) -> str:
     channel = f"<#{settings.finance_channel_id}>" if settings.finance_channel_id else "no finance channel"
-    return f"Saved: daily sync at {settings.sync_hour:02d}:00 {escape(settings.timezone)}, summaries to {channel}."
+    saved = f"Saved: daily sync at {settings.sync_hour:02d}:00 {escape(settings.timezone)}, summaries to {channel}."
+    if settings.review is not None:
+        saved += f" {review_policy_text(settings.review)}"
+    return saved
+
+
+def review_policy_text(review: ReviewSettings) -> str:
+    """The approval gate in one sentence."""
+    asked = []
+    if review.first_sync:
+        asked.append("the first sync")
+    if review.later_runs:
+        limits = []
+        if review.over_bills is not None:
+            limits.append(f"more than {review.over_bills:,} bills")
+        if review.over_usd is not None:
+            limits.append(f"more than {review.over_usd:,.2f} USD")
+        asked.append("later syncs" + (f" that would post {' or '.join(limits)}" if limits else ""))
+    if not asked:
+        return "Syncs post without asking for approval."
+    return f"An admin approves {' and '.join(asked)} before anything is posted."

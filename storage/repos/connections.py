@@ -7,8 +7,10 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Result, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.crypto import SecretBox
@@ -21,6 +23,12 @@ ENCRYPTED_FIELDS = ("qbo_tokens_encrypted", "ontop_credentials_encrypted", "onto
 
 def sha256_hex(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows a DELETE or UPDATE touched (a CursorResult's rowcount; 0 when the driver does not say)."""
+    count = getattr(result, "rowcount", 0)
+    return int(count) if isinstance(count, int) and count > 0 else 0
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,19 @@ class ConnectionRepo:
             )
         )
         return ConnectionRecord.of(row) if row is not None else None
+
+    async def is_realm_open_elsewhere(self, workspace_id: int, realm_id: str) -> bool:
+        """Whether another workspace holds this QuickBooks company in a connection that is not disconnected."""
+        found = await self._session.scalar(
+            select(Connection.id)
+            .where(
+                Connection.workspace_id != workspace_id,
+                Connection.realm_id == realm_id,
+                Connection.status.in_(OPEN_STATUSES),
+            )
+            .limit(1)
+        )
+        return found is not None
 
     async def for_webhook_token(self, token: str) -> ConnectionRecord | None:
         """The connection whose Ontop webhook path carries this token (only its hash is stored)."""
@@ -157,6 +178,24 @@ class ConnectionRepo:
         row.supplier_currency = supplier_currency
         row.ap_account_ids = dict(ap_account_ids)
         row.default_tax_code_id = default_tax_code_id
+        await self._session.flush()
+        return ConnectionRecord.of(row)
+
+    async def save_review_settings(
+        self,
+        connection_id: int,
+        *,
+        first_sync: bool,
+        later_runs: bool,
+        over_bills: int | None,
+        over_usd: Decimal | None,
+    ) -> ConnectionRecord:
+        """When a run waits for an admin's approval before posting (sync/review.py)."""
+        row = await self._existing(connection_id)
+        row.review_first_sync = first_sync
+        row.review_later_runs = later_runs
+        row.review_over_bills = over_bills
+        row.review_over_usd = over_usd
         await self._session.flush()
         return ConnectionRecord.of(row)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import InvoiceState, SyncedInvoice
@@ -94,6 +94,37 @@ class LedgerRepo:
         )
         return [LedgerEntry.of(row) for row in rows]
 
+    async def has_created(self) -> bool:
+        """Whether anything was ever booked for this connection (before that, a run is its first sync)."""
+        found = await self._session.scalar(
+            select(SyncedInvoice.id)
+            .where(SyncedInvoice.connection_id == self._connection_id, SyncedInvoice.state == InvoiceState.CREATED)
+            .limit(1)
+        )
+        return found is not None
+
+    async def list_of_run(self, run_id: int) -> list[LedgerEntry]:
+        """Every invoice the run wrote about (created, failed, skipped, held, a case for review), in ledger order."""
+        rows = await self._session.scalars(
+            select(SyncedInvoice)
+            .where(SyncedInvoice.connection_id == self._connection_id, SyncedInvoice.last_run_id == run_id)
+            .order_by(SyncedInvoice.id)
+        )
+        return [LedgerEntry.of(row) for row in rows]
+
+    async def usd_booked_by_runs(self, run_ids: Sequence[int]) -> dict[int, Decimal]:
+        """What each run's bills book in USD (Ontop's USD amounts of the invoices it created)."""
+        rows = await self._session.execute(
+            select(SyncedInvoice.last_run_id, func.sum(SyncedInvoice.usd_total))
+            .where(
+                SyncedInvoice.connection_id == self._connection_id,
+                SyncedInvoice.state == InvoiceState.CREATED,
+                SyncedInvoice.last_run_id.in_(list(run_ids)),
+            )
+            .group_by(SyncedInvoice.last_run_id)
+        )
+        return {int(run_id): Decimal(str(total or 0)) for run_id, total in rows.all() if run_id is not None}
+
     async def failed_invoice_currencies(self, code: str) -> dict[str, str]:
         """Agreement id -> the currency of its latest invoice failing with `code` (e.g. no supplier yet)."""
         rows = await self._session.execute(
@@ -148,30 +179,24 @@ class LedgerRepo:
 
     # --- writing --------------------------------------------------------------------------------------------
 
-    async def touch(self, facts: Sequence[InvoiceFacts], run_id: int) -> list[LedgerEntry]:
-        """The rows of these invoices, created when missing, with the invoice facts refreshed (one query)."""
+    async def touch(self, facts: Sequence[InvoiceFacts], run_id: int | None) -> list[LedgerEntry]:
+        """The rows of these invoices, created when missing, with the invoice facts refreshed (one query).
+
+        run_id None: a person's decision outside a run (the row keeps the run that last wrote about it).
+        """
         await self._load([fact.invoice_id for fact in facts])
+        await self._insert_missing(facts, run_id)
         entries = []
         for fact in facts:
-            row = self._loaded.get(fact.invoice_id)
-            if row is None:
-                row = SyncedInvoice(
-                    connection_id=self._connection_id,
-                    ontop_invoice_id=fact.invoice_id,
-                    state=InvoiceState.PENDING,
-                    generation=0,
-                    attempts=0,
-                    attachment_pending=False,
-                )
-                self._session.add(row)
-                self._loaded[fact.invoice_id] = row
+            row = self._loaded[fact.invoice_id]
             row.invoice_number = fact.number
             row.agreement_id = fact.agreement_id
             row.ontop_status = fact.status
             row.ontop_updated_at = fact.updated_at
             row.amount = fact.amount
             row.currency = fact.currency
-            row.last_run_id = run_id
+            if run_id is not None:
+                row.last_run_id = run_id
             entries.append(LedgerEntry.of(row))
         return entries
 
@@ -208,6 +233,30 @@ class LedgerRepo:
         row.state = InvoiceState.SKIPPED
         self._set_problem(row, code, message, None)
         return True
+
+    async def record_held_in_review(
+        self, fact: InvoiceFacts, run_id: int | None, *, worker_name: str, code: str, message: str
+    ) -> bool:
+        """A person left the invoice out of a review: held until they include it again; False when it is booked."""
+        await self.touch([fact], run_id)
+        row = self._loaded[fact.invoice_id]
+        if row.state == InvoiceState.CREATED:
+            return False
+        row.state = InvoiceState.SKIPPED
+        row.worker_name = row.worker_name or worker_name
+        self._set_problem(row, code, message, None)
+        return True
+
+    async def release_hold(self, invoice_id: str, code: str) -> LedgerEntry | None:
+        """Undo a person's hold with this code: the invoice is planned like any other again (None: no such hold)."""
+        await self._load([invoice_id])
+        row = self._loaded.get(invoice_id)
+        if row is None or row.state != InvoiceState.SKIPPED or row.error_code != code:
+            return None
+        # Pending with nothing sent is what a new row is; with an earlier requestid the next run looks it up first.
+        row.state = InvoiceState.PENDING
+        self._set_problem(row, None, None, None)
+        return LedgerEntry.of(row)
 
     async def adopt(self, invoice_id: str, *, document_id: str, home_amount_booked: Decimal | None) -> bool:
         """A person said this existing document is the invoice's: the ledger takes it as created."""
@@ -294,6 +343,37 @@ class LedgerRepo:
         row.attachment_pending = False
 
     # --- helpers --------------------------------------------------------------------------------------------
+
+    async def _insert_missing(self, facts: Sequence[InvoiceFacts], run_id: int | None) -> None:
+        """Rows for the invoices not in the ledger yet: one INSERT for all of them, then one SELECT to hold them.
+
+        Objects added to the session would be inserted one statement each (SQLite's RETURNING gives no order the
+        ORM can match rows by), and that was most of a run's statements.
+        """
+        new = {fact.invoice_id: fact for fact in facts if fact.invoice_id not in self._loaded}
+        if not new:
+            return
+        rows = [
+            {
+                "connection_id": self._connection_id,
+                "ontop_invoice_id": fact.invoice_id,
+                "state": InvoiceState.PENDING,
+                "generation": 0,
+                "attempts": 0,
+                "attachment_pending": False,
+                # The facts touch() sets next, so the new rows need no UPDATE at commit.
+                "invoice_number": fact.number,
+                "agreement_id": fact.agreement_id,
+                "ontop_status": fact.status,
+                "ontop_updated_at": fact.updated_at,
+                "amount": fact.amount,
+                "currency": fact.currency,
+                "last_run_id": run_id,
+            }
+            for fact in new.values()
+        ]
+        await self._session.execute(insert(SyncedInvoice), rows)
+        await self._load(list(new))
 
     async def _load(self, invoice_ids: Sequence[str]) -> None:
         missing = [key for key in dict.fromkeys(invoice_ids) if key not in self._loaded]

@@ -91,6 +91,12 @@ class NotificationRepo:
         row = await self._session.get(Notification, notification_id, populate_existing=True)
         return NotificationRecord.of(row) if row is not None else None
 
+    async def get_by_key(self, workspace_id: int, key: str) -> NotificationRecord | None:
+        row = await self._session.scalar(
+            select(Notification).where(Notification.workspace_id == workspace_id, Notification.key == key)
+        )
+        return NotificationRecord.of(row) if row is not None else None
+
     async def of_run(self, run_id: int) -> list[NotificationRecord]:
         rows = await self._session.scalars(
             select(Notification).where(Notification.run_id == run_id).order_by(Notification.id)

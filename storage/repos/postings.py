@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -111,19 +111,10 @@ class PostingRepo:
     async def touch(self, keys: Sequence[Key], run_id: int) -> list[PostingRecord]:
         """The postings, created (pending, generation 0) when missing."""
         await self._load(keys)
+        await self._insert_missing(keys, run_id)
         records = []
         for key in keys:
-            row = self._loaded.get(key)
-            if row is None:
-                row = LedgerPosting(
-                    connection_id=self._connection_id,
-                    invoice_id=key[0],
-                    kind=key[1],
-                    state=PostingState.PENDING,
-                    generation=0,
-                )
-                self._session.add(row)
-                self._loaded[key] = row
+            row = self._loaded[key]
             row.last_run_id = run_id
             records.append(PostingRecord.of(row))
         return records
@@ -173,6 +164,26 @@ class PostingRepo:
         row = self._loaded[key]
         row.error_code = "qbo_unavailable"
         row.error_message = message
+
+    async def _insert_missing(self, keys: Sequence[Key], run_id: int) -> None:
+        """Pending rows for the postings not written yet: one INSERT for all of them, then one SELECT to hold them
+        (added objects would be inserted one statement each; see LedgerRepo._insert_missing)."""
+        new = [key for key in dict.fromkeys(keys) if key not in self._loaded]
+        if not new:
+            return
+        rows = [
+            {
+                "connection_id": self._connection_id,
+                "invoice_id": invoice_id,
+                "kind": kind,
+                "state": PostingState.PENDING,
+                "generation": 0,
+                "last_run_id": run_id,
+            }
+            for invoice_id, kind in new
+        ]
+        await self._session.execute(insert(LedgerPosting), rows)
+        await self._load(new)
 
     async def _load(self, keys: Sequence[Key]) -> None:
         missing = [key for key in dict.fromkeys(keys) if key not in self._loaded]

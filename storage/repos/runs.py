@@ -222,8 +222,12 @@ class RunRepo:
         error_summary: str | None,
         watermark_after: datetime | None,
         now: datetime | None = None,
+        review_id: int | None = None,
     ) -> bool:
-        """Record a run's outcome; False (and nothing written) when this worker no longer holds the lease."""
+        """Record a run's outcome; False (and nothing written) when this worker no longer holds the lease.
+
+        review_id: the review the run made, or waited for (the approval gate).
+        """
         run = await self._owned(run_id, worker_id)
         if run is None:
             logger.warning("run_finish_refused_lease_lost", run_id=run_id, worker_id=worker_id)
@@ -245,6 +249,8 @@ class RunRepo:
         run.error_summary = error_summary[:ERROR_SUMMARY_LIMIT] if error_summary else None
         if watermark_after is not None:
             run.watermark_after = watermark_after
+        if review_id is not None:
+            run.review_id = review_id
         run.finished_at = now or utcnow()
         run.lease_owner = None
         run.lease_until = None

@@ -17,9 +17,16 @@ from sync.api import (
     ConnectionStatusView,
     InvoiceFailure,
     MappingRow,
+    OntopLoginForm,
     QboConnected,
+    QboLinks,
     ReconcileReport,
     ReviewCase,
+    ReviewDecision,
+    ReviewPage,
+    ReviewSettings,
+    ReviewView,
+    RunDetails,
     RunSummary,
     RunTrigger,
     SyncPreview,
@@ -37,6 +44,7 @@ from sync.service.connect import Connecting
 from sync.service.fixes import Fixes
 from sync.service.mapping import Mapping
 from sync.service.reports import Reports
+from sync.service.reviews import Reviews
 from sync.service.suppliers import Suppliers
 from sync.service.syncing import Syncing
 from sync.service.webhooks import Webhooks
@@ -66,6 +74,7 @@ class Service:
         self.reports = Reports(context)
         self.webhooks = Webhooks(context)
         self.fixes = Fixes(context)
+        self.reviews = Reviews(context)
 
     def __repr__(self) -> str:
         return "Service()"
@@ -88,6 +97,7 @@ class Service:
         timezone: str,
         admin_user_ids: list[str],
         auto_create_vendors: bool,
+        review: ReviewSettings | None = None,
     ) -> WorkspaceSettings:
         return await self.workspaces.update_settings(
             team,
@@ -97,6 +107,7 @@ class Service:
             timezone=timezone,
             admin_user_ids=admin_user_ids,
             auto_create_vendors=auto_create_vendors,
+            review=review,
         )
 
     # --- connecting -----------------------------------------------------------------------------------------
@@ -104,8 +115,25 @@ class Service:
     async def start_qbo_connect(self, team: TeamRef, user_id: str) -> str:
         return await self.connecting.start_qbo_connect(team, user_id)
 
+    async def qbo_connect_page(self, team: TeamRef, user_id: str) -> str:
+        return await self.connecting.qbo_connect_page(team, user_id)
+
+    async def qbo_consent_url(self, state: str) -> str:
+        return await self.connecting.qbo_consent_url(state)
+
     async def complete_qbo_connect(self, state: str, code: str, realm_id: str) -> QboConnected:
         return await self.connecting.complete_qbo_connect(state, code, realm_id)
+
+    async def ontop_login_page(self, team: TeamRef, user_id: str) -> str:
+        return await self.connecting.ontop_login_page(team, user_id)
+
+    async def ontop_login_form(self, state: str) -> OntopLoginForm:
+        return await self.connecting.ontop_login_form(state)
+
+    async def save_ontop_login(
+        self, state: str, email: str, password: str, backfill_from: date | None = None
+    ) -> OntopLoginForm:
+        return await self.connecting.save_ontop_login(state, email, password, backfill_from)
 
     async def save_ontop_credentials(
         self, team: TeamRef, user_id: str, email: str, password: str, backfill_from: date | None = None
@@ -189,6 +217,40 @@ class Service:
 
     async def run_failures_csv(self, team: TeamRef, run_id: int) -> str:
         return await self.reports.run_failures_csv(team, run_id)
+
+    async def run_details(self, team: TeamRef, run_id: int) -> RunDetails | None:
+        return await self.reports.run_details(team, run_id)
+
+    async def run_ledger_csv(self, team: TeamRef, run_id: int, links: QboLinks | None = None) -> str:
+        return await self.reports.run_ledger_csv(team, run_id, links)
+
+    async def run_history(self, team: TeamRef, limit: int = 20) -> list[RunSummary]:
+        return await self.reports.run_history(team, limit)
+
+    # --- the approval gate ----------------------------------------------------------------------------------
+
+    async def review(self, team: TeamRef, review_id: int) -> ReviewView | None:
+        return await self.reviews.review(team, review_id)
+
+    async def review_page(self, team: TeamRef, review_id: int, page: int = 0) -> ReviewPage:
+        return await self.reviews.review_page(team, review_id, page)
+
+    async def approve_review(self, team: TeamRef, user_id: str, review_id: int) -> ReviewDecision:
+        return await self.reviews.approve_review(team, user_id, review_id)
+
+    async def skip_review(self, team: TeamRef, user_id: str, review_id: int) -> ReviewDecision:
+        return await self.reviews.skip_review(team, user_id, review_id)
+
+    async def save_review_exclusions(
+        self, team: TeamRef, user_id: str, review_id: int, shown: list[str], excluded: list[str]
+    ) -> ReviewView:
+        return await self.reviews.save_review_exclusions(team, user_id, review_id, shown, excluded)
+
+    async def request_review(self, team: TeamRef, user_id: str) -> ReviewView:
+        return await self.reviews.request_review(team, user_id)
+
+    async def include_invoice(self, team: TeamRef, user_id: str, invoice_id: str) -> str:
+        return await self.reviews.include_invoice(team, user_id, invoice_id)
 
     # --- webhooks -------------------------------------------------------------------------------------------
 

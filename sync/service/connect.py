@@ -5,17 +5,18 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import UTC, date, datetime
+from urllib.parse import urlencode
 
 import structlog
 
 from storage.db import transaction
 from storage.repos.audit import AuditRepo
 from storage.repos.connections import ConnectionRepo
-from storage.repos.oauth_states import OAuthStateRepo
+from storage.repos.oauth_states import OAuthStateRepo, StateOwner, StatePurpose
 from storage.repos.runs import RunRepo
 from storage.repos.workspaces import WorkspaceRepo
 from sync import messages, scheduler
-from sync.api import NotConnectedError, QboConnected, ServiceError, TeamRef
+from sync.api import NotConnectedError, OntopLoginForm, QboConnected, ServiceError, TeamRef
 from sync.books import company_of, refresh_caches
 from sync.ontop.client import OntopCredentials
 from sync.ontop.models import OntopAuthError, OntopError
@@ -26,16 +27,38 @@ from sync.service.base import NeedsReauthError, ServiceContext, midnight, start_
 log = structlog.get_logger(__name__)
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+LOCAL_BASE_URL = "http://127.0.0.1:3000"  # where `qbo-bot serve` listens when PUBLIC_BASE_URL is not set
+QBO_START_PATH = "/qbo/start"
+ONTOP_LOGIN_PATH = "/ontop/credentials"
 
 
 class Connecting:
     def __init__(self, context: ServiceContext) -> None:
         self._context = context
 
-    async def start_qbo_connect(self, team: TeamRef, user_id: str) -> str:
+    # --- the browser flows: a state per person, then a page of the bot's own ----------------------------------
+
+    def _page(self, path: str, state: str) -> str:
+        base = (self._context.public_base_url or LOCAL_BASE_URL).rstrip("/")
+        return f"{base}{path}?{urlencode({'state': state})}"
+
+    async def _issue(self, team: TeamRef, user_id: str, purpose: StatePurpose) -> str:
         async with transaction(self._context.sessions) as session:
             workspace = await WorkspaceRepo(session).get_or_create(team.team_id, team.enterprise_id)
-            state = await OAuthStateRepo(session).issue(workspace.id, user_id)
+            return await OAuthStateRepo(session).issue(workspace.id, user_id, purpose=purpose)
+
+    async def start_qbo_connect(self, team: TeamRef, user_id: str) -> str:
+        state = await self._issue(team, user_id, StatePurpose.QBO_CONSENT)
+        return self._context.clients.oauth().authorization_url(state)
+
+    async def qbo_connect_page(self, team: TeamRef, user_id: str) -> str:
+        return self._page(QBO_START_PATH, await self._issue(team, user_id, StatePurpose.QBO_CONSENT))
+
+    async def qbo_consent_url(self, state: str) -> str:
+        async with self._context.sessions() as session:
+            owner = await OAuthStateRepo(session).is_usable(state) if state else None
+        if owner is None:
+            raise ServiceError(messages.QBO_LINK_EXPIRED)
         return self._context.clients.oauth().authorization_url(state)
 
     async def complete_qbo_connect(self, state: str, code: str, realm_id: str) -> QboConnected:
@@ -43,8 +66,16 @@ class Connecting:
             raise ServiceError(messages.QBO_ANSWER_INCOMPLETE)
         async with transaction(self._context.sessions) as session:
             owner = await OAuthStateRepo(session).consume(state)
+            # Refused before the code is exchanged: a company stays with the workspace that connected it until it
+            # is disconnected there (otherwise a consent link sent to a victim would move their company).
+            taken = owner is not None and await ConnectionRepo(session).is_realm_open_elsewhere(
+                owner.workspace_id, realm_id
+            )
         if owner is None:
             raise ServiceError(messages.QBO_LINK_EXPIRED)
+        if taken:
+            log.warning("qbo.connect_refused_realm_elsewhere", workspace_id=owner.workspace_id)
+            raise ServiceError(messages.QBO_REALM_ELSEWHERE)
         clients = self._context.clients
         try:
             tokens = await clients.oauth().exchange_code(code)
@@ -56,6 +87,8 @@ class Connecting:
             workspace = await WorkspaceRepo(session).get(owner.workspace_id)
             assert workspace is not None
             connections = ConnectionRepo(session)
+            if await connections.is_realm_open_elsewhere(workspace.id, realm_id):  # connected meanwhile elsewhere
+                raise ServiceError(messages.QBO_REALM_ELSEWHERE)
             connection = await connections.for_realm(workspace.id, realm_id)
             if connection is None:
                 connection = await connections.create(workspace.id, realm_id)
@@ -83,9 +116,49 @@ class Connecting:
         await refresh_caches(self._context.sessions, qbo, connection.id, company_of(connected))
         return QboConnected(team, owner.user_id, company.company_name, connection.id)
 
+    async def ontop_login_page(self, team: TeamRef, user_id: str) -> str:
+        return self._page(ONTOP_LOGIN_PATH, await self._issue(team, user_id, StatePurpose.ONTOP_LOGIN))
+
+    async def _login_owner(self, state: str) -> tuple[StateOwner, TeamRef]:
+        async with self._context.sessions() as session:
+            owner = await OAuthStateRepo(session).is_usable(state, purpose=StatePurpose.ONTOP_LOGIN) if state else None
+            workspace = await WorkspaceRepo(session).get(owner.workspace_id) if owner else None
+        if owner is None or workspace is None:
+            raise ServiceError(messages.ONTOP_LINK_EXPIRED)
+        return owner, TeamRef(workspace.team_id, workspace.enterprise_id or None)
+
+    async def ontop_login_form(self, state: str) -> OntopLoginForm:
+        owner, team = await self._login_owner(state)
+        connection = await self._context.find_connection(team)
+        first_day = connection.backfill_from if connection and connection.backfill_from else None
+        return OntopLoginForm(
+            team=team,
+            user_id=owner.user_id,
+            company_name=(connection.company_name or "") if connection else "",
+            backfill_from=(first_day or start_of_month(datetime.now(UTC))).date(),
+        )
+
+    async def save_ontop_login(
+        self, state: str, email: str, password: str, backfill_from: date | None = None
+    ) -> OntopLoginForm:
+        form = await self.ontop_login_form(state)
+        if backfill_from is not None and backfill_from > datetime.now(UTC).date():
+            raise ServiceError(messages.BACKFILL_IN_FUTURE, field="backfill")
+        await self.save_ontop_credentials(form.team, form.user_id, email, password, backfill_from, state=state)
+        return form
+
     async def save_ontop_credentials(
-        self, team: TeamRef, user_id: str, email: str, password: str, backfill_from: date | None = None
+        self,
+        team: TeamRef,
+        user_id: str,
+        email: str,
+        password: str,
+        backfill_from: date | None = None,
+        *,
+        state: str | None = None,
     ) -> None:
+        """Check the login with Ontop, then store it; with `state` (the login page's), that state is used up in the
+        same transaction, so two submissions of one page cannot both save."""
         email = email.strip()
         if not EMAIL.match(email):
             raise ServiceError(messages.ONTOP_EMAIL_INVALID, field="email")
@@ -107,6 +180,11 @@ class Connecting:
             await client.aclose()
         webhook_secret = secrets.token_urlsafe(32)
         async with transaction(self._context.sessions) as session:
+            if (
+                state is not None
+                and await OAuthStateRepo(session).consume(state, purpose=StatePurpose.ONTOP_LOGIN) is None
+            ):
+                raise ServiceError(messages.ONTOP_LINK_EXPIRED)
             connections = ConnectionRepo(session)
             await connections.get(connection.id, for_update=True)
             webhook_token = await connections.store_ontop_credentials(

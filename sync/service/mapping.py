@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from storage.db import transaction
 from storage.repos.accounts import AccountRepo
 from storage.repos.audit import AuditRepo
@@ -16,17 +21,34 @@ from sync.ontop.models import CONCEPT_LABELS, Concept
 from sync.service.base import ServiceContext
 
 OPTIONS_LIMIT = 100
+# How long the account options of a workspace are served from memory before they are read again (in the
+# background: the stale list answers meanwhile). Saving a mapping checks the account against the database.
+ACCOUNT_OPTIONS_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class _AccountOptions:
+    """A workspace's selectable accounts (active line accounts, by full name), as read at `read_at`."""
+
+    read_at: float
+    options: list[AccountOption]
 
 
 class Mapping:
-    def __init__(self, context: ServiceContext) -> None:
+    def __init__(self, context: ServiceContext, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._context = context
+        self._clock = clock
+        # External selects answer within Slack's ack, 50 at once when a person types: from memory, not the database.
+        self._account_options: dict[TeamRef, _AccountOptions] = {}
+        self._reading: dict[TeamRef, asyncio.Task[_AccountOptions]] = {}
 
     async def mapping_rows(self, team: TeamRef) -> list[MappingRow]:
         connection = await self._context.connection(team)
         async with self._context.sessions() as session:
             mappings = await MappingRepo(session).get_all(connection.id)
             blocked = await LedgerRepo(session, connection.id).count_failed_by_fix_target(FixKind.MAP_CONCEPT)
+        # The modal's account selects ask next: have their options in memory before the first keystroke.
+        self._account_options[team] = await self._read_account_options(team)
         concepts = [str(concept) for concept in Concept] + sorted(set(blocked) | set(mappings))
         rows = []
         for concept in dict.fromkeys(concepts):
@@ -44,15 +66,39 @@ class Mapping:
         return rows
 
     async def account_options(self, team: TeamRef, search: str = "") -> list[AccountOption]:
-        """From the cached chart of accounts only (external selects must answer within 3 s)."""
+        """From the cached chart of accounts, kept in memory (external selects must answer within 3 s)."""
+        cached = self._account_options.get(team)
+        if cached is None:
+            cached = await self._reread(team)
+        elif self._clock() - cached.read_at > ACCOUNT_OPTIONS_SECONDS:
+            self._reread(team)  # in the background: this answer comes from the list in memory
+        needle = search.strip()[:100].casefold()
+        matches = (option for option in cached.options if needle in option.name.casefold())
+        return [option for option, _ in zip(matches, range(OPTIONS_LIMIT), strict=False)]
+
+    def _reread(self, team: TeamRef) -> asyncio.Task[_AccountOptions]:
+        """One read of the team's options at a time, however many requests ask for it."""
+        reading = self._reading.get(team)
+        if reading is None or reading.done() or reading.get_loop() is not asyncio.get_running_loop():
+            reading = asyncio.ensure_future(self._read_account_options(team))
+            reading.add_done_callback(lambda done: self._remember(team, done))
+            self._reading[team] = reading
+        return reading
+
+    def _remember(self, team: TeamRef, done: asyncio.Task[_AccountOptions]) -> None:
+        if self._reading.get(team) is done:
+            del self._reading[team]
+        if not done.cancelled() and done.exception() is None:
+            self._account_options[team] = done.result()
+
+    async def _read_account_options(self, team: TeamRef) -> _AccountOptions:
+        read_at = self._clock()
         connection = await self._context.find_connection(team)
         if connection is None:
-            return []
+            return _AccountOptions(read_at, [])
         async with self._context.sessions() as session:
-            accounts = await AccountRepo(session).list_active(
-                connection.id, search.strip()[:100], types=LINE_ACCOUNT_TYPES
-            )
-        return [AccountOption(account.qbo_id, account.fully_qualified_name) for account in accounts[:OPTIONS_LIMIT]]
+            accounts = await AccountRepo(session).list_active(connection.id, types=LINE_ACCOUNT_TYPES)
+        return _AccountOptions(read_at, [AccountOption(a.qbo_id, a.fully_qualified_name) for a in accounts])
 
     async def save_mappings(
         self, team: TeamRef, user_id: str, mapping: dict[str, str], tax_codes: dict[str, str] | None = None

@@ -10,7 +10,15 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ConnectionStatus, InvoiceState, NotificationState, RunStatus, RunTrigger
+from storage.models import (
+    ConnectionStatus,
+    InvoiceState,
+    NotificationState,
+    PostingKind,
+    PostingState,
+    RunStatus,
+    RunTrigger,
+)
 from storage.records import ConnectionRecord, LedgerEntry, NotificationRecord, RunRecord, WorkspaceRecord
 from storage.repos.accounts import AccountRepo
 from storage.repos.connections import ConnectionRepo
@@ -18,26 +26,36 @@ from storage.repos.ledger import LedgerRepo
 from storage.repos.mappings import MappingRepo
 from storage.repos.notifications import NotificationRepo
 from storage.repos.postings import PostingRepo
+from storage.repos.reviews import ReviewRepo
 from storage.repos.runs import RunRepo
 from storage.repos.vendor_links import VendorLinkRepo
 from storage.repos.workspaces import WorkspaceRepo
 from sync import messages, scheduler
 from sync.api import (
     ConnectionStatusView,
-    FailureGroup,
     Fix,
     FixKind,
     InvoiceFailure,
+    QboLinks,
     ReviewCase,
+    ReviewRef,
+    ReviewState,
+    RowOutcome,
+    RunDetails,
+    RunLedgerRow,
     RunSummary,
     TeamRef,
     WorkspaceSettings,
 )
 from sync.books import PAY_FROM_TYPES
-from sync.plan import REVIEW_CODES
+from sync.failures import group_failures
+from sync.plan import EXCLUDED_IN_REVIEW, REVIEW_CODES
 from sync.service.base import ServiceContext
 
+__all__ = ["Reports", "failures_csv", "group_failures", "run_summary_of", "workspace_settings"]
+
 MAX_FAILURES_IN_SUMMARY = 50
+RECENT_RUNS = 5  # the App Home's latest runs
 
 
 def workspace_settings(team: TeamRef, workspace: WorkspaceRecord) -> WorkspaceSettings:
@@ -117,37 +135,6 @@ def review_case_of(entry: LedgerEntry) -> ReviewCase:
     )
 
 
-def _group_key(failure: InvoiceFailure) -> tuple[str, str, str]:
-    """Failures with one cause kind share a group; causes whose sentence names a target (a concept, the
-    connection) get one group per target. Workers without a supplier are one group, with a fix per worker."""
-    fix = failure.fix
-    if fix is None:
-        return (failure.code, "", failure.reason if not failure.code else "")
-    per_target = fix.kind in (FixKind.MAP_CONCEPT, FixKind.BOOKS, FixKind.RECONNECT)
-    return (failure.code, str(fix.kind), fix.target if per_target else "")
-
-
-def group_failures(failures: list[InvoiceFailure], examples: int = 3) -> list[FailureGroup]:
-    """Every failure in exactly one group, counted exactly, groups in the order they first occur."""
-    grouped: dict[tuple[str, str, str], list[InvoiceFailure]] = {}
-    for failure in failures:
-        grouped.setdefault(_group_key(failure), []).append(failure)
-    groups = []
-    for members in grouped.values():
-        fixes = list({(f.fix.kind, f.fix.target): f.fix for f in members if f.fix is not None}.values())
-        groups.append(
-            FailureGroup(
-                code=members[0].code,
-                reason=members[0].reason,
-                count=len(members),
-                fix=fixes[0] if fixes else None,
-                examples=members[:examples],
-                fixes=fixes,
-            )
-        )
-    return groups
-
-
 async def run_failures(session: AsyncSession, run: RunRecord) -> tuple[list[InvoiceFailure], list[ReviewCase]]:
     """All of a run's failures (connection-wide prompts first) and its review cases, however many there are."""
     entries = await LedgerRepo(session, run.connection_id).list_problems_of_run(run.id)
@@ -174,6 +161,8 @@ async def run_summary(session: AsyncSession, run: RunRecord) -> RunSummary:
     """A run with every failure counted by cause (a sample listed), its review cases, and connection prompts."""
     failures, reviews = await run_failures(session, run)
     connection = await ConnectionRepo(session).get(run.connection_id)
+    posted = await ReviewRepo(session).get_posted_by_run(run.id)
+    booked = await LedgerRepo(session, run.connection_id).usd_booked_by_runs([run.id])
     return dataclasses.replace(
         run_summary_of(run),
         failures=failures[:MAX_FAILURES_IN_SUMMARY],
@@ -181,7 +170,71 @@ async def run_summary(session: AsyncSession, run: RunRecord) -> RunSummary:
         review_cases=reviews[:MAX_FAILURES_IN_SUMMARY],
         review_count=max(len(reviews), run.review_cases),
         home_currency=connection.home_currency if connection else "USD",
+        review=await review_ref(session, run),
+        posted_review_id=posted.id if posted else None,
+        usd_booked=booked.get(run.id),
     )
+
+
+async def review_ref(session: AsyncSession, run: RunRecord) -> ReviewRef | None:
+    """The review a run made (it then posted nothing) or waited for (another one was pending)."""
+    reviews = ReviewRepo(session)
+    made = await reviews.get_made_by_run(run.id)
+    found = made or (await reviews.get(run.review_id) if run.review_id is not None else None)
+    if found is None:
+        return None
+    return ReviewRef(found.id, ReviewState(found.state), await reviews.count_included(found.id), made is not None)
+
+
+async def run_history(session: AsyncSession, connection_id: int, limit: int) -> list[RunSummary]:
+    """The connection's latest runs, newest first, each with what it booked in USD and its review."""
+    runs = await RunRepo(session).history(connection_id, limit=limit)
+    booked = await LedgerRepo(session, connection_id).usd_booked_by_runs([run.id for run in runs])
+    return [
+        dataclasses.replace(run_summary_of(run), usd_booked=booked.get(run.id), review=await review_ref(session, run))
+        for run in runs
+    ]
+
+
+def row_outcome(entry: LedgerEntry) -> RowOutcome:
+    """What became of an invoice, from its ledger row."""
+    if entry.error_code in REVIEW_CODES:
+        return RowOutcome.REVIEW
+    if entry.state == InvoiceState.CREATED:
+        return RowOutcome.CREATED
+    if entry.state == InvoiceState.FAILED or (entry.state == InvoiceState.PENDING and entry.error_code):
+        return RowOutcome.FAILED
+    if entry.state == InvoiceState.PENDING:
+        return RowOutcome.PENDING
+    return RowOutcome.EXCLUDED if entry.error_code == EXCLUDED_IN_REVIEW else RowOutcome.SKIPPED
+
+
+async def run_ledger_rows(session: AsyncSession, run: RunRecord) -> list[RunLedgerRow]:
+    """Every invoice the run wrote about, with its documents (bill or credit, payment) and its outcome."""
+    entries = await LedgerRepo(session, run.connection_id).list_of_run(run.id)
+    postings = await PostingRepo(session, run.connection_id).of_invoices([entry.invoice_id for entry in entries])
+    rows = []
+    for entry in entries:
+        payment = postings.get((entry.invoice_id, PostingKind.PAYMENT))
+        outcome = row_outcome(entry)
+        usd = entry.usd_total if entry.usd_total is not None else (entry.amount if entry.currency == "USD" else None)
+        rows.append(
+            RunLedgerRow(
+                invoice_id=entry.invoice_id,
+                invoice_number=entry.invoice_number,
+                worker_name=entry.worker_name or f"contract {entry.agreement_id}",
+                amount=entry.amount,
+                currency=entry.currency,
+                amount_usd=usd,
+                outcome=outcome,
+                message=entry.error_message or "",
+                bill_id=entry.qbo_bill_id,
+                document=entry.document,
+                payment_id=payment.qbo_id if payment is not None and payment.state == PostingState.DONE else None,
+                fix=failure_of(entry).fix if outcome is RowOutcome.FAILED else None,
+            )
+        )
+    return rows
 
 
 def failures_csv(failures: list[InvoiceFailure], reviews: list[ReviewCase]) -> str:
@@ -211,6 +264,49 @@ def failures_csv(failures: list[InvoiceFailure], reviews: list[ReviewCase]) -> s
         row = ["review", case.invoice_number, case.worker_name, "", "", "", case.reason, "", "", case.document_number]
         writer.writerow([_cell(value) for value in row])
     return out.getvalue()
+
+
+LEDGER_CSV_COLUMNS = [
+    "invoice",
+    "worker",
+    "amount",
+    "currency",
+    "amount_usd",
+    "bill_id",
+    "bill_link",
+    "payment_id",
+    "outcome",
+    "message",
+]
+
+
+def ledger_csv(rows: list[RunLedgerRow], links: QboLinks | None = None) -> str:
+    """A run's ledger rows, one per invoice, for a spreadsheet (`links`: the QuickBooks host for bill links)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(LEDGER_CSV_COLUMNS)
+    for row in rows:
+        link = ""
+        if links is not None and row.bill_id:
+            link = links.vendor_credit(row.bill_id) if row.document == "vendor_credit" else links.bill(row.bill_id)
+        values = [
+            row.invoice_number,
+            row.worker_name,
+            _amount(row.amount),
+            row.currency or "",
+            _amount(row.amount_usd),
+            row.bill_id or "",
+            link,
+            row.payment_id or "",
+            str(row.outcome),
+            row.message,
+        ]
+        writer.writerow([_cell(value) for value in values])
+    return out.getvalue()
+
+
+def _amount(value: Decimal | None) -> str:
+    return "" if value is None else f"{value:.2f}"
 
 
 def _cell(value: str | None) -> str:
@@ -243,7 +339,7 @@ async def connection_status(
     runs = RunRepo(session)
     mappings = await MappingRepo(session).get_all(connection.id)
     blocked = await ledger.count_failed_by_fix_target(FixKind.MAP_CONCEPT)
-    history = await runs.history(connection.id, limit=5)
+    history = await runs.history(connection.id, limit=RECENT_RUNS)
     active = await runs.active(connection.id)
     last = next((run for run in history if run.status not in (RunStatus.QUEUED, RunStatus.RUNNING)), None)
     latest = await NotificationRepo(session).latest_settled(workspace.id)
@@ -271,6 +367,7 @@ async def connection_status(
         open_reviews=[review_case_of(entry) for entry in await ledger.list_with_codes(sorted(REVIEW_CODES))],
         last_notification_at=latest.delivered_at if latest else None,
         notifications_problem=notification_problem(latest),
+        recent_runs=await run_history(session, connection.id, RECENT_RUNS),
     )
 
 
@@ -319,6 +416,27 @@ class Reports:
     async def run_failures_csv(self, team: TeamRef, run_id: int) -> str:
         failures, reviews = await self.run_failures(team, run_id)
         return failures_csv(failures, reviews)
+
+    async def run_details(self, team: TeamRef, run_id: int) -> RunDetails | None:
+        """`/qbo run N`: the run's summary and every invoice it wrote about."""
+        async with self._context.sessions() as session:
+            run = await self._own_run(session, team, run_id)
+            if run is None:
+                return None
+            return RunDetails(await run_summary(session, run), await run_ledger_rows(session, run))
+
+    async def run_ledger_csv(self, team: TeamRef, run_id: int, links: QboLinks | None = None) -> str:
+        async with self._context.sessions() as session:
+            run = await self._own_run(session, team, run_id)
+            rows = await run_ledger_rows(session, run) if run is not None else []
+        return ledger_csv(rows, links)
+
+    async def run_history(self, team: TeamRef, limit: int = 20) -> list[RunSummary]:
+        connection = await self._context.find_connection(team)
+        if connection is None:
+            return []
+        async with self._context.sessions() as session:
+            return await run_history(session, connection.id, limit)
 
     async def _own_run(self, session: AsyncSession, team: TeamRef, run_id: int) -> RunRecord | None:
         workspace = await WorkspaceRepo(session).find(team.team_id, team.enterprise_id)

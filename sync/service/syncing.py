@@ -7,17 +7,18 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 from storage.db import transaction
-from storage.records import LedgerEntry
+from storage.records import ConnectionRecord, LedgerEntry
 from storage.repos.audit import AuditRepo
 from storage.repos.ledger import LedgerRepo
 from sync import jobs, messages
 from sync.api import ReconcileReport, RunStatus, RunTrigger, ServiceError, SyncPreview, SyncRequest, TeamRef
 from sync.books import company_of, load_books
 from sync.ontop.models import OntopError
-from sync.plan import InvoicePlan, Outcome, VendorAction
+from sync.plan import Outcome
 from sync.planning import Planner
 from sync.qbo.errors import QboError
 from sync.reconcile import reconcile
+from sync.review import ReviewDraft, add_earlier_exclusions
 from sync.service.base import ServiceContext, midnight, start_of_month, unavailable
 from sync.vendor_sync import VendorResolver
 from sync.watermark import read_start
@@ -25,49 +26,56 @@ from sync.watermark import read_start
 PREVIEW_LIMIT = 5000  # invoices a preview reads at most (it answers a person who is waiting)
 
 
-class PreviewTally:
-    """Counts plans the way the run counts what it did (sync/run.py `_record`), so the two can be compared."""
+async def plan_next_run(context: ServiceContext, connection: ConnectionRecord) -> ReviewDraft:
+    """What the next run would do, planned exactly as the run plans, without writing anything anywhere.
 
-    def __init__(self) -> None:
-        self.eligible = self.already_synced = self.not_final = self.review = 0
-        self.blocked_no_vendor = self.blocked_other = 0
-        self.blocked_unmapped: dict[str, int] = {}
-        self.vendors_to_create = self.vendors_to_link = 0
-        self.read = 0
+    The preview shows it; a review asked for from the preview stores it (sync/review.py).
+    """
+    qbo = context.clients.qbo_client(connection.id, connection.realm_id)
 
-    def add(self, plan: InvoicePlan) -> None:
-        if plan.outcome is Outcome.POST:
-            self.eligible += 1
-            action = plan.vendor.action if plan.vendor else VendorAction.USE
-            self.vendors_to_create += action is VendorAction.CREATE
-            self.vendors_to_link += action is VendorAction.LINK
-        elif plan.outcome is Outcome.ALREADY_SYNCED:
-            self.already_synced += 1
-        elif plan.outcome in (Outcome.WAITING, Outcome.HELD):
-            self.not_final += 1
-        elif plan.outcome is Outcome.REVIEW:
-            self.review += 1
-            self.already_synced += plan.keep_state
-        elif plan.problem is not None and plan.problem.code == "unmapped_concept" and plan.problem.fix is not None:
-            concept = plan.problem.fix.target
-            self.blocked_unmapped[concept] = self.blocked_unmapped.get(concept, 0) + 1
-        elif plan.problem is not None and plan.problem.code == "no_vendor":
-            self.blocked_no_vendor += 1
-        else:
-            self.blocked_other += 1
+    async def ledger(ids: Sequence[str]) -> dict[str, LedgerEntry]:
+        async with context.sessions() as session:
+            return await LedgerRepo(session, connection.id).get_many(ids)
 
-    def preview(self) -> SyncPreview:
-        return SyncPreview(
-            eligible=self.eligible,
-            already_synced=self.already_synced,
-            not_final=self.not_final,
-            blocked_unmapped=dict(self.blocked_unmapped),
-            blocked_no_vendor=self.blocked_no_vendor,
-            blocked_other=self.blocked_other,
-            review=self.review,
-            vendors_to_create=self.vendors_to_create,
-            vendors_to_link=self.vendors_to_link,
+    draft = ReviewDraft()
+    try:
+        preferences = await qbo.preferences()
+        company = dataclasses.replace(
+            company_of(connection),
+            home_currency=preferences.home_currency,
+            multicurrency_enabled=preferences.multicurrency_enabled,
         )
+        async with context.sessions() as session:
+            books = await load_books(session, connection, company)
+        async with await context.clients.ontop_for_connection(connection.id) as ontop:
+            resolver = VendorResolver(
+                qbo,
+                ontop,
+                books.links,
+                company,
+                auto_create=books.auto_create,
+                currency_policy=books.currency_policy,
+            )
+            planner = Planner(ledger, resolver, books.context)
+            posted: set[str] = set()
+            since = read_start(connection.watermark, connection.backfill_from)
+            async for page in ontop.invoices_changed_since(since):
+                await planner.read_page(page)
+                for invoice in page:
+                    draft.read += 1
+                    if str(invoice.id) in posted:
+                        continue  # the run skips an invoice it already queued the same way
+                    plan = await planner.plan(invoice)
+                    draft.add(plan, resolver.worker_label(invoice))
+                    if plan.outcome is Outcome.POST:
+                        posted.add(str(invoice.id))
+                        if plan.vendor is not None:
+                            resolver.plan(plan.vendor)
+                if draft.read >= PREVIEW_LIMIT:
+                    break
+    except (QboError, OntopError) as exc:
+        raise unavailable(exc) from None
+    return await add_earlier_exclusions(context.sessions, connection.id, draft)
 
 
 class Syncing:
@@ -92,51 +100,7 @@ class Syncing:
     async def sync_preview(self, team: TeamRef) -> SyncPreview:
         """What the next run would do, planned exactly as the run plans, without writing anything anywhere."""
         connection = await self._context.connection(team, require_active=True)
-        qbo = self._context.clients.qbo_client(connection.id, connection.realm_id)
-
-        async def ledger(ids: Sequence[str]) -> dict[str, LedgerEntry]:
-            async with self._context.sessions() as session:
-                return await LedgerRepo(session, connection.id).get_many(ids)
-
-        tally = PreviewTally()
-        try:
-            preferences = await qbo.preferences()
-            company = dataclasses.replace(
-                company_of(connection),
-                home_currency=preferences.home_currency,
-                multicurrency_enabled=preferences.multicurrency_enabled,
-            )
-            async with self._context.sessions() as session:
-                books = await load_books(session, connection, company)
-            async with await self._context.clients.ontop_for_connection(connection.id) as ontop:
-                resolver = VendorResolver(
-                    qbo,
-                    ontop,
-                    books.links,
-                    company,
-                    auto_create=books.auto_create,
-                    currency_policy=books.currency_policy,
-                )
-                planner = Planner(ledger, resolver, books.context)
-                posted: set[str] = set()
-                since = read_start(connection.watermark, connection.backfill_from)
-                async for page in ontop.invoices_changed_since(since):
-                    await planner.read_page(page)
-                    for invoice in page:
-                        tally.read += 1
-                        if str(invoice.id) in posted:
-                            continue  # the run skips an invoice it already queued the same way
-                        plan = await planner.plan(invoice)
-                        tally.add(plan)
-                        if plan.outcome is Outcome.POST:
-                            posted.add(str(invoice.id))
-                            if plan.vendor is not None:
-                                resolver.plan(plan.vendor)
-                    if tally.read >= PREVIEW_LIMIT:
-                        break
-        except (QboError, OntopError) as exc:
-            raise unavailable(exc) from None
-        return tally.preview()
+        return (await plan_next_run(self._context, connection)).preview()
 
     async def retry_invoice(self, team: TeamRef, user_id: str, invoice_id: str) -> SyncRequest:
         connection = await self._context.connection(team, require_active=True)

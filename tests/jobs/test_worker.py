@@ -264,10 +264,10 @@ class BreakableSessions:
         self._real = real
         self.broken = False
 
-    def __call__(self) -> AsyncSession:
+    def __call__(self, **options: Any) -> AsyncSession:
         if self.broken:
             raise ConnectionRefusedError("database unreachable")
-        return self._real()
+        return self._real(**options)
 
 
 async def test_a_worker_that_cannot_renew_its_lease_for_a_whole_lease_stops_the_run(sessions: Sessions) -> None:

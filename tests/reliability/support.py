@@ -19,13 +19,14 @@ import httpx
 from sqlalchemy import select
 
 from bot.runtime import Runtime, build_runtime
+from devtools.browser import Browser, Page
 from devtools.stack import ADMIN_USER, FINANCE_CHANNEL, TEAM_ID, LocalStack
 from emulators.ontop.app import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD
 from emulators.qbo.state import DEFAULT_REALM
 from storage.models import InvoiceState, LedgerPosting, PostingKind, RunStatus, SyncedInvoice, SyncRun
 from storage.repos.connections import ConnectionRepo
 from storage.repos.workspaces import WorkspaceRepo
-from sync.api import CREATE_WALLET, BooksChoice, TeamRef
+from sync.api import CREATE_WALLET, BooksChoice, ReviewSettings, TeamRef
 from sync.bills import doc_number_for
 from sync.qbo.limiter import RateLimits
 
@@ -69,6 +70,9 @@ def is_left_for_next_run(row: SyncedInvoice) -> bool:
     )
 
 
+NO_REVIEW = ReviewSettings(first_sync=False)  # the product asks an admin to approve the first sync; not here
+
+
 class Driver:
     """Set-up steps an admin does in Slack (done through the service, plus the real QBO callback route) and checks."""
 
@@ -86,8 +90,13 @@ class Driver:
     # --- set-up -------------------------------------------------------------------------------------------------
 
     async def configure(
-        self, *, finance_channel: str | None = FINANCE_CHANNEL, auto_create_vendors: bool = True
+        self,
+        *,
+        finance_channel: str | None = FINANCE_CHANNEL,
+        auto_create_vendors: bool = True,
+        review: ReviewSettings | None = None,
     ) -> None:
+        """Workspace settings; `review`: the connection's approval gate (once QuickBooks is connected)."""
         service = self.runtime.service
         current = await service.ensure_workspace(TEAM, "Acme")
         await service.update_settings(
@@ -98,31 +107,53 @@ class Driver:
             timezone=current.timezone,
             admin_user_ids=[ADMIN_USER],
             auto_create_vendors=auto_create_vendors,
+            review=review,
         )
 
     async def connect_qbo(self) -> httpx.Response:
-        """Consent at the QBO emulator, then follow its redirect to the app's real /qbo/callback route."""
-        consent = await self.runtime.service.start_qbo_connect(TEAM, ADMIN_USER)
-        async with httpx.AsyncClient(timeout=10) as http:
-            redirect = await http.get(consent, follow_redirects=False)
-            location = redirect.headers["location"]
-            assert urlparse(location).path == "/qbo/callback", location
-            return await http.get(location)
+        """The connect modal's QuickBooks button in one browser: the app's /qbo/start (sets the cookie), consent at
+        the QBO emulator, then its redirect to the app's real /qbo/callback route (with the cookie)."""
+        start = await self.runtime.service.qbo_connect_page(TEAM, ADMIN_USER)
+        async with httpx.AsyncClient(timeout=10, follow_redirects=True) as browser:
+            answer = await browser.get(start)
+        assert urlparse(str(answer.url)).path == "/qbo/callback", answer.url
+        return answer
 
-    async def connect(self, *, map_all: bool = True) -> int:
-        """Workspace settings, QBO, Ontop; mapping every known concept queues the first sync (the worker runs it)."""
+    async def connect_ontop_in_browser(self) -> Page:
+        """The connect modal's Ontop button: the app's login page, filled and submitted in a browser."""
+        assert self.stack.ontop_state is not None
+        page_url = await self.runtime.service.ontop_login_page(TEAM, ADMIN_USER)
+        async with Browser() as browser:
+            return await browser.fill_ontop_login(
+                page_url,
+                DEFAULT_ADMIN_EMAIL,
+                DEFAULT_ADMIN_PASSWORD,
+                self.stack.ontop_state.generator.start.date().isoformat(),  # the generated history, not this month
+            )
+
+    async def connect(self, *, map_all: bool = True, ontop_in_browser: bool = False) -> int:
+        """Workspace settings, QBO, Ontop; mapping every known concept queues the first sync (the worker runs it).
+
+        Args:
+            ontop_in_browser: save the Ontop login through the app's login page (else through the service).
+        """
         await self.configure()
         answer = await self.connect_qbo()
         assert answer.status_code == 200, answer.text
         assert self.stack.ontop_state is not None
-        await self.runtime.service.save_ontop_credentials(
-            TEAM,
-            ADMIN_USER,
-            DEFAULT_ADMIN_EMAIL,
-            DEFAULT_ADMIN_PASSWORD,
-            self.stack.ontop_state.generator.start.date(),  # the generated history, not just this month
-        )
+        if ontop_in_browser:
+            page = await self.connect_ontop_in_browser()
+            assert page.status == 200, page.text
+        else:
+            await self.runtime.service.save_ontop_credentials(
+                TEAM,
+                ADMIN_USER,
+                DEFAULT_ADMIN_EMAIL,
+                DEFAULT_ADMIN_PASSWORD,
+                self.stack.ontop_state.generator.start.date(),  # the generated history, not just this month
+            )
         await self.runtime.service.save_books(TEAM, ADMIN_USER, BooksChoice(pay_from=CREATE_WALLET))
+        await self.configure(review=NO_REVIEW)  # these suites check other promises: the first sync posts at once
         self.connection_id = await self.current_connection_id()
         if map_all:
             await self.map_everything()

@@ -163,7 +163,7 @@ def serve(
     installation = SlackInstallation(settings, engine, box)
     bolt_app = create_bolt_app(settings, service, engine, box, installation=installation)
     notifier = SlackNotifier(installation.client_for, service, QboLinks("https://app.sandbox.qbo.intuit.com"))
-    web = create_web_app(settings, bolt_app, service, engine, notifier=notifier)
+    web = create_web_app(settings, bolt_app, service, engine, notifier=notifier, is_admin=notifier.is_admin)
     return BackgroundServer(web), notifier
 
 

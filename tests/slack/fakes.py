@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import threading
+import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -26,9 +27,21 @@ from sync.api import (
     InvoiceFailure,
     MappingRow,
     NotConnectedError,
+    OntopLoginForm,
     QboConnected,
+    QboLinks,
     ReconcileReport,
     ReviewCase,
+    ReviewContent,
+    ReviewDecision,
+    ReviewInvoice,
+    ReviewPage,
+    ReviewSettings,
+    ReviewState,
+    ReviewView,
+    RowOutcome,
+    RunDetails,
+    RunLedgerRow,
     RunStatus,
     RunSummary,
     RunTrigger,
@@ -48,6 +61,7 @@ from sync.service.reports import group_failures
 ONTOP_EMAIL = "finance@acme.test"
 ONTOP_PASSWORD = "correct horse"
 WEBHOOK_TOKEN = "hook-token-123"
+PUBLIC_BASE_URL = "https://bot.example.test"  # tests/slack/conftest.py's PUBLIC_BASE_URL
 
 CONCEPTS = [("base_compensation", "Base compensation"), ("bonus", "Bonus"), ("reimbursement", "Reimbursement")]
 PAY_FROM = [AccountOption("35", "Checking (Bank)"), AccountOption("41", "Amex (Credit Card)")]
@@ -83,6 +97,9 @@ class TeamState:
     runs: dict[int, RunSummary] = field(default_factory=dict)
     all_failures: dict[int, list[InvoiceFailure]] = field(default_factory=dict)
     vendors_in_currency: list[tuple[str, str]] = field(default_factory=list)  # (agreement id, currency)
+    reviews: dict[int, ReviewView] = field(default_factory=dict)
+    review_invoices: dict[int, list[ReviewInvoice]] = field(default_factory=dict)
+    included_again: list[str] = field(default_factory=list)  # invoice ids an admin included again
 
 
 def default_books(*, tax_codes: bool = False) -> BooksView:
@@ -165,9 +182,10 @@ class FakeService:
         self._states: dict[str, tuple[TeamRef, str]] = {}
         self._run_ids = itertools.count(100)
         self._queued: dict[str, SyncRequest] = {}
-        self._seen_deliveries: set[bytes] = set()
         # Methods that wait until the test sets the event (to prove the ack came first).
         self.gates: dict[str, threading.Event] = {}
+        # An invoice an admin left out of an earlier review: the preview offers to include it again.
+        self.excluded_invoice = replace(sample_review_invoices()[1], invoice_id="inv-13", excluded=True)
         # Methods that raise this error (e.g. a refused save).
         self.failures: dict[str, Exception] = {}
 
@@ -181,16 +199,15 @@ class FakeService:
                 if (method is None or c.method == method) and (team_id is None or c.team_id == team_id)
             ]
 
-    def wait_for_call(self, method: str, count: int = 1, timeout_seconds: float = 3.0) -> list[Call]:
-        """Poll until the app made `count` calls to `method` (work done after the ack)."""
-        event = threading.Event()
-        deadline = timeout_seconds
-        while deadline > 0:
+    def wait_for_call(self, method: str, count: int = 1, timeout_seconds: float = 15.0) -> list[Call]:
+        """Poll until the app made `count` calls to `method` (work done after the ack); the timeout only bounds a
+        failure, so it is generous."""
+        deadline = time.monotonic() + timeout_seconds
+        while time.monotonic() < deadline:
             found = self.calls(method)
             if len(found) >= count:
                 return found
-            event.wait(0.01)
-            deadline -= 0.01
+            time.sleep(0.01)
         raise TimeoutError(f"expected {count} call(s) to {method}, got {len(self.calls(method))}")
 
     def team(self, team_id: str) -> TeamState:
@@ -214,11 +231,18 @@ class FakeService:
             ]
             state.last_run = sample_run()
 
-    def issue_state(self, team_id: str, user_id: str) -> str:
-        state = f"state-{team_id}-{user_id}-{len(self._states)}"
+    def issue_state(self, team_id: str, user_id: str, purpose: str = "qbo") -> str:
         with self._lock:
+            state = f"{purpose}-state-{team_id}-{user_id}-{len(self._states)}"
             self._states[state] = (TeamRef(team_id), user_id)
         return state
+
+    def _usable(self, state: str, purpose: str) -> tuple[TeamRef, str]:
+        with self._lock:
+            bound = self._states.get(state) if state.startswith(f"{purpose}-state-") else None
+        if bound is None:
+            raise ServiceError("This link has expired or was already used. Run `/qbo connect` again.")
+        return bound
 
     # --- internals ------------------------------------------------------------------------------------------
 
@@ -265,7 +289,9 @@ class FakeService:
         timezone: str,
         admin_user_ids: list[str],
         auto_create_vendors: bool,
+        review: ReviewSettings | None = None,
     ) -> WorkspaceSettings:
+        extra = {"review": review} if review is not None else {}
         await self._enter(
             "update_settings",
             team,
@@ -275,11 +301,18 @@ class FakeService:
             timezone=timezone,
             admin_user_ids=admin_user_ids,
             auto_create_vendors=auto_create_vendors,
+            **extra,
         )
         with self._lock:
             state = self._team(team)
             state.settings = WorkspaceSettings(
-                team, finance_channel_id, sync_hour, timezone, admin_user_ids, auto_create_vendors
+                team,
+                finance_channel_id,
+                sync_hour,
+                timezone,
+                admin_user_ids,
+                auto_create_vendors,
+                review=review or state.settings.review,
             )
             return state.settings
 
@@ -287,6 +320,35 @@ class FakeService:
         await self._enter("start_qbo_connect", team, user_id=user_id)
         state = self.issue_state(team.team_id, user_id)
         return f"https://appcenter.intuit.test/connect/oauth2?client_id=abc&state={state}"
+
+    async def qbo_connect_page(self, team: TeamRef, user_id: str) -> str:
+        await self._enter("qbo_connect_page", team, user_id=user_id)
+        return f"{PUBLIC_BASE_URL}/qbo/start?state={self.issue_state(team.team_id, user_id)}"
+
+    async def qbo_consent_url(self, state: str) -> str:
+        await self._enter("qbo_consent_url", None, state=state)
+        self._usable(state, "qbo")
+        return f"https://appcenter.intuit.test/connect/oauth2?client_id=abc&state={state}"
+
+    async def ontop_login_page(self, team: TeamRef, user_id: str) -> str:
+        await self._enter("ontop_login_page", team, user_id=user_id)
+        return f"{PUBLIC_BASE_URL}/ontop/credentials?state={self.issue_state(team.team_id, user_id, 'ontop')}"
+
+    async def ontop_login_form(self, state: str) -> OntopLoginForm:
+        await self._enter("ontop_login_form", None)  # the state is not recorded: it is what the page protects
+        team, user_id = self._usable(state, "ontop")
+        with self._lock:
+            company = self._team(team).connected_company or ""
+        return OntopLoginForm(team, user_id, company, date(2026, 11, 1))
+
+    async def save_ontop_login(
+        self, state: str, email: str, password: str, backfill_from: date | None = None
+    ) -> OntopLoginForm:
+        form = await self.ontop_login_form(state)
+        await self.save_ontop_credentials(form.team, form.user_id, email, password, backfill_from)
+        with self._lock:
+            self._states.pop(state, None)  # used up only by a saved login: a refused one may be tried again
+        return form
 
     async def complete_qbo_connect(self, state: str, code: str, realm_id: str) -> QboConnected:
         await self._enter("complete_qbo_connect", None, state=state, code=code, realm_id=realm_id)
@@ -492,6 +554,7 @@ class FakeService:
             review=0,
             vendors_to_create=1,
             vendors_to_link=0,
+            content=replace(sample_review().content, excluded=[self.excluded_invoice], excluded_count=1),
         )
 
     async def retry_invoice(self, team: TeamRef, user_id: str, invoice_id: str) -> SyncRequest:
@@ -547,14 +610,10 @@ class FakeService:
         return path_token == WEBHOOK_TOKEN
 
     async def handle_ontop_webhook(self, path_token: str, headers: dict[str, str], body: bytes) -> bool:
+        # Deliveries are specified against the real service (tests/security/test_webhooks.py, which signs them):
+        # a fake that accepted some made-up signature would let a web-layer test pass for the wrong reason.
         await self._enter("handle_ontop_webhook", None, path_token=path_token)
-        if path_token != WEBHOOK_TOKEN or headers.get("x-ontop-signature") != "valid":
-            raise WebhookRejected("bad token or signature")
-        with self._lock:
-            if body in self._seen_deliveries:
-                return False
-            self._seen_deliveries.add(body)
-            return True
+        raise WebhookRejected("the fake service verifies no signature: use tests/security/realapp.py")
 
     async def forget_workspace(self, team: TeamRef) -> None:
         await self._enter("forget_workspace", team)
@@ -562,3 +621,184 @@ class FakeService:
             state = self._team(team)
             state.forgotten = True
             state.connected_company = None
+
+    # --- the approval gate and a run's invoices -------------------------------------------------------------
+
+    def add_review(self, team_id: str, review: ReviewView, invoices: list[ReviewInvoice] | None = None) -> None:
+        """A review the service knows (and the invoices its details modal lists)."""
+        with self._lock:
+            state = self._team(TeamRef(team_id))
+            state.reviews[review.review_id] = review
+            state.review_invoices[review.review_id] = list(invoices if invoices is not None else review.content.largest)
+
+    def _review(self, team: TeamRef, review_id: int) -> ReviewView:
+        found = self._team(team).reviews.get(review_id)
+        if found is None:
+            raise ServiceError("I can't find that review any more.")
+        return found
+
+    def _decide(self, team: TeamRef, user_id: str, review_id: int, state: ReviewState) -> ReviewView:
+        with self._lock:
+            current = self._review(team, review_id)
+            if current.state != ReviewState.PENDING:
+                raise ServiceError(f"This review was already {current.state}; nothing changed.")
+            decided = replace(current, state=state, decided_by=user_id, decided_at=datetime.now(UTC))
+            self._team(team).reviews[review_id] = decided
+            return decided
+
+    async def review(self, team: TeamRef, review_id: int) -> ReviewView | None:
+        await self._enter("review", team, review_id=review_id)
+        with self._lock:
+            return self._team(team).reviews.get(review_id)
+
+    async def review_page(self, team: TeamRef, review_id: int, page: int = 0) -> ReviewPage:
+        await self._enter("review_page", team, review_id=review_id, page=page)
+        with self._lock:
+            view = self._review(team, review_id)
+            invoices = self._team(team).review_invoices.get(review_id, [])
+        pages = max(1, -(-len(invoices) // 50))
+        page = min(max(page, 0), pages - 1)
+        return ReviewPage(view, invoices[page * 50 : (page + 1) * 50], page, pages)
+
+    async def approve_review(self, team: TeamRef, user_id: str, review_id: int) -> ReviewDecision:
+        await self._enter("approve_review", team, user_id=user_id, review_id=review_id)
+        decided = self._decide(team, user_id, review_id, ReviewState.APPROVED)
+        return ReviewDecision(decided, SyncRequest(next(self._run_ids), False, RunStatus.QUEUED))
+
+    async def skip_review(self, team: TeamRef, user_id: str, review_id: int) -> ReviewDecision:
+        await self._enter("skip_review", team, user_id=user_id, review_id=review_id)
+        return ReviewDecision(self._decide(team, user_id, review_id, ReviewState.SKIPPED))
+
+    async def save_review_exclusions(
+        self, team: TeamRef, user_id: str, review_id: int, shown: list[str], excluded: list[str]
+    ) -> ReviewView:
+        await self._enter(
+            "save_review_exclusions", team, user_id=user_id, review_id=review_id, shown=shown, excluded=excluded
+        )
+        with self._lock:
+            current = self._review(team, review_id)
+            if current.state != ReviewState.PENDING:
+                raise ServiceError(f"This review was already {current.state}; nothing changed.")
+            state = self._team(team)
+            invoices = [
+                replace(invoice, excluded=invoice.invoice_id in excluded) if invoice.invoice_id in shown else invoice
+                for invoice in state.review_invoices.get(review_id, [])
+            ]
+            state.review_invoices[review_id] = invoices
+            left_out = [invoice for invoice in invoices if invoice.excluded]
+            content = replace(
+                current.content,
+                bills=len(invoices) - len(left_out),
+                excluded=left_out,
+                excluded_count=len(left_out),
+            )
+            state.reviews[review_id] = replace(current, content=content)
+            return state.reviews[review_id]
+
+    async def request_review(self, team: TeamRef, user_id: str) -> ReviewView:
+        await self._enter("request_review", team, user_id=user_id)
+        with self._lock:
+            self._connected(team)
+            made = sample_review(review_id=next(self._run_ids), requested_by=user_id, run_id=None)
+            self._team(team).reviews[made.review_id] = made
+            return made
+
+    async def include_invoice(self, team: TeamRef, user_id: str, invoice_id: str) -> str:
+        await self._enter("include_invoice", team, user_id=user_id, invoice_id=invoice_id)
+        with self._lock:
+            self._connected(team).included_again.append(invoice_id)
+        return f"ONT-{invoice_id}"
+
+    async def run_details(self, team: TeamRef, run_id: int) -> RunDetails | None:
+        await self._enter("run_details", team, run_id=run_id)
+        with self._lock:
+            state = self._team(team)
+            run = state.runs.get(run_id) or state.last_run
+        if run is None or run.run_id != run_id:
+            return None
+        return RunDetails(run, sample_ledger_rows(run))
+
+    async def run_ledger_csv(self, team: TeamRef, run_id: int, links: QboLinks | None = None) -> str:
+        await self._enter("run_ledger_csv", team, run_id=run_id, links=links)
+        details = await self.run_details(team, run_id)
+        rows = ["invoice,worker,outcome"] + [
+            f"{row.invoice_number},{row.worker_name},{row.outcome}" for row in (details.rows if details else [])
+        ]
+        return "\n".join(rows) + "\n"
+
+    async def run_history(self, team: TeamRef, limit: int = 20) -> list[RunSummary]:
+        await self._enter("run_history", team, limit=limit)
+        with self._lock:
+            state = self._team(team)
+            runs = dict(state.runs)
+            if state.last_run is not None:
+                runs.setdefault(state.last_run.run_id, state.last_run)
+        return [runs[run_id] for run_id in sorted(runs, reverse=True)][:limit]
+
+
+def sample_review_invoices() -> list[ReviewInvoice]:
+    return [
+        ReviewInvoice("inv-11", "ONT-2011", "Ana Gómez", Decimal("13750.00"), "BRL", Decimal("2682.93")),
+        ReviewInvoice("inv-12", "ONT-2012", "Ben Li", Decimal("980.50"), "USD", Decimal("980.50")),
+    ]
+
+
+def sample_review(review_id: int = 3, *, requested_by: str | None = None, run_id: int | None = 7) -> ReviewView:
+    """A pending review of two invoices (one in BRL), one blocked by an unmapped concept."""
+    invoices = sample_review_invoices()
+    created = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
+    content = ReviewContent(
+        bills=len(invoices),
+        vendors_to_create=1,
+        vendors_to_link=0,
+        totals={"BRL": Decimal("13750.00"), "USD": Decimal("980.50")},
+        usd_total=Decimal("3663.43"),
+        largest=invoices,
+        blocked=group_failures(sample_failures()[:1]),
+        excluded=[],
+    )
+    return ReviewView(
+        review_id=review_id,
+        state=ReviewState.PENDING,
+        content=content,
+        created_at=created,
+        expires_at=datetime(2026, 12, 2, 14, 0, tzinfo=UTC),
+        invoices=len(invoices),
+        run_id=run_id,
+        requested_by=requested_by,
+        message=None,
+    )
+
+
+def sample_ledger_rows(run: RunSummary) -> list[RunLedgerRow]:
+    """The run's invoices: a bill for each one booked, then its failures with their fixes."""
+    created = [
+        RunLedgerRow(
+            f"ok-{n}",
+            f"ONT-9{n:03d}",
+            "Dana Ruiz",
+            Decimal("100.00"),
+            "USD",
+            Decimal("100.00"),
+            RowOutcome.CREATED,
+            "",
+            bill_id=str(500 + n),
+            payment_id=str(900 + n),
+        )
+        for n in range(run.bills_created)
+    ]
+    failed = [
+        RunLedgerRow(
+            failure.invoice_id,
+            failure.invoice_number,
+            failure.worker_name,
+            failure.amount,
+            failure.currency,
+            failure.amount_usd,
+            RowOutcome.FAILED,
+            failure.reason,
+            fix=failure.fix,
+        )
+        for failure in run.failures
+    ]
+    return created + failed

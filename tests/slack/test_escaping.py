@@ -24,7 +24,7 @@ from handlers.deps import Deps
 from handlers.labels import concept_label
 from handlers.views.books import books_blocks
 from handlers.views.common import result_view
-from handlers.views.connect import connect_view
+from handlers.views.connect import ConnectProgress, connect_done_text, connect_view
 from handlers.views.disconnect import disconnect_view
 from handlers.views.fixes import fixes_view
 from handlers.views.mapping import mapping_saved_view, mapping_view
@@ -240,9 +240,10 @@ BUILDERS: dict[str, Callable[[], Any]] = {
     ),
     "books part with an error": lambda: {"blocks": books_blocks(evil_books(), errors={"books-pay-from": EVIL})},
     "mapping saved view": lambda: mapping_saved_view([MappingRow(EVIL, EVIL, 0, "1", EVIL)], evil_books()),
-    "connect view with a refused login": lambda: connect_view(
-        "https://intuit.test/consent", errors={"connect-ontop-password": f"Ontop said {EVIL}"}
+    "connect view with a company connected": lambda: connect_view(
+        "https://bot.test/qbo/start", "https://bot.test/ontop/credentials", ConnectProgress(EVIL, True)
     ),
+    "connect done": lambda: result_view("Connect", connect_done_text(EVIL)),
     "settings view with an error": lambda: settings_view(
         WorkspaceSettings(TEAM, "C1", 6, "UTC", [], False), errors={"settings-timezone": f"`{EVIL}` is not a zone"}
     ),

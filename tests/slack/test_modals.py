@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
+import pytest
+
+from bot.pages import LOGIN_COOKIE
+from devtools.browser import link_in
 from devtools.signing import plain_text_state, selected_option_state
 from handlers.ids import BooksIds, ConnectIds, DisconnectIds, MappingIds, SettingsIds, VendorIds
 from sync.api import CREATE_WALLET, NO_PAYMENTS, BooksChoice
@@ -219,56 +226,102 @@ async def test_map_when_not_connected_says_so_in_the_modal(app: RunningApp, slac
 # --- connect ----------------------------------------------------------------------------------------------
 
 
-async def test_connect_shows_the_consent_link_bound_to_workspace_and_user(
+async def test_connect_links_to_the_bots_own_pages_and_asks_nothing_secret_in_slack(
     app: RunningApp, service: FakeService, slack
 ) -> None:
     view = await open_modal(app, slack, "connect", ConnectIds.CALLBACK)
-    button = next(b["accessory"] for b in view["blocks"] if b.get("accessory", {}).get("url"))
-    assert button["url"].startswith("https://appcenter.intuit.test/connect/oauth2")
-    [call] = service.calls("start_qbo_connect")
-    assert call.team_id == "T0001" and call.args == {"user_id": "U0ANN"}
+    links = {b["accessory"]["action_id"]: b["accessory"]["url"] for b in view["blocks"] if "accessory" in b}
+    assert links[ConnectIds.QBO_BUTTON].startswith("https://bot.example.test/qbo/start?state=")
+    assert links[ConnectIds.ONTOP_BUTTON].startswith("https://bot.example.test/ontop/credentials?state=")
+    assert not [b for b in view["blocks"] if b["type"] == "input"], "no email or password field in Slack"
+    for method in ("qbo_connect_page", "ontop_login_page"):
+        [call] = service.calls(method)
+        assert call.team_id == "T0001" and call.args == {"user_id": "U0ANN"}
 
 
-async def test_connect_form_checks_empty_fields_inline(app: RunningApp, service: FakeService, slack) -> None:
-    view = await open_modal(app, slack, "connect", ConnectIds.CALLBACK)
-    values = {
-        ConnectIds.EMAIL_BLOCK: {ConnectIds.EMAIL: plain_text_state("not-an-email")},
-        ConnectIds.PASSWORD_BLOCK: {ConnectIds.PASSWORD: plain_text_state(None)},
-    }
-    response = await slack.submit_view(view["id"], values)
-    assert response.json() == {
-        "response_action": "errors",
-        "errors": {
-            ConnectIds.EMAIL_BLOCK: "Enter the Ontop user's email address",
-            ConnectIds.PASSWORD_BLOCK: "Enter the Ontop password",
-        },
-    }
-    assert service.calls("save_ontop_credentials") == []
-
-
-async def test_refused_ontop_login_is_shown_under_the_password_then_success_is_announced(
-    app: RunningApp, connected: FakeService, slack
+async def test_check_says_what_is_still_missing_with_fresh_links_then_that_both_are_connected(
+    app: RunningApp, service: FakeService, slack
 ) -> None:
     view = await open_modal(app, slack, "connect", ConnectIds.CALLBACK)
-    wrong = {
-        ConnectIds.EMAIL_BLOCK: {ConnectIds.EMAIL: plain_text_state(ONTOP_EMAIL)},
-        ConnectIds.PASSWORD_BLOCK: {ConnectIds.PASSWORD: plain_text_state("nope")},
-    }
-    await slack.submit_view(view["id"], wrong)
-    retry = wait_view(app, ConnectIds.CALLBACK, updates=2)
-    index = next(i for i, b in enumerate(retry["blocks"]) if b.get("block_id") == ConnectIds.PASSWORD_BLOCK)
-    assert "Ontop refused" in json.dumps(retry["blocks"][index + 1])
-    assert "nope" not in json.dumps(retry)  # the password is never echoed back
-    right = {
-        ConnectIds.EMAIL_BLOCK: {ConnectIds.EMAIL: plain_text_state(ONTOP_EMAIL)},
-        ConnectIds.PASSWORD_BLOCK: {ConnectIds.PASSWORD: plain_text_state(ONTOP_PASSWORD)},
-    }
-    await slack.submit_view(retry["id"], right)
+    await slack.submit_view(view["id"], {})
+    again = wait_view(app, ConnectIds.CALLBACK, updates=2)
+    assert "QuickBooks is not connected yet" in texts(again)
+    assert len(service.calls("qbo_connect_page")) == 2, "fresh links: the first ones may be used up"
+
+    service.connect("T0001")
+    await slack.submit_view(again["id"], {})
     done = wait_view(app, "result-view", updates=3)
-    assert "Ontop connected" in texts(done)
+    assert "Acme Books LLC" in texts(done) and "Ontop are connected" in texts(done)
+
+
+async def login_page(app: RunningApp, url: str) -> tuple[httpx.Response, dict[str, str]]:
+    """GET the Ontop login page the modal links to (on the app's loopback address): the page and its cookie header.
+
+    The app's public address is https, so its cookies are Secure and an http client would not send them back by
+    itself: the test hands the cookie over as the browser would over https.
+    """
+    parts = urlsplit(url)
+    async with httpx.AsyncClient(base_url=app.url, timeout=5) as http:
+        page = await http.get(f"{parts.path}?{parts.query}")
+    cookie = page.cookies.get(LOGIN_COOKIE)
+    return page, {"Cookie": f"{LOGIN_COOKIE}={cookie}"} if cookie else {}
+
+
+async def submit_login(app: RunningApp, url: str, email: str, password: str) -> httpx.Response:
+    page, cookie = await login_page(app, url)
+    fields = dict(re.findall(r'<input type="hidden" name="([a-z]+)" value="([^"]*)">', page.text))
+    async with httpx.AsyncClient(base_url=app.url, timeout=5) as http:
+        return await http.post(
+            "/ontop/credentials", data={**fields, "email": email, "password": password}, headers=cookie
+        )
+
+
+@pytest.fixture
+def qbo_only(connected: FakeService) -> FakeService:
+    """QuickBooks connected, Ontop not yet."""
+    connected.team("T0001").ontop_email = None
+    return connected
+
+
+async def test_a_refused_ontop_login_is_said_on_the_page_then_success_is_announced_in_slack(
+    app: RunningApp, qbo_only: FakeService, slack
+) -> None:
+    connected = qbo_only
+    view = await open_modal(app, slack, "connect", ConnectIds.CALLBACK)
+    url = link_in(view, "/ontop/credentials")
+
+    refused = await submit_login(app, url, ONTOP_EMAIL, "nope")
+    assert refused.status_code == 400 and "Ontop refused" in refused.text
+    assert "nope" not in refused.text, "the password is never echoed back"
+    assert connected.team("T0001").ontop_email is None
+
+    saved = await submit_login(app, url, ONTOP_EMAIL, ONTOP_PASSWORD)  # the same link: a refusal did not use it up
+    assert saved.status_code == 200 and "Ontop connected" in saved.text
     app.fake.recorder.wait_for("chat.postMessage")
     [announcement] = app.fake.messages("C0FIN")
     assert "Ontop account connected by <@U0ANN>" in announcement["text"]
+    used, _ = await login_page(app, url)
+    assert used.status_code == 400 and "already used" in used.text, "a saved login used the link up"
+
+
+async def test_the_ontop_password_never_reaches_slack_or_the_logs(
+    app: RunningApp, qbo_only: FakeService, slack, caplog, capsys
+) -> None:
+    connected = qbo_only
+    import logging
+
+    caplog.set_level(logging.DEBUG)  # Bolt, slack_sdk and httpx at their chattiest
+    secret = "hunter2-very-secret"
+    view = await open_modal(app, slack, "connect", ConnectIds.CALLBACK)
+    refused = await submit_login(app, link_in(view, "/ontop/credentials"), ONTOP_EMAIL, secret)
+    await slack.submit_view(view["id"], {})  # *Check* in Slack afterwards
+    wait_view(app, ConnectIds.CALLBACK, updates=2)
+    captured = capsys.readouterr()
+    assert "Ontop refused" in refused.text
+    assert "views.update" in caplog.text  # the capture sees the app's debug logging
+    assert secret not in caplog.text and secret not in captured.out and secret not in captured.err
+    assert all(secret not in json.dumps(call.params) for call in app.fake.calls())
+    assert all(secret not in json.dumps(call.args) for call in connected.calls())
 
 
 # --- vendors ----------------------------------------------------------------------------------------------
@@ -351,8 +404,11 @@ async def test_a_channel_the_bot_cannot_post_in_is_refused_on_save_with_what_to_
 ) -> None:
     app.fake.set_channel("C0GEN", is_archived=True)
     for channel, advice in (("G0PAY", "/invite"), ("C0GEN", "archived")):
-        view = await open_modal(app, slack, "settings", SettingsIds.CALLBACK)
-        before = len(app.fake.calls("views.update"))
+        # Counted before the command: the second modal's own update must not pass for the refusal.
+        opened = len(app.fake.calls("views.update"))
+        await slack.command("settings")
+        view = wait_view(app, SettingsIds.CALLBACK, updates=opened + 1)
+        before = opened + 1
         await slack.submit_view(view["id"], settings_values("Europe/Madrid", channel))
         again = wait_view(app, SettingsIds.CALLBACK, updates=before + 1)
         index = next(i for i, b in enumerate(again["blocks"]) if b.get("block_id") == SettingsIds.CHANNEL_BLOCK)
@@ -396,27 +452,6 @@ async def test_crafted_submission_by_a_non_admin_changes_nothing(
     refused = wait_view(app, "result-view", updates=2)
     assert "only workspace admins" in texts(refused)
     assert connected.calls("disconnect") == []
-
-
-async def test_the_ontop_password_never_reaches_the_logs(
-    app: RunningApp, connected: FakeService, slack, caplog, capsys
-) -> None:
-    import logging
-
-    caplog.set_level(logging.DEBUG)  # Bolt and slack_sdk at their chattiest
-    secret = "hunter2-very-secret"
-    view = await open_modal(app, slack, "connect", ConnectIds.CALLBACK)
-    values = {
-        ConnectIds.EMAIL_BLOCK: {ConnectIds.EMAIL: plain_text_state(ONTOP_EMAIL)},
-        ConnectIds.PASSWORD_BLOCK: {ConnectIds.PASSWORD: plain_text_state(secret)},
-    }
-    await slack.submit_view(view["id"], values)
-    wait_view(app, ConnectIds.CALLBACK, updates=2)
-    captured = capsys.readouterr()
-    assert "Ontop refused" in json.dumps(app.fake.last_view(ConnectIds.CALLBACK))
-    assert "views.update" in caplog.text  # the capture sees the app's debug logging
-    assert secret not in caplog.text and secret not in captured.out and secret not in captured.err
-    assert all(secret not in json.dumps(call.params) for call in app.fake.calls())
 
 
 async def test_account_options_after_a_disconnect_are_empty_not_an_error(

@@ -17,6 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.metrics import METHODS, SLACK_KINDS, AppMetrics
+from bot.pages import CONNECT_COOKIE
 from bot.server import build_web_app
 from bot.web import create_metrics_app
 from devtools.fake_slack import FakeSlack
@@ -170,14 +171,31 @@ def test_paths_and_methods_never_become_labels(measured: Measured) -> None:
     assert "other" in label_values(text, "method")
 
 
+def started(app: RunningApp, http: httpx.Client, state: str) -> dict[str, str]:
+    """Open the app's /qbo/start for a state, as the connect button does: the cookie it sets, as a header.
+
+    The app's public address is https, so the cookie is Secure; the test hands it back as a browser would."""
+    response = http.get("/qbo/start", params={"state": state})
+    assert response.status_code == 303 and response.headers["location"].startswith("https://appcenter.intuit.test/")
+    return {"Cookie": f"{CONNECT_COOKIE}={response.cookies[CONNECT_COOKIE]}"}
+
+
+def test_the_start_page_sets_a_secure_cookie_on_an_https_address(connected: FakeService, http: httpx.Client) -> None:
+    state = connected.issue_state("T0001", "U0ANN")
+    response = http.get("/qbo/start", params={"state": state})
+    cookie = response.headers["set-cookie"].lower()
+    assert "secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie and "max-age=600" in cookie
+
+
 def test_qbo_callback_with_a_bad_state_is_a_friendly_400_without_side_effects(
-    app: RunningApp, http: httpx.Client
+    app: RunningApp, connected: FakeService, http: httpx.Client
 ) -> None:
-    response = http.get("/qbo/callback", params={"state": "forged", "code": "c0de", "realmId": "9130"})
-    assert response.status_code == 400
-    assert "text/html" in response.headers["content-type"]
-    assert "expired or was already used" in response.text
-    assert app.fake.calls("chat.postMessage") == []
+    cookie = started(app, http, connected.issue_state("T0001", "U0ANN"))
+    # A state the app never issued fails the cookie check first (the cookie is for another state): refused, 403.
+    response = http.get("/qbo/callback", params={"state": "forged", "code": "c0de", "realmId": "9130"}, headers=cookie)
+    assert response.status_code == 403
+    assert "text/html" in response.headers["content-type"] and "/qbo connect" in response.text
+    assert app.fake.calls("chat.postMessage") == [] and app.service.calls("complete_qbo_connect") == []
 
 
 def test_qbo_callback_when_the_user_declined(app: RunningApp, http: httpx.Client) -> None:
@@ -197,13 +215,27 @@ def test_qbo_callback_success_says_go_back_to_slack_and_announces(
     app: RunningApp, connected: FakeService, http: httpx.Client
 ) -> None:
     state = connected.issue_state("T0001", "U0ANN")
-    response = http.get("/qbo/callback", params={"state": state, "code": "c0de", "realmId": "9130"})
+    cookie = started(app, http, state)
+    response = http.get("/qbo/callback", params={"state": state, "code": "c0de", "realmId": "9130"}, headers=cookie)
     assert response.status_code == 200
     assert "Acme Books LLC is connected" in response.text and "back to Slack" in response.text
+    assert (
+        response.headers["x-frame-options"] == "DENY"
+        and "default-src 'none'" in response.headers["content-security-policy"]
+    )
     [announcement] = app.fake.messages("C0FIN")
     assert "connected by <@U0ANN>" in announcement["text"]
-    again = http.get("/qbo/callback", params={"state": state, "code": "c0de", "realmId": "9130"})
+    again = http.get("/qbo/callback", params={"state": state, "code": "c0de", "realmId": "9130"}, headers=cookie)
     assert again.status_code == 400  # single use
+
+
+def test_qbo_callback_without_the_start_cookie_is_refused_403(
+    app: RunningApp, connected: FakeService, http: httpx.Client
+) -> None:
+    state = connected.issue_state("T0001", "U0ANN")
+    response = http.get("/qbo/callback", params={"state": state, "code": "c0de", "realmId": "9130"})
+    assert response.status_code == 403 and "browser" in response.text
+    assert app.service.calls("complete_qbo_connect") == []
 
 
 def test_install_routes_say_single_workspace_mode_has_nothing_to_install(http: httpx.Client) -> None:

@@ -19,9 +19,10 @@ from emulators.qbo.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, QboEmu
 from storage.crypto import SecretBox
 from storage.db import transaction
 from storage.models import RunTrigger, utcnow
+from storage.records import RunRecord
 from storage.repos.runs import RunRepo
 from sync import jobs
-from sync.api import CREATE_WALLET, BooksChoice, TeamRef
+from sync.api import CREATE_WALLET, BooksChoice, ReviewSettings, TeamRef
 from sync.connections import ClientFactory, QboSettings
 from sync.jobs import RunOutcome
 from sync.qbo.limiter import RateLimits
@@ -32,6 +33,8 @@ TEAM = TeamRef("T0001")
 ADMIN = "U0ADMIN"
 TIME_SCALE = 0.01  # QBO's minute becomes 0.6 s on both sides: rate limits stay real, tests stay fast
 WORKER = "test-worker"
+# The product asks an admin to approve a connection's first sync; most engine tests are about other promises.
+NO_REVIEW = ReviewSettings(first_sync=False)
 
 
 @dataclass
@@ -80,18 +83,39 @@ class World:
         return connected.connection_id
 
     async def connect(
-        self, *, map_all: bool = True, backfill_from: date | None = None, pay_from: str | None = CREATE_WALLET
+        self,
+        *,
+        map_all: bool = True,
+        backfill_from: date | None = None,
+        pay_from: str | None = CREATE_WALLET,
+        review: ReviewSettings = NO_REVIEW,
     ) -> int:
         """QBO and Ontop connected, syncing from the generated history's first day (or `backfill_from`), bills paid
-        from a new "Ontop wallet" (`pay_from=None`: the books part of the mapping modal never answered)."""
+        from a new "Ontop wallet" (`pay_from=None`: the books part of the mapping modal never answered), with the
+        approval gate `review` (default: off, so runs post; `ReviewSettings()` is the product's default)."""
         connection_id = await self.connect_qbo()
         start = backfill_from or self.emulators.ontop.generator.start.date()
         await self.service.save_ontop_credentials(TEAM, ADMIN, DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, start)
+        await self.set_review(review)
         if pay_from is not None:
             await self.service.save_books(TEAM, ADMIN, BooksChoice(pay_from=pay_from))
         if map_all:
             await self.map_everything()
         return connection_id
+
+    async def set_review(self, review: ReviewSettings) -> None:
+        """The connection's approval gate, as an admin saves it in `/qbo settings`."""
+        current = await self.service.workspace_settings(TEAM)
+        await self.service.update_settings(
+            TEAM,
+            ADMIN,
+            finance_channel_id=current.finance_channel_id,
+            sync_hour=current.sync_hour,
+            timezone=current.timezone,
+            admin_user_ids=current.admin_user_ids,
+            auto_create_vendors=current.auto_create_vendors,
+            review=review,
+        )
 
     async def sync(
         self,
@@ -112,7 +136,18 @@ class World:
             await jobs.enqueue_run(session, connection_id, trigger, ADMIN)
             run = await RunRepo(session).claim_next(WORKER, 60, self.claims_at, max_attempts=100)
         assert run is not None, "nothing to run"
-        outcome = await (engine or self.engine).run(run, progress, only_failed=run.trigger == RunTrigger.RETRY)
+        return await self._execute(run, engine or self.engine, progress)
+
+    async def run_queued(self, *, engine: SyncEngine | None = None) -> tuple[RunRecord, RunOutcome]:
+        """The run already queued (by an approval, a fix, a mapping), claimed and run as a worker does it."""
+        self.claims_at = max(self.claims_at, utcnow()) + timedelta(hours=1)
+        async with transaction(self.sessions) as session:
+            run = await RunRepo(session).claim_next(WORKER, 60, self.claims_at, max_attempts=100)
+        assert run is not None, "nothing is queued"
+        return run, await self._execute(run, engine or self.engine, None)
+
+    async def _execute(self, run: RunRecord, engine: SyncEngine, progress: Progress | None) -> RunOutcome:
+        outcome = await engine.run(run, progress, only_failed=run.trigger == RunTrigger.RETRY)
         async with transaction(self.sessions) as session:
             await RunRepo(session).finish(
                 run.id,
@@ -121,6 +156,7 @@ class World:
                 totals=outcome.counts.totals(),
                 error_summary=outcome.error_summary,
                 watermark_after=outcome.watermark_after,
+                review_id=outcome.review_id,
             )
         return outcome
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from emulators.qbo.state import DEFAULT_REALM
+from storage.crypto import SecretBox
 from storage.models import ConnectionStatus, InvoiceState, SyncedInvoice
 from storage.repos.connections import ConnectionRepo
 from sync.api import FixKind
@@ -20,7 +23,7 @@ from sync.qbo.client import QboClient
 from sync.qbo.errors import QboError
 from sync.qbo.models import Bill, BillDraft
 from sync.run import SyncEngine
-from tests.sync.conftest import ADMIN, TEAM, World
+from tests.sync.conftest import ADMIN, TEAM, Emulators, World, build_world
 
 UNKNOWN_CONCEPT = "HOLIDAY_PAY"  # the generator's company uses a concept Ontop does not document
 
@@ -178,7 +181,19 @@ class CrashingFactory(ClientFactory):
         return client
 
 
-async def test_a_crash_after_quickbooks_created_the_bills_never_duplicates_them(world: World) -> None:
+@pytest.fixture
+async def any_world(
+    emulators: Emulators, sessions: async_sessionmaker[AsyncSession], secret_box: SecretBox
+) -> AsyncIterator[World]:
+    """The same world on SQLite and on PostgreSQL (`sessions`), for tests where row locks and concurrent
+    transactions matter: SQLite serialises every writer, so a missing lock would never show there."""
+    built = build_world(emulators, sessions, secret_box)
+    yield built
+    await built.clients.aclose()
+
+
+async def test_a_crash_after_quickbooks_created_the_bills_never_duplicates_them(any_world: World) -> None:
+    world = any_world
     connection_id = await world.connect()
     crashing = CrashingFactory(world.sessions, world.clients.box, world.clients.qbo, world.clients.ontop_base_url)
     with pytest.raises(asyncio.CancelledError):
@@ -195,7 +210,8 @@ async def test_a_crash_after_quickbooks_created_the_bills_never_duplicates_them(
     assert len(own) == len(paid_and_fully_mapped(world))
 
 
-async def test_server_errors_and_throttling_are_survived_without_duplicates(world: World) -> None:
+async def test_server_errors_and_throttling_are_survived_without_duplicates(any_world: World) -> None:
+    world = any_world
     connection_id = await world.connect()
     world.emulators.qbo.inject("*/batch", 500, count=2)
     world.emulators.qbo.inject("*/upload", 503, count=2)

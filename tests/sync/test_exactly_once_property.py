@@ -10,11 +10,14 @@ import asyncio
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from devtools.server import BackgroundServer
 from emulators.ontop.app import OntopEmulatorState, create_ontop_emulator
@@ -23,6 +26,7 @@ from emulators.qbo.app import create_qbo_emulator
 from emulators.qbo.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REALM, QboEmulatorState
 from storage.crypto import SecretBox, generate_key
 from storage.db import create_engine, session_factory
+from storage.models import Base
 from sync.bills import concept_key, doc_number_for
 from tests.sync.conftest import TIME_SCALE, Emulators, build_world
 from tests.sync.test_engine import UNKNOWN_CONCEPT
@@ -37,12 +41,43 @@ faults = st.lists(
 )
 
 
+async def empty_postgres(url: str) -> None:
+    engine = create_engine(url)
+    names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_database(request: pytest.FixtureRequest, sqlite_template: Path) -> Callable[[Path], str]:
+    """A clean, migrated database for each example: a copy of the SQLite template, or the session's PostgreSQL
+    database emptied (row locks and SKIP LOCKED only mean something there)."""
+    if request.param == "sqlite":
+
+        def sqlite_copy(workdir: Path) -> str:
+            database = workdir / "db.sqlite3"
+            shutil.copyfile(sqlite_template, database)
+            return f"sqlite+aiosqlite:///{database}"
+
+        return sqlite_copy
+    url: str = request.getfixturevalue("postgres_url")
+
+    def emptied(workdir: Path) -> str:
+        asyncio.run(empty_postgres(url))
+        return url
+
+    return emptied
+
+
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     seed=st.integers(min_value=0, max_value=10_000), invoices=st.integers(min_value=15, max_value=45), schedule=faults
 )
 def test_every_eligible_invoice_ends_with_exactly_one_correct_bill(
-    sqlite_template: Path, seed: int, invoices: int, schedule: list[tuple[str, str, int]]
+    fresh_database: Callable[[Path], str], seed: int, invoices: int, schedule: list[tuple[str, str, int]]
 ) -> None:
     qbo = QboEmulatorState(seed=seed)
     qbo.switches.time_scale = TIME_SCALE
@@ -54,10 +89,9 @@ def test_every_eligible_invoice_ends_with_exactly_one_correct_bill(
         BackgroundServer(create_qbo_emulator(qbo)) as qbo_server,
         BackgroundServer(create_ontop_emulator(ontop)) as ontop_server,
     ):
-        database = Path(workdir) / "db.sqlite3"
-        shutil.copyfile(sqlite_template, database)
+        database_url = fresh_database(Path(workdir))
         emulators = Emulators(qbo, ontop, qbo_server.url, ontop_server.url)
-        asyncio.run(_sync_until_settled(emulators, f"sqlite+aiosqlite:///{database}", schedule))
+        asyncio.run(_sync_until_settled(emulators, database_url, schedule))
 
     company = qbo.companies[DEFAULT_REALM]
     bills = list(company.of("Bill").values())
