@@ -51,6 +51,7 @@ def build_web_app(
         service,
         engine,
         notifier=notifier,
+        is_admin=notifier.is_admin,
         metrics=metrics or AppMetrics(),
         on_startup=on_startup,
         on_shutdown=on_shutdown,

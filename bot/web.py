@@ -1,5 +1,6 @@
-"""The ASGI web app: Slack's one request URL, the install flow, the QuickBooks callback, the Ontop webhook,
-health and readiness; and the metrics app, served apart on a private port.
+"""The ASGI web app: Slack's one request URL, the install flow, the connect pages (bot/pages.py: QuickBooks consent
+and callback, the Ontop login form), the Ontop webhook, health and readiness; and the metrics app, served apart on
+a private port.
 
 Routes are measured by their template (`/ontop/webhook/{token}`), never by the raw path: the webhook token is a
 secret and must not reach logs or metric labels.
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -22,20 +22,21 @@ from typing import Any
 import structlog
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler, to_starlette_response
 from slack_bolt.async_app import AsyncApp
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.app import MalformedSlackRequest, SlackRequest, slack_headers_problem, slack_signature_valid
 from bot.config import Settings
 from bot.metrics import OTHER, AppMetrics
+from bot.pages import AdminCheck, connect_routes, html_page
 from handlers.notify import SlackNotifier
-from sync.api import BotService, ServiceError, WebhookRejected
+from storage.db import ping
+from sync.api import BotService, ServiceError, TeamRef, WebhookRejected
 
 log = structlog.get_logger(__name__)
 
@@ -51,17 +52,9 @@ Hook = Callable[[], Awaitable[Any]]
 RouteOf = Callable[[Scope], str]
 
 
-def html_page(title: str, message: str, *, status: int) -> HTMLResponse:
-    """A small, friendly page for people who land here from a browser (escaped: nothing of theirs runs)."""
-    body = (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        '<meta name=viewport content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title>"
-        "<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;"
-        "line-height:1.5}</style></head>"
-        f"<body><h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></body></html>"
-    )
-    return HTMLResponse(body, status_code=status)
+async def nobody_is_admin(team: TeamRef, user_id: str) -> bool:
+    """The admin check of an app built without one: the Ontop login page then saves nothing."""
+    return False
 
 
 def slack_request_kind(body: dict[str, Any]) -> str:
@@ -213,11 +206,16 @@ def create_web_app(
     engine: AsyncEngine,
     *,
     notifier: SlackNotifier | None = None,
+    is_admin: AdminCheck | None = None,
     metrics: AppMetrics | None = None,
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
 ) -> Starlette:
-    """The Starlette app uvicorn serves (tests serve it too, on loopback)."""
+    """The Starlette app uvicorn serves (tests serve it too, on loopback).
+
+    Args:
+        is_admin: asked afresh before the Ontop login page saves anything; without it nobody may save there.
+    """
     metrics = metrics or AppMetrics()
     oauth_handler = AsyncSlackRequestHandler(bolt_app)
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
@@ -258,38 +256,6 @@ def create_web_app(
                 "Not available", "This bot serves a single workspace; there is nothing to install.", status=404
             )
         return await oauth_handler.handle(request)
-
-    async def qbo_callback(request: Request) -> Response:
-        params = request.query_params
-        if params.get("error"):
-            log.info("qbo_connect_declined", error=params.get("error"))
-            return html_page(
-                "QuickBooks was not connected",
-                "The connection was cancelled in QuickBooks. Run /qbo connect in Slack to try again.",
-                status=400,
-            )
-        state, code, realm_id = params.get("state"), params.get("code"), params.get("realmId")
-        if not state or not code or not realm_id:
-            return html_page(
-                "This link is incomplete",
-                "Start again from Slack with /qbo connect: the link QuickBooks sent back is missing a part.",
-                status=400,
-            )
-        try:
-            connected = await service.complete_qbo_connect(state, code, realm_id)
-        except ServiceError as error:
-            log.info("qbo_connect_refused", reason=error.message)
-            return html_page("QuickBooks was not connected", _plain(error.message), status=400)
-        if notifier is not None:
-            try:
-                await notifier.qbo_connected(connected)
-            except Exception:  # the connection is saved; a Slack hiccup must not turn the page into an error
-                log.exception("qbo_connected_announcement_failed", team_id=connected.team.team_id)
-        return html_page(
-            "QuickBooks connected",
-            f"{connected.company_name} is connected. You can close this tab and go back to Slack.",
-            status=200,
-        )
 
     async def ontop_webhook(request: Request) -> Response:
         token = request.path_params["token"]
@@ -332,8 +298,8 @@ def create_web_app(
 
     async def readyz(request: Request) -> Response:
         try:
-            async with asyncio.timeout(READY_TIMEOUT_SECONDS), engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+                await ping(engine)
         except Exception as error:  # any failure to reach the database means "not ready"
             log.warning("not_ready", error=type(error).__name__)
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
@@ -343,7 +309,9 @@ def create_web_app(
         Route("/slack/events", slack_events, methods=["POST"]),
         Route("/slack/install", slack_oauth, methods=["GET"]),
         Route("/slack/oauth_redirect", slack_oauth, methods=["GET"]),
-        Route("/qbo/callback", qbo_callback, methods=["GET"]),
+        *connect_routes(
+            settings, service, notifier=notifier, is_admin=is_admin or nobody_is_admin, read_body=read_body
+        ),
         Route("/ontop/webhook/{token}", ontop_webhook, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
@@ -389,8 +357,3 @@ def _malformed(reason: str) -> Response:
     """A signed Slack request whose body cannot be read: logged with why (no content), answered 400."""
     log.info("slack_request_malformed", reason=reason)
     return JSONResponse({"error": "malformed request"}, status_code=400)
-
-
-def _plain(message: str) -> str:
-    """A Slack mrkdwn message as plain text for an HTML page."""
-    return message.replace("*", "").replace("`", "").strip()

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -23,6 +24,7 @@ from sqlalchemy import select
 
 from bot.config import Settings
 from bot.logs import configure_logging
+from devtools.browser import ONTOP_LOGIN_PATH, QBO_START_PATH, Browser, link_in
 from devtools.demo_checks import (
     Verdict,
     booked_to,
@@ -40,9 +42,19 @@ from devtools.demo_world import WALLET_NAME, CurrencyChange, OutsideWorld, invoi
 from devtools.render import render_call, render_message
 from devtools.signing import SlackClientSimulator, view_state
 from devtools.stack import ADMIN_USER, FINANCE_CHANNEL, MEMBER_USER, LocalStack, StackOptions
-from handlers.ids import BooksIds, ConnectIds, DisconnectIds, FixIds, MappingIds, MiscIds, SettingsIds, VendorIds
+from handlers.ids import (
+    BooksIds,
+    ConnectIds,
+    DisconnectIds,
+    FixIds,
+    MappingIds,
+    MiscIds,
+    ReviewIds,
+    SettingsIds,
+    VendorIds,
+)
 from storage.db import create_engine, session_factory
-from storage.models import LedgerPosting, RunStatus, SyncedInvoice, SyncRun
+from storage.models import LedgerPosting, Review, ReviewItem, RunStatus, SyncedInvoice, SyncRun
 from sync.api import CREATE_WALLET
 
 RULE = "─" * 78
@@ -129,6 +141,7 @@ class Demo:
         self.pressed: set[tuple[str, str, str]] = set()  # (summary ts, action id, value)
         self.world = OutsideWorld(stack)
         self.change: CurrencyChange | None = None
+        self.excluded: list[str] = []  # invoice numbers Ann left out of the first sync's review
 
     # --- Slack plumbing -------------------------------------------------------------------------------------------
 
@@ -252,15 +265,9 @@ class Demo:
         t.step("Only admins connect: Bob is politely refused")
         await self.command(member, "bob", "connect")
 
-        t.step("/qbo connect: QuickBooks sign-in (OAuth with the emulator), then the Ontop login")
+        t.step("/qbo connect: QuickBooks sign-in (OAuth with the emulator), then the Ontop login on the bot's page")
         await self.command(admin, "ann", "connect")
-        consent = find_url(self.view(ConnectIds.CALLBACK), self.stack.qbo_url)
-        t.user("ann", "[Connect QuickBooks ↗] → Intuit consent → back to the bot")
-        async with httpx.AsyncClient(follow_redirects=True, timeout=30) as browser:
-            page = await browser.get(consent)
-        t.say(_indent(f"browser: HTTP {page.status_code} · {_html_text(page.text)}"))
-        await self.settle()
-        t.show_slack()
+        connect = self.view(ConnectIds.CALLBACK)
         email = self.options.ontop_email or self.stack.options.ontop_email
         password = self.options.ontop_password or self.stack.options.ontop_password
         # The generated company's history starts months ago; Ann books all of it (the default is this month).
@@ -269,18 +276,24 @@ class Demo:
             if self.stack.ontop_state
             else EXTERNAL_HISTORY_START  # an emulator started separately: book its whole history
         )
-        await self.submit(
-            admin,
-            ConnectIds.CALLBACK,
-            {ConnectIds.EMAIL_BLOCK: email, ConnectIds.PASSWORD_BLOCK: "not-the-password"},
-            "Save Ontop login (a typo in the password)",
-        )
-        await self.submit(
-            admin,
-            ConnectIds.CALLBACK,
-            {ConnectIds.EMAIL_BLOCK: email, ConnectIds.PASSWORD_BLOCK: password, ConnectIds.BACKFILL_BLOCK: backfill},
-            f"Save Ontop login, syncing invoices from {backfill}",
-        )
+        async with Browser() as browser:  # one browser: the cookie /qbo/start sets must come back to the callback
+            t.user("ann", "[Connect QuickBooks ↗] → the bot's /qbo/start → Intuit consent → back to the bot")
+            page = await browser.open(link_in(connect, QBO_START_PATH))
+            t.say(_indent(f"browser: HTTP {page.status} · {page.text}"))
+            await self.settle()
+            t.show_slack()
+            t.user("ann", "[Enter Ontop login ↗] → the bot's own login page (the password never goes through Slack)")
+            t.user("ann", "[Save Ontop login] (a typo in the password)")
+            page = await browser.fill_ontop_login(link_in(connect, ONTOP_LOGIN_PATH), email, "not-the-password")
+            t.say(_indent(f"browser: HTTP {page.status} · {page.text}"))
+            t.user("ann", f"[Save Ontop login], syncing invoices from {backfill}")
+            page = await browser.fill_ontop_login(link_in(connect, ONTOP_LOGIN_PATH), email, password, backfill)
+            t.say(_indent(f"browser: HTTP {page.status} · {page.text}"))
+        if page.status != 200:
+            raise DemoFailed(f"the Ontop login page answered HTTP {page.status}: {page.text}")
+        await self.settle()
+        t.show_slack()
+        await self.submit(admin, ConnectIds.CALLBACK, {}, "Check")
 
         t.step("/qbo vendors: Ontop contracts next to QuickBooks suppliers; create the missing ones")
         await self.command(admin, "ann", "vendors")
@@ -298,12 +311,18 @@ class Demo:
         if wallet:
             t.say(_indent(wallet))
         first = await self.wait_for_runs(1)
-        t.say(_indent(f"sync #{first} finished"))
+        t.say(_indent(f"sync #{first} finished: it posted nothing and waits for approval"))
         await self.settle()
         t.show_slack()
 
-        t.step("Fixing what failed, from the buttons under the summary")
-        if not await self.fix_rounds(admin):
+        t.step("The first sync waits for approval: Ann leaves one invoice out, then approves the rest")
+        await self.approve_first_review(admin)
+
+        t.step("/qbo sync preview: the invoice Ann left out stays out (a button includes it again)")
+        await self.command(admin, "ann", "sync preview")
+
+        t.step("Fixing what failed, from the buttons under the first sync's summary")
+        if not await self.fix_rounds(admin, first_run=first):
             t.say(_indent("nothing failed: no fix needed"))
 
         t.step("/qbo sync again: nothing is ever created twice")
@@ -332,12 +351,61 @@ class Demo:
         t.step("/qbo status")
         await self.command(admin, "ann", "status")
 
-    async def fix_rounds(self, admin: SlackClientSimulator) -> bool:
-        """Press the fix buttons of the latest summary, wait for the syncs they start, again while new ones appear."""
+    async def approve_first_review(self, admin: SlackClientSimulator) -> None:
+        """The review message in the finance channel: *Review details*, tick the largest invoice to leave it out,
+        *Save*, then *Approve and post*; the run that follows must post exactly the approved invoices."""
+        review = await self.wait_for_review()
+        ts = str(review["ts"])
+        self.t.user("ann", "[Review details]")
+        await admin.click_message_button(FINANCE_CHANNEL, ts, ReviewIds.DETAILS)
+        await self.settle()
+        await self._wait_while_loading(ADMIN_USER)
+        self.t.show_slack()
+        details = self.view(ReviewIds.DETAILS_CALLBACK)
+        group = next(block for block in details["blocks"] if block.get("type") == "input")
+        left_out = group["element"]["options"][0]
+        label = str(left_out["text"]["text"])
+        self.excluded.append(label.split(" · ")[0])
+        await self.submit(admin, ReviewIds.DETAILS_CALLBACK, {group["block_id"]: [left_out]}, f"tick {label} · Save")
+        approved = await self._reviewed_bills()
+        runs_before = await self.finished_runs()
+        self.t.user("ann", "[Approve and post] → [Approve and post] (the confirmation)")
+        await admin.click_message_button(FINANCE_CHANNEL, ts, ReviewIds.APPROVE)
+        await self.settle()
+        posting = await self.wait_for_runs(runs_before + 1)
+        await self.settle()
+        self.t.show_slack()
+        async with self.sessions() as session:
+            run = await session.get(SyncRun, posting)
+        booked = run.bills_created + run.credits_created if run is not None else -1
+        if booked != approved:
+            raise DemoFailed(f"sync #{posting} booked {booked} invoices; {approved} were approved")
+        self.t.say(_indent(f"sync #{posting} booked exactly the {approved} approved invoices"))
+
+    async def wait_for_review(self, timeout_seconds: float = 30.0) -> dict[str, Any]:
+        """The review message the outbox posts in the finance channel after the first sync."""
+        deadline = time.monotonic() + timeout_seconds
+        while time.monotonic() < deadline:
+            for message in reversed(self.fake.top_level(FINANCE_CHANNEL)):
+                if any(button.action_id == ReviewIds.APPROVE for button in buttons(message, ReviewIds)):
+                    return message
+            await asyncio.sleep(0.1)
+        raise DemoFailed("the first sync's review did not reach the finance channel")
+
+    async def _reviewed_bills(self) -> int:
+        """The invoices of the latest review an admin did not leave out."""
+        async with self.sessions() as session:
+            review_id = await session.scalar(select(Review.id).order_by(Review.id.desc()).limit(1))
+            items = (await session.scalars(select(ReviewItem).where(ReviewItem.review_id == review_id))).all()
+        return sum(1 for item in items if not item.excluded)
+
+    async def fix_rounds(self, admin: SlackClientSimulator, first_run: int | None = None) -> bool:
+        """Press the fix buttons of the latest summary (first those of `first_run`'s, when given), wait for the syncs
+        they start, again while new ones appear."""
         pressed_any = False
-        for _ in range(FIX_ROUNDS):
-            summary = self.latest_summary()
-            fixes = self._fixes_offered()
+        for round_number in range(FIX_ROUNDS):
+            summary = self.summary_of(first_run if round_number == 0 else None)
+            fixes = self._fixes_offered(summary)
             if summary is None or not fixes:
                 break
             for fix in fixes:
@@ -356,9 +424,9 @@ class Demo:
             self.t.show_slack()
         return pressed_any
 
-    def _fixes_offered(self) -> list[Button]:
-        """The latest summary's fix buttons the demo has not pressed yet (and would press)."""
-        summary = self.latest_summary()
+    def _fixes_offered(self, summary: dict[str, Any] | None = None) -> list[Button]:
+        """A summary's fix buttons (the latest's by default) the demo has not pressed yet (and would press)."""
+        summary = summary or self.latest_summary()
         if summary is None:
             return []
         return [
@@ -435,6 +503,12 @@ class Demo:
         """Wait until no run is queued or running (a fix may or may not have started one); the newest run's id."""
         return await self.wait_for_runs(0)
 
+    def summary_of(self, run_id: int | None) -> dict[str, Any] | None:
+        """The summary of run `run_id` in the finance channel (None: the latest summary)."""
+        if run_id is None:
+            return self.latest_summary()
+        return next((m for m in reversed(self.fake.top_level(FINANCE_CHANNEL)) if summary_run(m) == run_id), None)
+
     def latest_summary(self) -> dict[str, Any] | None:
         """The finance channel's latest run summary (a run's message once it has finished)."""
         return next((m for m in reversed(self.fake.top_level(FINANCE_CHANNEL)) if is_run_summary(m)), None)
@@ -458,7 +532,13 @@ class Demo:
             return Verdict()  # external emulators: the summary messages are the evidence
         books = read_qbo(qbo)
         invoices = invoice_rows(ontop)
-        verdict = check_books(books, invoices, fees_on_ontop=self.fees_on_ontop, fee_account_id=self._fee_account())
+        verdict = check_books(
+            books,
+            invoices,
+            fees_on_ontop=self.fees_on_ontop,
+            fee_account_id=self._fee_account(),
+            excluded=self.excluded,
+        )
         top_level = self.fake.top_level(FINANCE_CHANNEL)
         threads = {str(message["ts"]): self.fake.replies(FINANCE_CHANNEL, str(message["ts"])) for message in top_level}
         async with self.sessions() as session:
@@ -545,9 +625,10 @@ def _options(element: dict[str, Any]) -> list[dict[str, Any]]:
     return options
 
 
-def buttons(message: dict[str, Any]) -> list[Button]:
+def buttons(message: dict[str, Any], ids: type[StrEnum] = FixIds) -> list[Button]:
+    """The message's buttons among `ids` (the fix buttons by default)."""
     found = []
-    fixes = {str(fix) for fix in FixIds}
+    fixes = {str(fix) for fix in ids}
     for block in message.get("blocks", []):
         for element in block.get("elements", []) if block.get("type") == "actions" else []:
             action_id = str(element.get("action_id", ""))

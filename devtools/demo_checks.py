@@ -4,14 +4,15 @@ For every PAID Ontop invoice: its own bill (or vendor credit, when the total is 
 home-currency amounts of its documents (its own bill plus the `-F` fee bill to the Ontop supplier) add up to what
 Ontop charged in USD, to the cent; every bill is paid exactly once; Ontop's fees are not on the contractor's bill.
 Across the walkthrough, no record that existed before the bot was changed, and no invoice is left failing without a
-button that fixes it (read from the run summaries the finance channel received and the bot's ledger).
+button that fixes it (read from the run summaries the finance channel received and the bot's ledger). An invoice an
+admin left out of a review is expected to have no bill: it is checked for that, not counted as missing.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -46,6 +47,8 @@ class Verdict:
     paid_twice: list[str] = field(default_factory=list)
     fees_on_contractor_bills: list[str] = field(default_factory=list)
     failing_without_fix: list[str] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)  # left out of a review by an admin: no bill expected
+    excluded_but_booked: list[str] = field(default_factory=list)
     preexisting_touched: int = 0
     seconds: float = 0.0
 
@@ -59,6 +62,7 @@ class Verdict:
             or self.paid_twice
             or self.fees_on_contractor_bills
             or self.failing_without_fix
+            or self.excluded_but_booked
             or self.preexisting_touched
         )
 
@@ -75,6 +79,7 @@ class Verdict:
             ("bills paid twice", self.paid_twice),
             ("fees not on the Ontop supplier", self.fees_on_contractor_bills),
             ("failing without a fix button", self.failing_without_fix),
+            ("left out of a review but booked", self.excluded_but_booked),
         ]
 
 
@@ -174,13 +179,15 @@ def check_books(
     *,
     fees_on_ontop: bool = True,
     fee_account_id: str | None = None,
+    excluded: Collection[str] = (),
 ) -> Verdict:
     """Every paid invoice against its documents in QuickBooks (the invoice rows as Ontop serves them).
 
     fee_account_id: the account the FEE concept was mapped to, when no other concept uses it: a contractor bill
     with a line on it carries Ontop's fees.
+    excluded: the numbers of invoices an admin left out of a review: they must have no bill.
     """
-    verdict = Verdict(preexisting_touched=books.preexisting_touched)
+    verdict = Verdict(preexisting_touched=books.preexisting_touched, excluded=sorted(excluded))
     fee_docs = {fee_doc_number_for(str(row["invoiceNumber"])) for row in invoices}
     bills_by_doc: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for bill in books.bills:
@@ -205,6 +212,10 @@ def check_books(
         doc = doc_number_for(number)
         own = credits_by_doc.get(doc, []) if negative else bills_by_doc.get(doc, [])
         fees = bills_by_doc.get(fee_doc_number_for(number), [])
+        if number in excluded:
+            if own or fees:
+                verdict.excluded_but_booked.append(number)
+            continue
         if not own:
             verdict.missing.append(number)
             continue
@@ -405,6 +416,8 @@ def verdict_lines(verdict: Verdict) -> list[str]:
         f"  {verdict.paid_invoices} paid Ontop invoices → {verdict.contractor_bills} contractor bills, "
         f"{verdict.fee_bills} fee bills to Ontop, {verdict.credits} vendor credits, {verdict.payments} bill payments",
     ]
+    if verdict.excluded:
+        lines.append(f"  left out of a review by an admin, not booked: {', '.join(verdict.excluded)}")
     counts = [f"{what}: {len(which)}" for what, which in verdict.problems()]
     counts.append(f"pre-existing records touched: {verdict.preexisting_touched}")
     lines += ["  " + " · ".join(counts[:4]), "  " + " · ".join(counts[4:])]

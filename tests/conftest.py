@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -18,6 +19,18 @@ from storage import migrate
 from storage.crypto import SecretBox, generate_key
 from storage.db import create_engine, session_factory
 from storage.models import Base
+
+# On CI every Hypothesis test draws the same examples on every run (derandomize: the seed comes from the test
+# itself), so a failure seen there reproduces with the same command; locally each run explores new ones.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis_settings.register_profile("dev")
+HYPOTHESIS_PROFILE = "ci" if os.environ.get("CI", "").lower() == "true" else "dev"
+hypothesis_settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"hypothesis profile: {HYPOTHESIS_PROFILE} (derandomize={hypothesis_settings.default.derandomize})"
+
 
 # The server CI provides; override with TEST_POSTGRES_URL to point at another one.
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

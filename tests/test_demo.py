@@ -25,7 +25,14 @@ from handlers.ids import BooksIds
 from storage.models import LedgerPosting, SyncedInvoice
 from sync.api import CREATE_WALLET, NO_PAYMENTS
 
-NEW_CHECKS = ("home_differences", "open_bills", "paid_twice", "fees_on_contractor_bills", "failing_without_fix")
+NEW_CHECKS = (
+    "home_differences",
+    "open_bills",
+    "paid_twice",
+    "fees_on_contractor_bills",
+    "failing_without_fix",
+    "excluded_but_booked",
+)
 
 
 def run_demo(tmp_path: Path, *options: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
@@ -44,7 +51,9 @@ def run_demo(tmp_path: Path, *options: str) -> tuple[subprocess.CompletedProcess
 def assert_every_promise_held(verdict: dict[str, Any]) -> None:
     assert verdict["ok"] is True
     assert verdict["paid_invoices"] > 0
-    assert verdict["contractor_bills"] + verdict["credits"] == verdict["paid_invoices"]
+    # Ann leaves one invoice out of the first sync's review: it is the one paid invoice without a bill.
+    assert len(verdict["excluded"]) == 1
+    assert verdict["contractor_bills"] + verdict["credits"] + len(verdict["excluded"]) == verdict["paid_invoices"]
     assert verdict["fee_bills"] > 0
     assert verdict["payments"] >= verdict["contractor_bills"]
     assert verdict["missing"] == verdict["duplicated"] == verdict["wrong_amounts"] == []
@@ -70,6 +79,11 @@ def test_the_demo_walks_every_step_and_verifies_quickbooks(tmp_path: Path) -> No
         "is not a supplier in QuickBooks",  # the failure ...
         "is not mapped to a QuickBooks account",
         "[Create supplier ",  # ... and its fixes
+        "Review #1 before posting",  # the first sync waits for approval ...
+        "[Approve and post]",
+        "Approved by @U0ANN at",  # ... Ann approves, the message says so
+        "booked exactly the",  # ... and exactly the approved invoices are posted
+        f"Excluded by an admin: 1* ({verdict['excluded'][0]})",  # the next preview shows the one she left out
         "webhook",
         "/qbo status",
         "What is now in QuickBooks",
@@ -171,6 +185,17 @@ def test_the_end_check_sees_each_broken_promise() -> None:
     assert verdict.paid_twice == ["INV-3"]
     assert verdict.fees_on_contractor_bills == ["INV-1", "INV-5"]
     assert not verdict.ok
+
+
+def test_an_invoice_left_out_of_a_review_must_have_no_bill_and_is_not_missing() -> None:
+    invoices = [_invoice("INV-1", "250.00", "50.00"), _invoice("INV-2", "250.00", "50.00")]
+    kept_out = check_books(_books([_bill("12", "INV-2", "1", "50.00")], [_payment("12")]), invoices, excluded={"INV-1"})
+    booked = _books([_bill("11", "INV-1", "1", "50.00"), _bill("12", "INV-2", "1", "50.00")], [_payment("11", "12")])
+
+    booked_anyway = check_books(booked, invoices, excluded={"INV-1"})
+
+    assert kept_out.ok and kept_out.missing == [] and kept_out.excluded == ["INV-1"]
+    assert booked_anyway.excluded_but_booked == ["INV-1"] and not booked_anyway.ok
 
 
 def test_failures_count_unless_their_run_summary_shows_a_button_for_their_fix() -> None:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import WebhookDelivery
+from storage.models import WebhookDelivery, utcnow
+from storage.repos.connections import rowcount
+
+# Ontop retries a delivery for hours, not weeks: after this long a repeat of it is harmless anyway (a sync finds
+# nothing new), so the rows that recognise repeats need not be kept longer.
+WEBHOOK_DELIVERY_RETENTION = timedelta(days=30)
 
 
 class DeliveryOrderStore:
@@ -33,3 +39,12 @@ class DeliveryOrderStore:
         previous = row.order_value if row.order_value is not None else Decimal(0)
         row.order_value = max(previous, order)
         return previous
+
+
+async def prune_expired_deliveries(
+    session: AsyncSession, now: datetime | None = None, retention: timedelta = WEBHOOK_DELIVERY_RETENTION
+) -> int:
+    """Forget deliveries first seen more than `retention` ago, for every connection; returns how many."""
+    cutoff = (now or utcnow()) - retention
+    result = await session.execute(delete(WebhookDelivery).where(WebhookDelivery.received_at < cutoff))
+    return rowcount(result)

@@ -218,8 +218,10 @@ def signature_valid(secret: str, header: str | None, body: bytes, now: float) ->
         return False, "malformed signature"
     if abs(now - timestamp) > MAX_SIGNATURE_SKEW_SECONDS:
         return False, "signature timestamp outside the allowed window"
-    expected = _signature(secret, timestamp, body)
-    if any(hmac.compare_digest(expected, candidate) for candidate in fields.get("v1", [])):
+    # Bytes on both sides: compare_digest is constant time for bytes, and raises on non-ASCII str.
+    expected = _signature(secret, timestamp, body).encode()
+    candidates = [candidate.encode("utf-8", "replace") for candidate in fields.get("v1", [])]
+    if any(hmac.compare_digest(expected, candidate) for candidate in candidates):
         return True, "ok"
     return False, "signature mismatch"
 

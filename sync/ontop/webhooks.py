@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from sync.money import loads, to_decimal
+from sync.money import MoneyError, loads, to_decimal
 from sync.ontop import assumed
 
 logger = structlog.get_logger(__name__)
@@ -85,10 +85,25 @@ class WebhookEvent:
 
 
 def parse_webhook(body: bytes, headers: Mapping[str, str] | None = None) -> WebhookEvent:
-    """Read `{"event_type": ..., "data": {...}}`; raises WebhookPayloadError naming what is missing."""
+    """Read `{"event_type": ..., "data": {...}}`; raises WebhookPayloadError naming what is wrong, whatever the body.
+
+    A signed but unreadable delivery must be answered 400 (Ontop stops retrying), never 500: so every way reading
+    can fail ends here as WebhookPayloadError, with a reason that never quotes the body.
+    """
+    try:
+        return _parse_webhook(body, headers)
+    except RecursionError:
+        raise WebhookPayloadError("webhook body is nested too deeply") from None
+    except MoneyError:
+        raise WebhookPayloadError("webhook body has a number that cannot be read") from None
+
+
+def _parse_webhook(body: bytes, headers: Mapping[str, str] | None) -> WebhookEvent:
     try:
         payload = loads(body)
-    except ValueError:
+    except RecursionError:
+        raise
+    except ValueError:  # not JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
         raise WebhookPayloadError("webhook body is not JSON") from None
     if not isinstance(payload, Mapping) or not isinstance(payload.get("event_type"), str):
         raise WebhookPayloadError("webhook body has no event_type")

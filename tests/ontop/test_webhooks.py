@@ -160,12 +160,41 @@ async def test_failed_payments_kyc_top_ups_and_unknown_events_are_acknowledged_b
         assert outcome.status_code == 200 and isinstance(outcome.decision, Ignore), event["event_type"]
 
 
-def test_unreadable_bodies_are_payload_errors() -> None:
+UNREADABLE = {
+    "not_json": b"not json",
+    "no_event_type": b'{"data": {}}',
+    "payment_without_fields": json.dumps({"event_type": "PAYMENT", "data": {}}).encode(),
+    "not_utf8": b'{"event_type": "\xff\xfe"}',
+    "nested_past_the_stack": b"[" * 20_000 + b"]" * 20_000,
+    "data_nested_past_the_stack": b'{"event_type": "INVOICE", "data": {"invoice_id": '
+    + b"[" * 20_000
+    + b"]" * 20_000
+    + b"}}",
+    "a_time_that_is_not_a_number": b'{"event_type": "PAYMENT", "data": {"payment_id": 1, "transaction_status": '
+    b'"SUCCESS", "transaction_date_time": "soon"}}',
+    "a_time_that_is_not_finite": b'{"event_type": "PAYMENT", "data": {"payment_id": 1, "transaction_status": '
+    b'"SUCCESS", "transaction_date_time": "NaN"}}',
+}
+
+
+@pytest.mark.parametrize("case", list(UNREADABLE))
+def test_every_unreadable_body_is_a_payload_error_whatever_failed_inside(case: str) -> None:
+    """A signed delivery that cannot be read must become a 400 (WebhookPayloadError), never a 500: JSON errors,
+    nesting past the interpreter's stack (RecursionError) and numbers that are not money (MoneyError) alike."""
     from sync.ontop.webhooks import WebhookPayloadError
 
-    for body in (b"not json", b'{"data": {}}', json.dumps({"event_type": "PAYMENT", "data": {}}).encode()):
-        with pytest.raises(WebhookPayloadError):
-            parse_webhook(body)
+    with pytest.raises(WebhookPayloadError) as raised:
+        parse_webhook(UNREADABLE[case])
+    assert "soon" not in str(raised.value) and "NaN" not in str(raised.value), "the reason never quotes the body"
+
+
+@pytest.mark.parametrize("candidate", ["é" * 64, "\x00" * 64, "0" * 63, ""])
+def test_signatures_are_compared_as_bytes_so_any_header_text_is_refused_never_raises(candidate: str) -> None:
+    from sync.ontop import assumed
+
+    now = int(time.time())
+    ok, reason = assumed.signature_valid(SECRET, f"t={now},v1={candidate}", b"{}", now)
+    assert (ok, reason) == (False, "signature mismatch")
 
 
 async def test_rejections_log_no_secret_or_signature(

@@ -9,12 +9,23 @@ import pytest
 
 from devtools.stack import LocalStack
 from tests.reliability.support import Driver
-from tests.security.support import TwoWorkspaceStack, small_options
+from tests.security.support import TwoWorkspaceStack, empty_postgres, small_options
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str | None:
+    """None: the stack's own SQLite file; else the session's PostgreSQL database, emptied. Refusals that rest on
+    row locks (a state used once, a realm taken meanwhile) only mean something on PostgreSQL."""
+    if request.param == "sqlite":
+        return None
+    url: str = request.getfixturevalue("postgres_url")
+    asyncio.run(empty_postgres(url))
+    return url
 
 
 @pytest.fixture
-def stack() -> Iterator[LocalStack]:
-    with LocalStack(small_options()) as started:
+def stack(backend: str | None) -> Iterator[LocalStack]:
+    with LocalStack(small_options(database_url=backend)) as started:
         yield started
 
 
@@ -53,8 +64,8 @@ async def connected(connected_stack: LocalStack) -> AsyncIterator[Driver]:
 
 
 @pytest.fixture
-def two_workspaces() -> Iterator[TwoWorkspaceStack]:
-    with TwoWorkspaceStack(small_options()) as started:
+def two_workspaces(backend: str | None) -> Iterator[TwoWorkspaceStack]:
+    with TwoWorkspaceStack(small_options(database_url=backend)) as started:
         yield started
 
 

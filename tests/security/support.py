@@ -15,12 +15,14 @@ from typing import Any
 
 import httpx
 from slack_sdk.oauth.installation_store.models.installation import Installation
+from sqlalchemy import text
 
 from bot.app import BOT_SCOPES
 from devtools.signing import FORM_CONTENT_TYPE, SlackActor, sign_request, slash_command_body, view_state
 from devtools.stack import BOT_TOKEN, SIGNING_SECRET, TEAM_ID, LocalStack, StackOptions
 from storage.crypto import SecretBox
 from storage.db import create_engine
+from storage.models import Base
 from storage.slack_stores import EncryptedInstallationStore
 
 TEAM_B = "T0002"
@@ -28,6 +30,17 @@ ADMIN_B = "U0CAT"  # a Slack admin of workspace B
 FINANCE_B = "C0BFIN"
 BOT_TOKEN_B = "xoxb-workspace-b-secret-token"
 TIME_SCALE = 0.01
+
+
+async def empty_postgres(url: str) -> None:
+    """Every table of a PostgreSQL test database emptied, so a stack starts from nothing."""
+    engine = create_engine(url)
+    names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()
 
 
 def small_options(**overrides: Any) -> StackOptions:

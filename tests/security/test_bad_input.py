@@ -4,6 +4,7 @@ that says what to do: never a 5xx, never a traceback, never "something went wron
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -12,9 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from devtools.browser import ONTOP_LOGIN_PATH, link_in
 from devtools.signing import FORM_CONTENT_TYPE, interactive_body, sign_request, view_submission_payload
 from devtools.stack import ADMIN_USER, SIGNING_SECRET, LocalStack
-from handlers.ids import ConnectIds, MappingIds, SettingsIds
+from handlers.ids import ConnectIds, MappingIds, MiscIds, SettingsIds
 from tests.security.support import command_body, state_from_view
 
 INJECTIONS = [
@@ -108,21 +110,54 @@ def first_concept_block(view: dict[str, Any]) -> str:
     )
 
 
+def view_updates(stack: LocalStack, view_id: str) -> list[dict[str, Any]]:
+    """Every view the app sent to replace this modal (views.update), oldest first."""
+    return [
+        call.params.get("view") or {}
+        for call in stack.fake_slack.calls("views.update")
+        if call.params.get("view_id") == view_id
+    ]
+
+
+def after_the_ack(stack: LocalStack, view_id: str, before: int) -> dict[str, Any]:
+    """The view the app shows once its work after the ack is done: the first views.update past `before` that is not
+    a "working on it" view (every submission acked with a loading view ends with one, whatever happened)."""
+    deadline = time.monotonic() + 20
+    while True:
+        shown = view_updates(stack, view_id)[before:]
+        final = [view for view in shown if view.get("callback_id") != MiscIds.LOADING]
+        if final:
+            return final[0]
+        assert time.monotonic() < deadline, f"the app never replaced the loading view of {view_id}: {shown}"
+        time.sleep(0.02)
+
+
+def ontop_login(stack: LocalStack, connect_view: dict[str, Any], fields: dict[str, str]) -> httpx.Response:
+    """Open the Ontop login page the connect modal links to, and post its form with these fields filled."""
+    with httpx.Client(timeout=15) as browser:
+        page = browser.get(link_in(connect_view, ONTOP_LOGIN_PATH))
+        assert page.status_code == 200, page.text[:300]
+        hidden = dict(re.findall(r'<input type="hidden" name="([a-z]+)" value="([^"]*)">', page.text))
+        return browser.post(f"{stack.app_url}{ONTOP_LOGIN_PATH}", data={**hidden, **fields})
+
+
 @HYPOTHESIS
 @given(
     timezone=st.one_of(texts, st.sampled_from(INJECTIONS)),
     hour=st.one_of(texts, st.integers(-100, 100).map(str)),
     email=st.one_of(texts, st.sampled_from(INJECTIONS), st.emails()),
     password=texts,
+    backfill=st.one_of(texts, st.dates().map(str)),
     account=st.one_of(texts, st.sampled_from(INJECTIONS)),
 )
-def test_any_modal_values_get_an_inline_error_or_a_result_and_never_an_error(
+def test_any_modal_or_login_page_values_get_an_error_where_typed_or_a_result_and_never_an_error(
     connected_stack: LocalStack,
     admin_views: dict[str, dict[str, Any]],
     timezone: str,
     hour: str,
     email: str,
     password: str,
+    backfill: str,
     account: str,
 ) -> None:
     stack = connected_stack
@@ -136,10 +171,7 @@ def test_any_modal_values_get_an_inline_error_or_a_result_and_never_an_error(
                 SettingsIds.HOUR_BLOCK.value: {"selected_option": option},
             },
         ),
-        (
-            connect_view,
-            {ConnectIds.EMAIL_BLOCK.value: {"value": email}, ConnectIds.PASSWORD_BLOCK.value: {"value": password}},
-        ),
+        (connect_view, {}),  # *Check*: nothing is typed into this modal any more
         (
             map_view,
             {
@@ -150,10 +182,20 @@ def test_any_modal_values_get_an_inline_error_or_a_result_and_never_an_error(
         ),
     ]
     for view, overrides in submissions:
+        before = len(view_updates(stack, view["id"]))
         answer = submit(stack, view, state_from_view(view, overrides))
 
         assert answer.status_code == 200, (view["callback_id"], answer.status_code, answer.text[:200])
         assert "Traceback" not in answer.text
         action = json.loads(answer.text).get("response_action") if answer.text else None
         assert action in ("errors", "update"), answer.text[:200]
+        if action == "update":  # acked with "working on it": what the person finally sees comes after the ack
+            shown = json.dumps(after_the_ack(stack, view["id"], before), ensure_ascii=False)
+            assert SIDE_DOOR not in shown and "Traceback" not in shown, (view["callback_id"], shown[:300])
+
+    # The Ontop login moved to the bot's own page: the same kind of input there gets a 400 page saying what is
+    # wrong (the connection's real login is never replaced by a refused one).
+    page = ontop_login(stack, connect_view, {"email": email, "password": password, "backfill": backfill})
+    assert page.status_code == 400, (email, backfill, page.status_code, page.text[:300])
+    assert 'class="error"' in page.text and "Traceback" not in page.text
     assert side_door_answers(stack) == []

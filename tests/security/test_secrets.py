@@ -1,5 +1,6 @@
 """A whole scenario at debug level leaves no token, password, client secret or Authorization value in the logs, in
-Slack, in error messages, or in the database file."""
+Slack, in error messages, or in the database file. The Ontop password is typed where a person types it: the app's
+login page, submitted as a browser submits it."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ import structlog
 from sqlalchemy import select
 
 from bot.logs import configure_logging
+from devtools.browser import Browser
 from devtools.stack import BOT_TOKEN, SIGNING_SECRET, LocalStack
-from emulators.ontop.app import DEFAULT_ADMIN_PASSWORD
+from emulators.ontop.app import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD
 from emulators.qbo.state import DEFAULT_CLIENT_SECRET
 from storage.models import Connection, SyncedInvoice, SyncRun
 from tests.reliability.support import ADMIN_USER, TEAM, Driver, assert_nothing_lost_nor_doubled
@@ -86,7 +88,12 @@ async def test_no_secret_appears_in_logs_slack_errors_or_the_database(
     try:
         assert stack.qbo_state is not None
         stack.qbo_state.switches.rotate_after_hours = 0  # every refresh rotates the refresh token too
-        await driver.connect()
+        # The password goes where a person types it: the app's login page, never Slack (and a typo of it too).
+        await driver.connect(ontop_in_browser=True)
+        async with Browser() as browser:
+            page_url = await driver.runtime.service.ontop_login_page(TEAM, ADMIN_USER)
+            typo = await browser.fill_ontop_login(page_url, DEFAULT_ADMIN_EMAIL, f"{DEFAULT_ADMIN_PASSWORD}-typo")
+        assert typo.status == 400 and "did not accept" in typo.text
         await driver.wait_for_runs_to_settle()
         seen_qbo_tokens = qbo_tokens(stack)
         stack.qbo_state.inject("*", "expire_token", 1)  # a refresh mid-run: new access and refresh tokens
