@@ -35,6 +35,7 @@ class Plan:
     overhead_invoices: int
     memory_sizes: tuple[int, ...]
     slack_sync_invoices: int
+    slack_bursts: int
     throughput_seconds: float
 
 
@@ -49,6 +50,7 @@ def plan_for(args: argparse.Namespace) -> Plan:
             overhead_invoices=1_000,
             memory_sizes=(1_000, 3_000, 10_000),
             slack_sync_invoices=3_000,
+            slack_bursts=2,
             throughput_seconds=2.0,
         )
     return Plan(
@@ -60,6 +62,7 @@ def plan_for(args: argparse.Namespace) -> Plan:
         overhead_invoices=5_000,
         memory_sizes=(1_000, 10_000, 100_000),
         slack_sync_invoices=slack_load.SYNC_INVOICES,
+        slack_bursts=slack_load.BURSTS,
         throughput_seconds=5.0,
     )
 
@@ -134,7 +137,7 @@ def run_memory(plan: Plan, out: report.Report) -> None:
 
 def run_slack(plan: Plan, out: report.Report) -> None:
     result = slack_load.measure_slack_load(
-        sync_invoices=plan.slack_sync_invoices, throughput_seconds=plan.throughput_seconds
+        sync_invoices=plan.slack_sync_invoices, bursts=plan.slack_bursts, throughput_seconds=plan.throughput_seconds
     )
     if not result.sync_still_running_after_busy_round:
         out.note("the sync finished before the busy round did: the busy figures are partly idle")

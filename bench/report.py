@@ -153,7 +153,17 @@ def slack_figures(result: SlackLoadResult) -> list[Figure]:
             name = f"one {acks.kind} at a time ({len(acks.millis)} in a row), {acks.phase}"
             figures.append(Figure("Slack responsiveness", f"{name}: p50 ack", acks.p50, "ms"))
             continue
-        name = f"{len(acks.millis)} concurrent {acks.kind}s, {acks.phase}"
+        bursts = len(acks.burst_p99s)
+        size = len(acks.millis) // max(1, bursts)
+        name = f"{size} concurrent {acks.kind}s, {acks.phase}"
+        spread = (
+            f"{bursts} bursts of {size}; each burst's own p99 (its slowest answer): "
+            + ", ".join(f"{value:.0f}" for value in acks.burst_p99s)
+            + " ms"
+        )
+        if acks.settle_ms:
+            spread += "; the work after the acks was done " + ", ".join(f"{v:,.0f}" for v in acks.settle_ms)
+            spread += " ms after each burst began"
         figures.append(Figure("Slack responsiveness", f"{name}: p50 ack", acks.p50, "ms"))
         figures.append(
             Figure(
@@ -163,17 +173,26 @@ def slack_figures(result: SlackLoadResult) -> list[Figure]:
                 "ms",
                 target=f"< {ACK_P99_TARGET_MS:g} ms",
                 met=acks.p99 < ACK_P99_TARGET_MS,
+                note=spread,
             )
         )
-    figures.append(
-        Figure(
-            "Web throughput",
-            "/slack/events requests per second (cached installation, `/qbo help`)",
-            result.requests_per_second,
-            "req/s",
-            note=f"{result.throughput_requests:,} requests from {result.throughput_concurrency} concurrent senders",
+    for phase in result.throughputs:
+        if phase.text == "help":
+            name = "/slack/events requests per second (cached installation, `/qbo help`, answered in the ack)"
+            how = "answered"
+        else:
+            name = f"/slack/events `/qbo {phase.text}` per second (acked, read from the database, answered after)"
+            how = "answered through their response_url"
+        figures.append(
+            Figure(
+                "Web throughput",
+                name,
+                phase.per_second,
+                "req/s",
+                note=f"{phase.requests:,} requests {how} in {phase.seconds:.1f} s by {phase.concurrency} closed-loop "
+                "senders",
+            )
         )
-    )
     return figures
 
 

@@ -26,7 +26,7 @@ from storage.models import RunTrigger
 from storage.records import RunRecord
 from storage.repos.runs import RunRepo
 from sync import jobs
-from sync.api import CREATE_WALLET, BooksChoice, TeamRef
+from sync.api import CREATE_WALLET, BooksChoice, ReviewSettings, TeamRef
 from sync.connections import ClientFactory, QboSettings
 from sync.qbo.client import QboClient
 from sync.qbo.limiter import RateLimits
@@ -49,9 +49,10 @@ class WorldOptions:
 
 def _rate_limits(options: WorldOptions) -> RateLimits:
     if options.limiter:
-        # Scale the client's safety margin with the windows too, so a time scale raises every limit by one factor.
+        # The limiter scales its safety margin with the windows itself (never below its 5 ms floor); scaling it here
+        # too would shrink it twice, to the floor, and let a run be throttled.
         default = RateLimits()
-        return RateLimits(time_scale=options.time_scale, margin_seconds=default.margin_seconds * options.time_scale)
+        return RateLimits(time_scale=options.time_scale, margin_seconds=default.margin_seconds)
     return RateLimits(per_minute=10**9, per_second=10**9, max_in_flight=64, batch_per_minute=10**9, margin_seconds=0)
 
 
@@ -117,6 +118,7 @@ class EngineWorld:
         else:
             await save_ontop(TEAM, ADMIN, DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD)
         await self.service.save_books(TEAM, ADMIN, BooksChoice(pay_from=CREATE_WALLET))
+        await self._no_review_gate()
         if not map_concepts:
             return connection_id
         accounts = await self.service.account_options(TEAM)
@@ -124,6 +126,23 @@ class EngineWorld:
         rows = await self.service.mapping_rows(TEAM)
         await self.service.save_mappings(TEAM, ADMIN, {row.concept: contractors.account_id for row in rows})
         return connection_id
+
+    async def _no_review_gate(self) -> None:
+        """Runs post at once: a benchmark measures the engine, not a person approving the first sync."""
+        update: Any = self.service.update_settings
+        if "review" not in inspect.signature(update).parameters:
+            return  # a product without the approval gate
+        current = await self.service.workspace_settings(TEAM)
+        await update(
+            TEAM,
+            ADMIN,
+            finance_channel_id=current.finance_channel_id,
+            sync_hour=current.sync_hour,
+            timezone=current.timezone,
+            admin_user_ids=current.admin_user_ids,
+            auto_create_vendors=current.auto_create_vendors,
+            review=ReviewSettings(first_sync=False, later_runs=False),
+        )
 
     def qbo_client(self) -> QboClient:
         """A client of the connected realm, with the stored tokens and the shared limiter."""
@@ -137,6 +156,15 @@ class EngineWorld:
             raise RuntimeError("connect first")
         async with transaction(self.sessions) as session:
             await jobs.enqueue_run(session, self.connection_id, RunTrigger.MANUAL, ADMIN)
+        run = await self._run_queued()
+        if getattr(run, "review_id", None) is not None and not run.bills_created:
+            # The gate asked anyway (a product whose settings do not switch it off): approve, as an admin would, and
+            # run the posting the approval queued.
+            await self.service.approve_review(TEAM, ADMIN, run.review_id)
+            run = await self._run_queued()
+        return run
+
+    async def _run_queued(self) -> RunRecord:
         run_id = await self.worker.run_once()
         if run_id is None:
             raise RuntimeError("the queued run was not due")

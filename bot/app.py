@@ -43,7 +43,7 @@ from handlers import register_all
 from handlers.deps import AdminChecker, Deps
 from storage.crypto import SecretBox
 from storage.slack_stores import EncryptedInstallationStore, oauth_state_store
-from sync.api import BotService, TeamRef
+from sync.api import BotService, QboLinks, TeamRef
 
 log = structlog.get_logger(__name__)
 
@@ -507,6 +507,9 @@ def create_bolt_app(
         oauth_settings=installation.oauth_settings(),
         installation_store_bot_only=True,
         request_verification_enabled=not socket_mode,
+        # Answer when the listener acks, not when Bolt's 10 ms poll notices the ack: every listener acks first and
+        # hands the rest to a task of its own (handlers/errors.py `reported`).
+        process_before_response=True,
         logger=logging.getLogger("slack_bolt"),
         # Answer unknown workspaces politely (Bolt's default text is about reinstalling).
         user_facing_authorize_error_message="This app is not installed in this workspace. Ask an admin to install it.",
@@ -515,6 +518,7 @@ def create_bolt_app(
         service=service,
         admins=AdminChecker(service),
         forget_installation=installation.forget,
+        links=QboLinks(settings.qbo_app_url),
     )
     register_all(app, deps)
     return app

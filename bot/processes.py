@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import threading
 
 import structlog
 
@@ -21,10 +22,13 @@ from bot.runtime import (
     upgrade_if_sqlite,
 )
 from bot.server import run_server, run_socket_mode
+from handlers.errors import finish_after_ack_work
 from handlers.notify import SlackNotifier
 from sync.outbox import Outbox
 
 log = structlog.get_logger(__name__)
+
+LISTENER_DRAIN_SECONDS = 10.0
 
 
 def _known_secrets(settings: Settings) -> tuple[str, ...]:
@@ -48,7 +52,13 @@ def _slack_side(runtime: Runtime) -> tuple[SlackRunNotifier, Outbox]:
 
 
 class EmbeddedWorker:
-    """The worker and scheduler running inside the web process (started and stopped with it)."""
+    """The worker, scheduler and outbox inside the web process (started and stopped with it).
+
+    They run on a thread of their own with their own event loop and their own Runtime (database pool, HTTP clients,
+    QBO limiter), as `qbo-bot worker` would in a process of its own: a sync's CPU work (parsing pages, building
+    bills, SQLite) then never sits in the web app's event loop ahead of a Slack request waiting for its ack. They
+    share the process's interpreter (and its GIL) with the web app, nothing else.
+    """
 
     def __init__(
         self, runtime: Runtime, enabled: bool, *, poll_seconds: float = 1.0, close_runtime: bool = True
@@ -57,26 +67,53 @@ class EmbeddedWorker:
         self._enabled = enabled
         self._poll_seconds = poll_seconds
         self._close_runtime = close_runtime
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._started = threading.Event()
+        self._failure: BaseException | None = None
 
     async def start(self) -> None:
-        await upgrade_if_sqlite(self._runtime)
-        self._stop = asyncio.Event()  # created here: it belongs to the server's event loop
-        notifier, outbox = _slack_side(self._runtime)
-        if self._enabled:
-            work = run_worker_until(self._runtime, notifier, self._stop, outbox=outbox, poll_seconds=self._poll_seconds)
-        else:  # a web-only process still delivers what the workspaces are owed
-            work = outbox.run_forever(self._stop)
-        self._task = asyncio.create_task(work)
+        await upgrade_if_sqlite(self._runtime)  # before the worker's first query, on the web app's engine
+        self._thread = threading.Thread(target=self._run_thread, name="embedded-worker", daemon=True)
+        self._thread.start()
+        await asyncio.to_thread(self._started.wait)
+        if self._failure is not None:
+            raise self._failure
+
+    def _run_thread(self) -> None:
+        try:
+            asyncio.run(self._work())
+        except BaseException as failure:  # kept for stop() (or start(), if it never got going) to raise
+            self._failure = failure
+            log.exception("embedded_worker_failed")
+        finally:
+            self._started.set()
+
+    async def _work(self) -> None:
+        runtime = self._runtime.sibling()
+        try:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            notifier, outbox = _slack_side(runtime)
+            self._started.set()
+            if self._enabled:
+                await run_worker_until(runtime, notifier, self._stop, outbox=outbox, poll_seconds=self._poll_seconds)
+            else:  # a web-only process still delivers what the workspaces are owed
+                await outbox.run_forever(self._stop)
+        finally:
+            await runtime.aclose()
 
     async def stop(self) -> None:
-        if self._stop is not None:
-            self._stop.set()
-        if self._task is not None:
-            await self._task
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed between the check and the call
+                self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join)
         if self._close_runtime:
             await self._runtime.aclose()
+        if self._failure is not None:
+            raise self._failure
 
 
 def serve(settings: Settings, host: str, port: int, *, with_worker: bool) -> None:
@@ -91,8 +128,13 @@ def serve(settings: Settings, host: str, port: int, *, with_worker: bool) -> Non
         engine=runtime.engine,
         box=runtime.box,
         on_startup=[embedded.start],
-        on_shutdown=[embedded.stop],
+        on_shutdown=[_finish_listeners, embedded.stop],
     )
+
+
+async def _finish_listeners() -> None:
+    """Listeners answer Slack first and work after (handlers/errors.py): let that work end before the exit."""
+    await finish_after_ack_work(LISTENER_DRAIN_SECONDS)
 
 
 def socket(settings: Settings) -> None:
@@ -105,7 +147,7 @@ def socket(settings: Settings) -> None:
         engine=runtime.engine,
         box=runtime.box,
         on_startup=[embedded.start],
-        on_shutdown=[embedded.stop],
+        on_shutdown=[_finish_listeners, embedded.stop],
     )
 
 

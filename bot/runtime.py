@@ -48,6 +48,14 @@ class Runtime:
         await self.clients.aclose()
         await self.engine.dispose()
 
+    def sibling(self) -> Runtime:
+        """Another runtime on the same settings and QBO limits, for another event loop: a database pool, HTTP
+        clients and locks belong to the loop that made them (the embedded worker's thread builds its own)."""
+        qbo = self.clients.qbo
+        return build_runtime(
+            self.settings, rate_limits=qbo.rate_limits, throttle_wait_seconds=qbo.throttle_wait_seconds
+        )
+
 
 def qbo_redirect_uri(settings: Settings) -> str:
     return f"{(settings.public_base_url or 'http://127.0.0.1:3000').rstrip('/')}/qbo/callback"

@@ -22,6 +22,7 @@ DEFAULT_CLIENT_SECRET = "emulator-secret"  # a fixed credential of the local emu
 ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
 FAULT_KINDS = {"500", "503", "429", "timeout", "reset", "expire_token"}
 NAME_KINDS = ("Vendor", "Customer", "Employee")
+DOC_NUMBER_KINDS = ("Bill", "VendorCredit")  # indexed by DocNumber: the duplicate check and the engine's look-ups
 HOME_CURRENCY_BY_COUNTRY = {"USA": "USD", "GBR": "GBP", "CAN": "CAD", "AUS": "AUD", "IRL": "EUR", "FRA": "EUR",
                             "IND": "INR"}  # fmt: skip
 
@@ -162,7 +163,8 @@ class Company:
     # Uniqueness indexes, so a create never scans every stored entity (§18.6 item 31). Keys are trimmed and
     # case-folded; entries can go stale when a test edits `entities` directly, so readers re-check the record.
     name_index: dict[str, dict[tuple[str, str], None]] = field(default_factory=dict)  # name -> {(kind, Id)}
-    doc_number_index: dict[str, dict[str, None]] = field(default_factory=dict)  # Bill DocNumber -> {Id}
+    # (kind, DocNumber) -> {Id}, for the kinds in DOC_NUMBER_KINDS
+    doc_number_index: dict[tuple[str, str], dict[str, None]] = field(default_factory=dict)
     next_opaque_id: int = 5000000000000010001  # long Ids like the ones QBO gives tax codes
 
     @property
@@ -191,8 +193,8 @@ class Company:
         self.of(kind)[record["Id"]] = record
         if kind in NAME_KINDS and isinstance(record.get("DisplayName"), str):
             self.name_index.setdefault(unique_key(record["DisplayName"]), {})[(kind, record["Id"])] = None
-        elif kind == "Bill" and isinstance(record.get("DocNumber"), str) and record.get("DocNumber"):
-            self.doc_number_index.setdefault(unique_key(record["DocNumber"]), {})[record["Id"]] = None
+        elif kind in DOC_NUMBER_KINDS and isinstance(record.get("DocNumber"), str) and record.get("DocNumber"):
+            self.doc_number_index.setdefault((kind, unique_key(record["DocNumber"])), {})[record["Id"]] = None
 
     def name_holders(self, name: str) -> list[tuple[str, dict[str, Any]]]:
         """(kind, record) of the Vendors, Customers and Employees whose DisplayName may equal `name` (index lookup)."""
@@ -208,12 +210,21 @@ class Company:
 
     def bills_with_doc_number(self, doc_number: str) -> list[dict[str, Any]]:
         """Live Bills whose DocNumber equals `doc_number`, trimmed and case-insensitively (index lookup)."""
-        key = unique_key(doc_number)
+        return self.with_doc_number("Bill", doc_number)
+
+    def with_doc_number(self, kind: str, doc_number: str) -> list[dict[str, Any]]:
+        """Live records of a kind in DOC_NUMBER_KINDS whose DocNumber equals `doc_number`, trimmed and
+        case-insensitively (index lookup)."""
+        key = (kind, unique_key(doc_number))
         found = []
         for entity_id in list(self.doc_number_index.get(key, {})):
-            record = self.of("Bill").get(entity_id)
-            if record is None or record.get("status") == "Deleted" or unique_key(str(record.get("DocNumber"))) != key:
-                del self.doc_number_index[key][entity_id]
+            record = self.of(kind).get(entity_id)
+            if (
+                record is None
+                or record.get("status") == "Deleted"
+                or unique_key(str(record.get("DocNumber"))) != key[1]
+            ):
+                del self.doc_number_index[key][entity_id]  # stale: deleted or renumbered behind the index's back
                 continue
             found.append(record)
         return found

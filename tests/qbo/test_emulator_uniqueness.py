@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from emulators import wire
+from emulators.qbo.query import ENTITY_KINDS, parse_query, run_query
 from emulators.qbo.state import Company
 from tests.qbo.conftest import REALM, Api, bill_body, fault
 
@@ -112,3 +114,54 @@ async def test_uniqueness_checks_consult_indexes_instead_of_scanning_every_recor
     assert fault(duplicate_doc)["code"] == "6140" and new_doc.status_code == 200
     assert fault(taken_name)["code"] == fault(customer_name)["code"] == "6240"
     assert free_name.status_code == 200
+
+
+async def test_queries_by_id_doc_number_and_display_name_consult_indexes_instead_of_scanning(api: Api) -> None:
+    """The engine's look-ups stay flat however many bills there are (issue #19): no walk over the maps, same rows."""
+    company: Company = api.state.companies[REALM]
+    vendor = await api.create_vendor("Query Index Vendor")
+    account = api.account_id("Contractors")
+    bill = await api.created("bill", bill_body(vendor["Id"], account, "5", DocNumber="IDX-1"))
+    credit = await api.created("vendorcredit", bill_body(vendor["Id"], account, "2", DocNumber="IDX-1"))
+    gone = await api.created("bill", bill_body(vendor["Id"], account, "5", DocNumber="IDX-2"))
+    await api.post("bill", {"Id": gone["Id"], "SyncToken": "0"}, operation="delete")
+    for number in range(500):
+        api.state.add_entity(company, "Bill", {"DocNumber": f"FILL-{number}", "VendorRef": {"value": vendor["Id"]}})
+    for kind in ("Bill", "Vendor", "VendorCredit"):
+        company.entities[kind] = NoScan(company.of(kind))
+
+    assert [row["Id"] for row in await api.rows("select * from Bill where DocNumber = ' idx-1'")] == []  # exact text
+    assert [row["Id"] for row in await api.rows("select * from Bill where DocNumber = 'idx-1'")] == [bill["Id"]]
+    assert [row["Id"] for row in await api.rows("select * from VendorCredit where DocNumber = 'IDX-1'")] == [
+        credit["Id"]
+    ]
+    assert await api.rows("select * from Bill where DocNumber = 'IDX-2'") == []  # deleted
+    listed = await api.rows(f"select * from Bill where Id IN ('{bill['Id']}', '{bill['Id']}', '999999')")
+    assert [row["Id"] for row in listed] == [bill["Id"]]
+    named = await api.rows("select * from Vendor where DisplayName = 'query index vendor' and Active IN (true, false)")
+    assert [row["Id"] for row in named] == [vendor["Id"]]
+    assert await api.rows("select * from Customer where DisplayName = 'Query Index Vendor'") == []
+
+
+async def test_an_indexed_query_finds_what_a_scan_finds(api: Api) -> None:
+    vendor = await api.create_vendor("Same Rows Vendor")
+    account = api.account_id("Contractors")
+    for number in ("A-1", "a-1", "B-2"):
+        await api.created(
+            "bill", bill_body(vendor["Id"], account, "1", DocNumber=number), include="allowduplicatedocnum"
+        )
+    statements = [
+        "select * from Bill where DocNumber = 'A-1'",
+        "select * from Bill where DocNumber IN ('a-1', 'B-2') and TotalAmt = '1'",
+        "select * from Bill where DocNumber = 'A-1' and TotalAmt > 5",
+        "select Id from Vendor where DisplayName = 'Same Rows Vendor'",
+    ]
+    indexed = [await api.rows(statement) for statement in statements]
+    company: Company = api.state.companies[REALM]
+    scanned = []  # what run_query finds walking every live row, as the emulator did before its indexes
+    for statement in statements:
+        query = parse_query(statement)
+        rows = [row for row in company.of(ENTITY_KINDS[query.entity]).values() if row.get("status") != "Deleted"]
+        scanned.append(wire.loads(wire.dumps(run_query(query, rows))).get(ENTITY_KINDS[query.entity], []))
+    assert indexed == scanned
+    assert [len(rows) for rows in indexed] == [2, 3, 0, 1]
