@@ -102,7 +102,7 @@ async def test_soak_many_rounds_of_random_faults_lose_and_double_nothing(
 
     figures = {
         "seed": seed,
-        "backend": backend,
+        "backend": "sqlite" if backend is None else "postgresql",
         "rounds": rounds,
         "runs": len(outcome.runs),
         "faults_injected": sum(faults.values()),
