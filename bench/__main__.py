@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import attack, engine_cost, first_sync, report, slack_load, throughput
+from bench import attack, emulator_cost, engine_cost, first_sync, report, slack_load, throughput
 
-SECTIONS = ("throughput", "first-sync", "overhead", "memory", "slack", "attack")
+SECTIONS = ("throughput", "first-sync", "overhead", "memory", "emulator", "slack", "attack")
 DEFAULT_OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 
@@ -34,6 +34,7 @@ class Plan:
     measure_windows: int
     overhead_invoices: int
     memory_sizes: tuple[int, ...]
+    emulator_bills: int
     slack_sync_invoices: int
     slack_bursts: int
     throughput_seconds: float
@@ -49,6 +50,7 @@ def plan_for(args: argparse.Namespace) -> Plan:
             measure_windows=2,
             overhead_invoices=1_000,
             memory_sizes=(1_000, 3_000, 10_000),
+            emulator_bills=15_000,
             slack_sync_invoices=3_000,
             slack_bursts=2,
             throughput_seconds=2.0,
@@ -61,6 +63,7 @@ def plan_for(args: argparse.Namespace) -> Plan:
         measure_windows=2,
         overhead_invoices=5_000,
         memory_sizes=(1_000, 10_000, 100_000),
+        emulator_bills=100_000,
         slack_sync_invoices=slack_load.SYNC_INVOICES,
         slack_bursts=slack_load.BURSTS,
         throughput_seconds=5.0,
@@ -135,6 +138,11 @@ def run_memory(plan: Plan, out: report.Report) -> None:
         out.add(figure)
 
 
+def run_emulator(plan: Plan, out: report.Report) -> None:
+    for figure in report.emulator_cost_figures(emulator_cost.measure_emulator_cost(bills=plan.emulator_bills)):
+        out.add(figure)
+
+
 def run_slack(plan: Plan, out: report.Report) -> None:
     result = slack_load.measure_slack_load(
         sync_invoices=plan.slack_sync_invoices, bursts=plan.slack_bursts, throughput_seconds=plan.throughput_seconds
@@ -155,6 +163,7 @@ RUNNERS: dict[str, Callable[[Plan, report.Report], None]] = {
     "first-sync": run_first_sync,
     "overhead": run_overhead,
     "memory": run_memory,
+    "emulator": run_emulator,
     "slack": run_slack,
     "attack": run_attack,
 }

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from bench.emulator_cost import EmulatorCost
 from bench.engine_cost import EngineCost
 from bench.figures import Figure
 from bench.first_sync import FirstSyncResult
@@ -146,6 +149,53 @@ def memory_figures(costs: list[EngineCost]) -> list[Figure]:
     return figures
 
 
+EMULATOR_FLAT_TOLERANCE = 0.10
+
+
+def emulator_cost_figures(cost: EmulatorCost) -> list[Figure]:
+    """The QBO emulator's cost per bill (and its payment) and per look-up, first window against the last."""
+    first, last = cost.first, cost.last
+    span = f"{first.bills_before:,} bills in the books against {last.bills_before:,}"
+    growth = cost.growth("ms_per_bill")
+    return [
+        Figure(
+            "QBO emulator",
+            f"create a bill and its payment, {first.bills_before:,} bills in the books",
+            first.ms_per_bill,
+            "ms",
+        ),
+        Figure(
+            "QBO emulator",
+            f"create a bill and its payment, {last.bills_before:,} bills in the books",
+            last.ms_per_bill,
+            "ms",
+        ),
+        Figure(
+            "QBO emulator",
+            "growth of the per-create cost",
+            100 * growth,
+            "%",
+            target=f"flat within {EMULATOR_FLAT_TOLERANCE:.0%}",
+            met=abs(growth) <= EMULATOR_FLAT_TOLERANCE,
+            note=f"{span}; {cost.bills:,} bills created in {cost.seconds:.0f} s",
+        ),
+        Figure(
+            "QBO emulator",
+            f"look-up by DocNumber, {last.bills_before:,} bills",
+            last.ms_per_doc_number_query,
+            "ms",
+            note=f"{first.ms_per_doc_number_query:.2f} ms at {first.bills_before:,}",
+        ),
+        Figure(
+            "QBO emulator",
+            f"look-up of a supplier by name, {last.bills_before:,} bills",
+            last.ms_per_name_query,
+            "ms",
+            note=f"{first.ms_per_name_query:.2f} ms at {first.bills_before:,}",
+        ),
+    ]
+
+
 def slack_figures(result: SlackLoadResult) -> list[Figure]:
     figures: list[Figure] = []
     for acks in result.acks:
@@ -217,39 +267,109 @@ def machine() -> str:
     )
 
 
-def render_markdown(report: Report) -> str:
+def render_markdown(report: Report, runs: list[SectionRun] | None = None) -> str:
+    """The Markdown report: this run's figures, and (`runs`) the latest figures of sections it did not measure,
+    each under the run that measured it."""
+    runs = runs if runs is not None else sections_of(report)
     lines = [
         "# Benchmarks",
         "",
-        "Written by `make bench` (`python -m bench`); the figures below are the latest run's. Targets come from",
-        "issue #10. Nothing here is a timed test: figures are measured, compared and reported.",
+        "Written by `make bench` (`python -m bench`); each section shows the latest run that measured it (a run of",
+        "some sections keeps the others' figures, with their own date). The same figures are in",
+        "[benchmarks.json](benchmarks.json), so one run can be compared with another. Nothing here is a timed test:",
+        "figures are measured, compared and reported.",
         "",
         f"- Machine: {machine()}",
-        f"- Command: `{report.command}`",
+        f"- Latest command: `{report.command}`",
         f"- Options: {', '.join(f'{key}={value}' for key, value in report.options.items())}",
         f"- Run: {report.started:%Y-%m-%d %H:%M} UTC, {report.seconds / 60:.1f} minutes; load average at the start"
         f" {report.load_at_start} (other work on the machine competes for its CPUs)",
         "",
     ]
-    section = ""
-    for figure in report.figures:
-        if figure.section != section:
-            section = figure.section
-            lines += ["", f"## {section}", "", "| figure | value | target | note |", "|---|---|---|---|"]
-        target = f"{figure.target} ({figure.verdict()})" if figure.target else ""
-        value = f"{figure.value_text()} {figure.unit}" if not _is_nan(figure.value) else "n/a"
-        lines.append(f"| {figure.name} | {value} | {target} | {figure.note.replace('|', '/')} |")
+    for run in runs:
+        lines += ["", f"## {run.section}", "", f"Measured {run.measured}.", ""]
+        lines += ["| figure | value | target | note |", "|---|---|---|---|"]
+        for figure in run.figures:
+            target = f"{figure.target} ({figure.verdict()})" if figure.target else ""
+            value = f"{figure.value_text()} {figure.unit}" if not _is_nan(figure.value) else "n/a"
+            lines.append(f"| {figure.name} | {value} | {target} | {figure.note.replace('|', '/')} |")
     lines += ["", "## How each figure is measured", "", *METHOD, ""]
-    if report.notes:
-        lines += ["## Notes from this run", "", *(f"- {note}" for note in report.notes), ""]
-    missed = [text for section, text in MISSED.items() if _missed(report, section)]
+    notes = [note for run in runs for note in run.notes]
+    if notes:
+        lines += ["## Notes from these runs", "", *(f"- {note}" for note in dict.fromkeys(notes)), ""]
+    missed_sections = {run.section for run in runs if any(figure.met is False for figure in run.figures)}
+    missed = [text for section, text in MISSED.items() if section in missed_sections]
     lines += ["## Missed targets: why, and what would close them", ""]
-    lines += [*missed, ""] if missed else ["Every target was met in this run.", ""]
+    lines += [*missed, ""] if missed else ["Every target was met in these runs.", ""]
     return "\n".join(lines)
 
 
-def _missed(report: Report, section: str) -> bool:
-    return any(figure.met is False for figure in report.figures if figure.section == section)
+@dataclass(frozen=True)
+class SectionRun:
+    """One report section's figures, as the run that last measured it left them."""
+
+    section: str
+    measured: str  # when and how: "2026-12-05 14:02 UTC by `python -m bench --only slack` (load 0.5 / …)"
+    figures: list[Figure]
+    notes: list[str]
+
+
+def sections_of(report: Report) -> list[SectionRun]:
+    measured = f"{report.started:%Y-%m-%d %H:%M} UTC by `{report.command}` (load average {report.load_at_start})"
+    order = list(dict.fromkeys(figure.section for figure in report.figures))
+    return [
+        SectionRun(
+            section,
+            measured,
+            [figure for figure in report.figures if figure.section == section],
+            list(report.notes),
+        )
+        for section in order
+    ]
+
+
+def merged_sections(previous: list[SectionRun], report: Report) -> list[SectionRun]:
+    """This run's sections replace the same sections of the previous report; the others stay as they were."""
+    fresh = sections_of(report)
+    replaced = {run.section for run in fresh}
+    kept = [run for run in previous if run.section not in replaced]
+    by_section = {run.section: run for run in [*kept, *fresh]}
+    order = [*SECTION_ORDER, *(name for name in by_section if name not in SECTION_ORDER)]
+    return [by_section[name] for name in order if name in by_section]
+
+
+SECTION_ORDER = [
+    "Sync throughput",
+    "First sync",
+    "Engine overhead",
+    "Memory",
+    "QBO emulator",
+    "Slack responsiveness",
+    "Web throughput",
+    "Attack",
+]
+
+
+def to_json(runs: list[SectionRun]) -> dict[str, Any]:
+    """Plain JSON (a figure that could not be measured has the value null, never NaN)."""
+    sections = [asdict(run) for run in runs]
+    for section in sections:
+        for figure in section["figures"]:
+            if _is_nan(figure["value"]):
+                figure["value"] = None
+    return {"machine": machine(), "sections": sections}
+
+
+def from_json(data: dict[str, Any]) -> list[SectionRun]:
+    return [
+        SectionRun(
+            str(run["section"]),
+            str(run["measured"]),
+            [Figure(**figure) for figure in run["figures"]],
+            [str(note) for note in run["notes"]],
+        )
+        for run in data.get("sections", [])
+    ]
 
 
 def _load_average() -> str:
@@ -288,6 +408,11 @@ METHOD = [
     "  (with PDFs, QBO limits off so the engine runs flat out) runs in the same process. The requests come from",
     "  another process (`bench/load_client.py`, bodies built and signed before the clock starts). The same requests",
     "  sent one at a time give the single-request cost that a burst pays about 50 times over.",
+    "- **QBO emulator.** `bench/emulator_cost.py`: the emulator's app in this process (ASGI, no sockets), limits off;",
+    "  bills and their BillPayments created as the engine creates them (batch calls of 30 with a requestid) until the",
+    "  books hold 100,000 bills; at four checkpoints one window of 3,000 creates and 50 look-ups each by DocNumber and",
+    "  by supplier name are timed in CPU time (`time.process_time()`), so other work on the machine does not blur",
+    "  the comparison. Flat means the last window costs within 10% of the first.",
     "- **Web throughput.** 8 concurrent senders in the load process repeat signed `/qbo help` commands for a few",
     "  seconds (the installation is cached after the first request).",
 ]
@@ -328,5 +453,16 @@ MISSED: dict[str, str] = {
 
 
 def write_markdown(report: Report, path: Path) -> None:
+    """Write the Markdown report and, beside it, the same figures as JSON; sections this run did not measure keep
+    the figures of the run that last did (read back from the JSON)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_markdown(report))
+    figures_path = path.with_suffix(".json")
+    previous: list[SectionRun] = []
+    if figures_path.exists():
+        try:
+            previous = from_json(json.loads(figures_path.read_text()))
+        except (ValueError, KeyError, TypeError):
+            previous = []  # an unreadable earlier file is replaced, not merged
+    runs = merged_sections(previous, report)
+    figures_path.write_text(json.dumps(to_json(runs), indent=2, allow_nan=False) + "\n")
+    path.write_text(render_markdown(report, runs))

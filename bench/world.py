@@ -157,7 +157,7 @@ class EngineWorld:
         async with transaction(self.sessions) as session:
             await jobs.enqueue_run(session, self.connection_id, RunTrigger.MANUAL, ADMIN)
         run = await self._run_queued()
-        if getattr(run, "review_id", None) is not None and not run.bills_created:
+        if run.review_id is not None and not run.bills_created:
             # The gate asked anyway (a product whose settings do not switch it off): approve, as an admin would, and
             # run the posting the approval queued.
             await self.service.approve_review(TEAM, ADMIN, run.review_id)

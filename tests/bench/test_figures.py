@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 from bench.engine_cost import EngineCost
 from bench.figures import Figure, Samples, percentile, steady_rate
-from bench.report import Report, memory_figures, render_markdown
+from bench.report import Report, memory_figures, render_markdown, write_markdown
 from bench.throughput import batched_ceiling, invoices_for, simple_ceiling
 
 
@@ -95,3 +97,23 @@ def test_report_names_machine_and_command_and_explains_only_missed_targets() -> 
     assert "| p99 | 250 ms | < 100 ms (MISSED) |" in text
     assert "- **Slack responsiveness.**" in text
     assert "**Memory.** Peak RSS grows" not in text
+
+
+def test_a_run_of_some_sections_keeps_the_other_sections_figures_in_the_json_and_the_markdown(tmp_path: Path) -> None:
+    output = tmp_path / "benchmarks.md"
+    first = Report(command="python -m bench", options={})
+    first.add(Figure("Memory", "peak RSS", 104.0, "MiB"))
+    first.add(Figure("Slack responsiveness", "p99 ack", 123.0, "ms", target="< 100 ms", met=False))
+    write_markdown(first, output)
+
+    second = Report(command="python -m bench --only slack", options={})
+    second.add(Figure("Slack responsiveness", "p99 ack", math.nan, "ms", target="< 100 ms", met=None))
+    write_markdown(second, output)
+
+    sections = json.loads(output.with_suffix(".json").read_text())["sections"]
+    assert [section["section"] for section in sections] == ["Memory", "Slack responsiveness"]
+    assert sections[0]["figures"][0]["value"] == 104.0 and "`python -m bench`" in sections[0]["measured"]
+    assert sections[1]["figures"][0]["value"] is None, "NaN is written as null: the file stays plain JSON"
+    markdown = output.read_text()
+    assert "| peak RSS | 104 MiB |" in markdown and "| p99 ack | n/a |" in markdown
+    assert "MISSED" not in markdown, "the replaced section's old miss is gone"
