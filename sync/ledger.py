@@ -173,9 +173,12 @@ class RunLedger:
                 keep_state=keep_state,
             )
 
-    async def skip(self, invoice: Invoice, reason: str) -> None:
+    async def skip_many(self, skips: Sequence[tuple[Invoice, str]]) -> None:
+        """Invoices that never become bills (cancelled before billing), with the reason each, in one transaction."""
         async with transaction(self._sessions) as session:
-            await self._repo(session).record_skip(facts_of(invoice), self._run_id, reason=reason)
+            await self._repo(session).record_skips(
+                [(facts_of(invoice), reason) for invoice, reason in skips], self._run_id
+            )
 
     # --- bills, credits and fee bills -----------------------------------------------------------------------
 

@@ -78,6 +78,9 @@ class _Run:
     counts: RunCounts = field(default_factory=RunCounts)
     batch: list[tuple[InvoicePlan, Booking]] = field(default_factory=list)
     queued: set[str] = field(default_factory=set)
+    # Cancelled invoices of the page being processed, written down together when the page is done (a lost skip
+    # only means the next run writes it again).
+    skips: list[tuple[Invoice, str]] = field(default_factory=list)
     watermark: WatermarkTracker = field(default_factory=WatermarkTracker)
     ontop_vendor_id: str | None = None
     draft: review.ReviewDraft | None = None  # set while the run plans for a review: nothing is posted
@@ -354,6 +357,9 @@ class SyncEngine:
                     self._pretend_posted(state, plan)  # planned for the review, not posted
                     continue
             await self._record(state, plan)
+        if state.skips:
+            await state.ledger.skip_many(state.skips)
+            state.skips.clear()
 
     @staticmethod
     def _pretend_posted(state: _Run, plan: InvoicePlan) -> None:
@@ -393,7 +399,7 @@ class SyncEngine:
         elif plan.outcome is Outcome.WAITING:
             counts.skipped += 1
             if invoice.status == InvoiceStatus.CANCELLED:
-                await state.ledger.skip(invoice, plan.reason or messages.CANCELLED_IN_ONTOP)
+                state.skips.append((invoice, plan.reason or messages.CANCELLED_IN_ONTOP))
         elif plan.outcome is Outcome.REVIEW:
             counts.review_cases += 1
             if plan.keep_state:

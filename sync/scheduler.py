@@ -22,8 +22,8 @@ from storage.records import RunRecord
 from storage.repos.connections import ConnectionRepo, DailySchedule
 from storage.repos.mappings import MappingRepo
 from storage.repos.runs import RunRepo
-from sync.jobs import enqueue_run
 from sync.housekeeping import prune_expired
+from sync.jobs import enqueue_run
 from sync.review import sweep_reviews
 
 logger = structlog.get_logger(__name__)

@@ -270,14 +270,15 @@ class LedgerRepo:
         self._set_problem(row, None, None, None)
         return True
 
-    async def record_skip(self, fact: InvoiceFacts, run_id: int, *, reason: str) -> None:
-        """A terminal invoice that never becomes a bill (cancelled before billing)."""
-        await self.touch([fact], run_id)
-        row = self._loaded[fact.invoice_id]
-        if row.state != InvoiceState.CREATED:
-            row.state = InvoiceState.SKIPPED
-            row.error_code = None
-            row.error_message = reason
+    async def record_skips(self, skips: Sequence[tuple[InvoiceFacts, str]], run_id: int) -> None:
+        """Terminal invoices that never become bills (cancelled before billing), with their reasons (one query)."""
+        await self.touch([fact for fact, _ in skips], run_id)
+        for fact, reason in skips:
+            row = self._loaded[fact.invoice_id]
+            if row.state != InvoiceState.CREATED:
+                row.state = InvoiceState.SKIPPED
+                row.error_code = None
+                row.error_message = reason
 
     def mark_pending(
         self,

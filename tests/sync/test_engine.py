@@ -223,6 +223,20 @@ async def test_server_errors_and_throttling_are_survived_without_duplicates(any_
     assert max(bills_by_doc_number(world).values()) == 1
 
 
+async def test_invoices_cancelled_before_billing_are_written_down_as_skipped_with_the_reason(world: World) -> None:
+    connection_id = await world.connect()
+    cancelled = [row for row in ontop_invoices(world) if row["status"] == "CANCELLED"]
+    assert cancelled, "the generated company has cancelled invoices"
+
+    await world.sync(connection_id)
+
+    rows = {row.ontop_invoice_id: row for row in await ledger(world)}
+    for invoice in cancelled:
+        row = rows[str(invoice["invoiceId"])]
+        assert row.state == InvoiceState.SKIPPED and row.error_message, invoice["invoiceId"]
+    assert not {doc_number_for(invoice["invoiceNumber"]) for invoice in cancelled} & set(bills_by_doc_number(world))
+
+
 async def test_an_invoice_cancelled_after_its_bill_was_created_is_reported_and_the_bill_left_alone(
     world: World,
 ) -> None:
