@@ -26,22 +26,26 @@ from bot.config import Settings
 from bot.logs import configure_logging
 from devtools.browser import ONTOP_LOGIN_PATH, QBO_START_PATH, Browser, link_in
 from devtools.demo_checks import (
+    TrackingChosen,
     Verdict,
     booked_to,
     books_table,
     check_books,
+    check_tracking,
     failing_without_fix,
     is_run_summary,
     ledger_failures,
     posted_summaries,
     read_qbo,
     summary_run,
+    tracked_bills,
     verdict_lines,
 )
 from devtools.demo_world import WALLET_NAME, CurrencyChange, OutsideWorld, invoice_rows
 from devtools.render import render_call, render_message
 from devtools.signing import SlackClientSimulator, view_state
 from devtools.stack import ADMIN_USER, FINANCE_CHANNEL, MEMBER_USER, LocalStack, StackOptions
+from emulators.qbo.state import DEFAULT_REALM
 from handlers.ids import (
     BooksIds,
     ConnectIds,
@@ -51,6 +55,7 @@ from handlers.ids import (
     MiscIds,
     ReviewIds,
     SettingsIds,
+    TrackingIds,
     VendorIds,
 )
 from storage.db import create_engine, session_factory
@@ -142,6 +147,7 @@ class Demo:
         self.world = OutsideWorld(stack)
         self.change: CurrencyChange | None = None
         self.excluded: list[str] = []  # invoice numbers Ann left out of the first sync's review
+        self.tracking: TrackingChosen | None = None  # the classes and location Ann chose in /qbo tracking
 
     # --- Slack plumbing -------------------------------------------------------------------------------------------
 
@@ -315,6 +321,11 @@ class Demo:
         await self.settle()
         t.show_slack()
 
+        t.step("/qbo tracking: QuickBooks now tracks classes and locations; Ann sets a concept's and a worker's")
+        await self.turn_on_tracking()
+        await self.command(admin, "ann", "tracking")
+        await self.choose_tracking(admin)
+
         t.step("The first sync waits for approval: Ann leaves one invoice out, then approves the rest")
         await self.approve_first_review(admin)
 
@@ -467,6 +478,61 @@ class Demo:
         )
         await self.submit(slack, MappingIds.CALLBACK, answers, "Save mapping")
 
+    async def turn_on_tracking(self) -> None:
+        """The finance team turns on class tracking (one per row) and locations in QuickBooks' settings."""
+        flags = {"class_tracking_per_line": True, "track_departments": True}
+        self.t.say(_indent("(in QuickBooks: Settings → Account and settings → Advanced → Categories: track classes, "
+                           "one to each row; track locations)"))  # fmt: skip
+        if self.stack.qbo_state is not None:
+            self.stack.qbo_state.set_preferences(DEFAULT_REALM, flags)
+            return
+        async with httpx.AsyncClient() as http:  # an emulator started separately: its control endpoint
+            response = await http.post(f"{self.stack.qbo_url}/_emulator/preferences", json=flags)
+        if response.status_code != 200:
+            raise DemoFailed(f"the QuickBooks emulator refused the tracking preferences: {response.text}")
+
+    async def choose_tracking(self, slack: SlackClientSimulator) -> None:
+        """Answer the tracking modal by typing in its selects: Bonus (or the first concept) → "Sales"; the first
+        worker → "Engineering:Platform" and "Latin America". The end check reads these back from QuickBooks."""
+        view = self.view(TrackingIds.CALLBACK)
+        blocks = [str(block.get("block_id", "")) for block in view.get("blocks", []) if block.get("type") == "input"]
+        concepts = [block for block in blocks if block.startswith(TrackingIds.CONCEPT_PREFIX)]
+        workers = [block for block in blocks if block.startswith(TrackingIds.WORKER_CLASS_PREFIX)]
+        if not concepts or not workers:
+            raise DemoFailed("the tracking modal shows no concept or no worker to choose a class for")
+        concept_block = next((block for block in concepts if block.endswith("BONUS")), concepts[0])
+        worker = workers[0][len(TrackingIds.WORKER_CLASS_PREFIX) :]
+        location_block = f"{TrackingIds.WORKER_LOCATION_PREFIX}{worker}"
+        answers: dict[str, Any] = {}
+        for block_id, action_id, typed in (
+            (concept_block, TrackingIds.CLASS, "Sales"),
+            (workers[0], TrackingIds.CLASS, "Platform"),
+            (location_block, TrackingIds.LOCATION, "Latin"),
+        ):
+            response = await slack.suggest(view["id"], block_id, action_id, typed)
+            options = response.json().get("options", []) if response.content else []
+            if not options:
+                raise DemoFailed(f"typing {typed!r} in {block_id} offered nothing")
+            answers[block_id] = options[0]
+        label = next(
+            (block["label"]["text"] for block in view["blocks"] if block.get("block_id") == workers[0]), worker
+        )
+        self.t.say(
+            _indent(
+                f"(ann types in the selects) {concept_block[len(TrackingIds.CONCEPT_PREFIX) :]} → "
+                f"{answers[concept_block]['text']['text']}; {label} → {answers[workers[0]]['text']['text']}, "
+                f"location → {answers[location_block]['text']['text']}"
+            )
+        )
+        await self.submit(slack, TrackingIds.CALLBACK, answers, "Save")
+        self.tracking = TrackingChosen(
+            concept=concept_block[len(TrackingIds.CONCEPT_PREFIX) :],
+            concept_class_id=str(answers[concept_block]["value"]),
+            agreement_id=worker,
+            worker_class_id=str(answers[workers[0]]["value"]),
+            location_id=str(answers[location_block]["value"]),
+        )
+
     # --- runs and summaries -------------------------------------------------------------------------------------
 
     async def _runs(self) -> list[SyncRun]:
@@ -547,9 +613,17 @@ class Demo:
         verdict.failing_without_fix = failing_without_fix(
             posted_summaries(top_level, threads), ledger_failures(ledger, postings)
         )
+        if self.tracking is not None:
+            verdict.wrong_tracking = check_tracking(books, invoices, self.tracking, fees_on_ontop=self.fees_on_ontop)
         self.t.step("What is now in QuickBooks")
         for line in books_table(books, invoices):
             self.t.say(line)
+        if self.tracking is not None:
+            carried = tracked_bills(books, self.tracking)
+            self.t.say(
+                f"  classes and locations: {carried} bills carry the class or location Ann chose "
+                "(read back from QuickBooks)"
+            )
         if self.change is not None:
             booked = booked_to(books, invoices, self.change.agreement_id, self.change.paid_in)
             self.t.say(

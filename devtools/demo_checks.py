@@ -47,6 +47,7 @@ class Verdict:
     paid_twice: list[str] = field(default_factory=list)
     fees_on_contractor_bills: list[str] = field(default_factory=list)
     failing_without_fix: list[str] = field(default_factory=list)
+    wrong_tracking: list[str] = field(default_factory=list)  # bills without the class or location chosen
     excluded: list[str] = field(default_factory=list)  # left out of a review by an admin: no bill expected
     excluded_but_booked: list[str] = field(default_factory=list)
     preexisting_touched: int = 0
@@ -62,6 +63,7 @@ class Verdict:
             or self.paid_twice
             or self.fees_on_contractor_bills
             or self.failing_without_fix
+            or self.wrong_tracking
             or self.excluded_but_booked
             or self.preexisting_touched
         )
@@ -79,6 +81,7 @@ class Verdict:
             ("bills paid twice", self.paid_twice),
             ("fees not on the Ontop supplier", self.fees_on_contractor_bills),
             ("failing without a fix button", self.failing_without_fix),
+            ("class or location not as chosen", self.wrong_tracking),
             ("left out of a review but booked", self.excluded_but_booked),
         ]
 
@@ -245,6 +248,69 @@ def check_books(
                 verdict.paid_twice.append(label)
     verdict.wrong_amounts = list(verdict.home_differences)
     return verdict
+
+
+@dataclass(frozen=True)
+class TrackingChosen:
+    """What an admin chose in `/qbo tracking`: a class for one concept, a class and a location for one worker."""
+
+    concept: str
+    concept_class_id: str
+    agreement_id: str
+    worker_class_id: str
+    location_id: str
+
+
+def check_tracking(
+    books: QboBooks, invoices: Sequence[dict[str, Any]], chosen: TrackingChosen, *, fees_on_ontop: bool = True
+) -> list[str]:
+    """The DocNumbers of bills whose ClassRefs or DepartmentRef are not what was chosen (read back from QuickBooks).
+
+    The worker's bills: every line carries the worker's class (it wins over the concept's), the bill and its fee
+    bill the worker's location. Everyone else's: a line of the concept carries its class, other lines none (only
+    one concept has a class), and no location. Fee bills to Ontop: no class (FEE has none), the worker's location.
+    """
+    bills = {str(bill.get("DocNumber") or ""): bill for bill in books.bills}
+    wrong: list[str] = []
+    for row in invoices:
+        if row.get("status") != "PAID" or Decimal(str(row["total"])) < 0:
+            continue
+        number = str(row["invoiceNumber"])
+        theirs = str(row.get("agreementId")) == chosen.agreement_id
+        location = chosen.location_id if theirs else None
+        main, fees = bills.get(doc_number_for(number)), bills.get(fee_doc_number_for(number))
+        if main is not None:
+            own = [line for line in row["lines"] if not (fees_on_ontop and concept_key(line["concept"]) == FEE_CONCEPT)]
+            expected = [
+                chosen.worker_class_id
+                if theirs
+                else (chosen.concept_class_id if concept_key(line["concept"]) == chosen.concept else None)
+                for line in own
+            ]
+            if line_classes(main) != expected or _location(main) != location:
+                wrong.append(str(main["DocNumber"]))
+        if fees is not None and (set(line_classes(fees)) != {None} or _location(fees) != location):
+            wrong.append(str(fees["DocNumber"]))
+    return wrong
+
+
+def tracked_bills(books: QboBooks, chosen: TrackingChosen) -> int:
+    """How many bills carry one of the chosen classes or the chosen location."""
+    classes = {chosen.concept_class_id, chosen.worker_class_id}
+    return sum(1 for bill in books.bills if _location(bill) == chosen.location_id or classes & set(line_classes(bill)))
+
+
+def line_classes(document: dict[str, Any]) -> list[str | None]:
+    """Each line's ClassRef id, in line order (None: no class)."""
+    return [
+        (line.get("AccountBasedExpenseLineDetail", {}).get("ClassRef") or {}).get("value")
+        for line in document.get("Line", [])
+        if line.get("DetailType") == "AccountBasedExpenseLineDetail"
+    ]
+
+
+def _location(document: dict[str, Any]) -> str | None:
+    return (document.get("DepartmentRef") or {}).get("value")
 
 
 # --- failures and their fix buttons, as the finance channel shows them ---------------------------------------------

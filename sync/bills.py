@@ -42,6 +42,10 @@ class Company:
     home_currency: str
     multicurrency_enabled: bool
     country: str = "USA"
+    # Preferences.AccountingInfoPrefs: a line's ClassRef needs ClassTrackingPerLine, a DepartmentRef (location)
+    # TrackDepartments; without them no ref is sent, so companies that track nothing get the bills they always got.
+    class_tracking: bool = False
+    track_departments: bool = False
 
     @property
     def needs_tax_codes(self) -> bool:
@@ -57,6 +61,9 @@ class Books:
     ap_accounts: Mapping[str, str] = field(default_factory=dict)  # currency -> the A/P account to send
     tax_codes: Mapping[str, str] = field(default_factory=dict)  # concept -> tax code id (non-US companies)
     default_tax_code: str | None = None
+    concept_classes: Mapping[str, str] = field(default_factory=dict)  # concept -> QBO Class id
+    worker_classes: Mapping[str, str] = field(default_factory=dict)  # agreement id -> QBO Class id
+    worker_locations: Mapping[str, str] = field(default_factory=dict)  # agreement id -> QBO Department id
 
 
 @dataclass(frozen=True)
@@ -202,7 +209,10 @@ def build_booking(
     if isinstance(money, BillProblem):
         return money
     currency, rate, amounts, expected_home = money
-    lines = _lines(invoice, own_lines, amounts, currency, mapping, books, company, default_account_id)
+    worker = str(invoice.agreement_id) if invoice.agreement_id is not None else ""
+    worker_class = books.worker_classes.get(worker)
+    lines = _lines(invoice, own_lines, amounts, currency, mapping, books, company, default_account_id, worker_class)
+    location = location_of(invoice, company, books)
     doc_number = doc_number_for(invoice.number)
     txn_date = invoice.issue_date or invoice.paid_date
     bill_currency = currency if company.multicurrency_enabled else None
@@ -220,6 +230,7 @@ def build_booking(
             lines=lines,
             ap_account_id=ap_account,
             global_tax_calculation=tax_mode,
+            department_id=location,
         )
     else:
         main = BillDraft(
@@ -233,6 +244,7 @@ def build_booking(
             lines=lines,
             ap_account_id=ap_account,
             global_tax_calculation=tax_mode,
+            department_id=location,
         )
     fee_bill = _fee_bill(invoice, fee_lines, mapping, company, books, default_account_id) if fee_lines else None
     document = InvoiceDocument.VENDOR_CREDIT if negative else InvoiceDocument.BILL
@@ -270,8 +282,11 @@ def _fee_bill(
     default_account_id: str | None,
 ) -> BillDraft:
     usd = [_line_usd(line, invoice) or Decimal("0") for line in fee_lines]
+    # The fee bill's lines take the FEE concept's class, not the worker's: they are Ontop's charges, not the
+    # worker's pay. The bill takes the worker's location: what a worker costs a location includes Ontop's fees
+    # (docs/accounting.md, "Classes and locations").
     lines = _lines(
-        invoice, fee_lines, [cents(amount) for amount in usd], "USD", mapping, books, company, default_account_id
+        invoice, fee_lines, [cents(amount) for amount in usd], "USD", mapping, books, company, default_account_id, None
     )
     return BillDraft(
         vendor_id="",
@@ -284,7 +299,15 @@ def _fee_bill(
         lines=lines,
         ap_account_id=books.ap_accounts.get("USD"),
         global_tax_calculation=TAX_INCLUSIVE if company.needs_tax_codes else None,
+        department_id=location_of(invoice, company, books),
     )
+
+
+def location_of(invoice: Invoice, company: Company, books: Books) -> str | None:
+    """The worker's location (a QBO Department id) when the company tracks locations."""
+    if not company.track_departments or invoice.agreement_id is None:
+        return None
+    return books.worker_locations.get(str(invoice.agreement_id))
 
 
 def _lines(
@@ -296,11 +319,14 @@ def _lines(
     books: Books,
     company: Company,
     default_account_id: str | None,
+    worker_class: str | None,
 ) -> list[BillLineDraft]:
     drafts = []
     for line, amount in zip(source, amounts, strict=True):
         concept = concept_key(line.concept)
         tax_code = (books.tax_codes.get(concept) or books.default_tax_code) if company.needs_tax_codes else None
+        # The worker's class wins over the concept's: a department's budget follows the person, whatever the line.
+        class_id = (worker_class or books.concept_classes.get(concept)) if company.class_tracking else None
         drafts.append(
             BillLineDraft(
                 amount=amount,
@@ -309,6 +335,7 @@ def _lines(
                     line.concept_label or str(line.concept), line.description, invoice, currency
                 ),
                 tax_code_id=tax_code,
+                class_id=class_id,
             )
         )
     return drafts

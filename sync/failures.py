@@ -13,7 +13,7 @@ def _group_key(failure: InvoiceFailure) -> tuple[str, str, str]:
     fix = failure.fix
     if fix is None:
         return (failure.code, "", failure.reason if not failure.code else "")
-    per_target = fix.kind in (FixKind.MAP_CONCEPT, FixKind.BOOKS, FixKind.RECONNECT)
+    per_target = fix.kind in (FixKind.MAP_CONCEPT, FixKind.BOOKS, FixKind.RECONNECT, FixKind.TRACKING)
     return (failure.code, str(fix.kind), fix.target if per_target else "")
 
 

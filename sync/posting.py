@@ -292,6 +292,9 @@ def _outcome(document: Document) -> Created | BillProblem | str:
     if document.problem is not None:
         return document.problem
     error = document.error
+    refused = _refused_tracking(document, error) if error is not None else None
+    if refused is not None:
+        return refused
     if error is not None and not error.is_transient and error.code != "missing":
         return BillProblem(
             f"qbo_{error.code}",
@@ -299,3 +302,22 @@ def _outcome(document: Document) -> Created | BillProblem | str:
             Fix(FixKind.RETRY, str(document.invoice.id)),
         )
     return messages.QBO_DID_NOT_ANSWER
+
+
+TRACKING_REFUSED = "tracking_refused"
+
+
+def _refused_tracking(document: Document, error: QboError) -> BillProblem | None:
+    """A 2500 or 610 naming the bill's ClassRef or DepartmentRef: the class or location was made inactive or deleted
+    in QuickBooks since it was chosen. A person fixes it in the tracking modal (a retry alone would fail again)."""
+    if error.code not in ("2500", "610"):
+        return None
+    named = f"{error.element} {error.detail}"
+    draft = document.draft
+    if "DepartmentRef" in named and draft.department_id:
+        kind, ref_id = "location", draft.department_id
+    elif "ClassRef" in named:
+        kind, ref_id = "class", next((line.class_id for line in draft.lines if line.class_id), "")
+    else:
+        return None
+    return BillProblem(TRACKING_REFUSED, messages.tracking_refused(kind, ref_id), Fix(FixKind.TRACKING, kind))

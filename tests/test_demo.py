@@ -15,7 +15,9 @@ from devtools.demo_checks import (
     Failing,
     PostedSummary,
     QboBooks,
+    TrackingChosen,
     check_books,
+    check_tracking,
     failing_without_fix,
     ledger_failures,
     posted_summaries,
@@ -32,6 +34,7 @@ NEW_CHECKS = (
     "fees_on_contractor_bills",
     "failing_without_fix",
     "excluded_but_booked",
+    "wrong_tracking",
 )
 
 
@@ -85,8 +88,11 @@ def test_the_demo_walks_every_step_and_verifies_quickbooks(tmp_path: Path) -> No
         "booked exactly the",  # ... and exactly the approved invoices are posted
         f"Excluded by an admin: 1* ({verdict['excluded'][0]})",  # the next preview shows the one she left out
         "webhook",
+        "/qbo tracking",  # classes and locations turned on in QuickBooks, then chosen in the modal ...
+        "location → Latin America",
         "/qbo status",
         "What is now in QuickBooks",
+        "bills carry the class or location Ann chose",  # ... and read back from QuickBooks
         "fee bills to Ontop",
         "bill payments",
         "QuickBooks disconnected",
@@ -185,6 +191,35 @@ def test_the_end_check_sees_each_broken_promise() -> None:
     assert verdict.paid_twice == ["INV-3"]
     assert verdict.fees_on_contractor_bills == ["INV-1", "INV-5"]
     assert not verdict.ok
+
+
+def _tracked(bill: dict[str, Any], class_id: str | None, location: str | None = None) -> dict[str, Any]:
+    for line in bill["Line"]:
+        if class_id is not None:
+            line["AccountBasedExpenseLineDetail"]["ClassRef"] = {"value": class_id}
+    if location is not None:
+        bill["DepartmentRef"] = {"value": location}
+    return bill
+
+
+def test_the_end_check_reads_back_the_classes_and_location_chosen() -> None:
+    chosen = TrackingChosen("COMPENSATION", "C-PAY", "17", "C-ANA", "L-LATAM")
+    invoices = [
+        {**_invoice("INV-1", "500.00", "100.00", fee="10.00"), "agreementId": 17},  # the chosen worker
+        {**_invoice("INV-2", "250.00", "50.00"), "agreementId": 18},
+    ]
+    right = [
+        _tracked(_bill("10", "INV-1", "1", "90.00"), "C-ANA", "L-LATAM"),
+        _tracked(_bill("11", "INV-1-F", "2", "10.00"), None, "L-LATAM"),
+        _tracked(_bill("12", "INV-2", "1", "50.00"), "C-PAY"),
+    ]
+    assert check_tracking(_books(right, []), invoices, chosen) == []
+    wrong = [
+        _tracked(_bill("10", "INV-1", "1", "90.00"), "C-PAY", "L-LATAM"),  # the concept's class, not the worker's
+        _tracked(_bill("11", "INV-1-F", "2", "10.00"), None),  # the fee bill without the worker's location
+        _tracked(_bill("12", "INV-2", "1", "50.00"), "C-PAY", "L-LATAM"),  # someone else's location
+    ]
+    assert check_tracking(_books(wrong, []), invoices, chosen) == ["INV-1", "INV-1-F", "INV-2"]
 
 
 def test_an_invoice_left_out_of_a_review_must_have_no_bill_and_is_not_missing() -> None:

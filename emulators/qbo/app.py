@@ -46,11 +46,13 @@ from emulators.qbo.state import (
     Company,
     QboEmulatorState,
 )
+from emulators.qbo.tracking import TRACKING_KINDS, accounting_info_prefs
 
 __all__ = ["QboEmulatorState", "create_qbo_emulator", "run_qbo_emulator"]
 
 CDC_MAX_OBJECTS = 1000
-WRITABLE_KINDS = {"Vendor", "Customer", "Employee", "Bill", "Attachable", "BillPayment", "VendorCredit", "Account"}
+WRITABLE_KINDS = {"Vendor", "Customer", "Employee", "Bill", "Attachable", "BillPayment", "VendorCredit", "Account",
+                  *TRACKING_KINDS}  # fmt: skip
 ALLOWED_FILE_TYPES = {"ai", "csv", "doc", "docx", "eps", "gif", "jpeg", "jpg", "ods", "pdf", "png", "rtf", "tif",
                       "txt", "xls", "xlsx", "xml"}  # fmt: skip
 ATTACHABLE_ENTITY_TYPES = {"Bill", "Vendor", "Invoice", "Purchase", "JournalEntry", "Customer", "Estimate"}
@@ -213,11 +215,7 @@ class _Emulator:
                     "MultiCurrencyEnabled": company.multicurrency_enabled,
                     "HomeCurrency": {"value": company.home_currency},
                 },
-                "AccountingInfoPrefs": {
-                    "ClassTrackingPerLine": company.class_tracking_per_line,
-                    "ClassTrackingPerTxn": False,
-                    "TrackDepartments": False,
-                },
+                "AccountingInfoPrefs": accounting_info_prefs(company),
                 "VendorAndPurchasesPrefs": {
                     "EnableBills": True,
                     "TrackingByCustomer": False,
@@ -342,6 +340,8 @@ class _Emulator:
         elif operation == "update":
             result = update_entity(self.state, company, kind, body)
         elif operation == "create":
+            if kind in TRACKING_KINDS:
+                raise unsupported(f"The reference documents no {kind} create; seed it with /_emulator/tracking")
             if kind in NAME_KINDS:
                 result = create_name_entity(self.state, company, kind, body)
             elif kind == "Bill":

@@ -13,6 +13,7 @@ from emulators import wire
 from emulators.qbo.gateway import json_bytes
 from emulators.qbo.query import ENTITY_KINDS
 from emulators.qbo.state import DEFAULT_CLIENT_ID, DEFAULT_REALM, QboEmulatorState
+from emulators.qbo.tracking import accounting_info_prefs, add_tracking_entity
 
 
 class ControlRoutes:
@@ -34,6 +35,8 @@ class ControlRoutes:
             Route("/_emulator/clock", self.control_clock, methods=["POST"]),
             Route("/_emulator/reset", self.control_reset, methods=["POST"]),
             Route("/_emulator/webhooks", self.control_webhooks, methods=["POST", "GET"]),
+            Route("/_emulator/preferences", self.control_preferences, methods=["POST"]),
+            Route("/_emulator/tracking", self.control_tracking, methods=["POST"]),
         ]
 
     async def control_seed(self, request: Request) -> Response:
@@ -137,6 +140,38 @@ class ControlRoutes:
         config.pop("verifier_token", None)
         deliveries = [vars(delivery) for delivery in outbox.deliveries]
         return JSONResponse({"config": config, "deliveries": deliveries})
+
+    async def control_preferences(self, request: Request) -> Response:
+        """Set a company's tracking flags: {"realm_id"?, "class_tracking_per_line"?, "track_departments"?, ...}."""
+        options = await _json_body(request)
+        realm_id = str(options.pop("realm_id", DEFAULT_REALM))
+        if realm_id not in self.state.companies:
+            return JSONResponse({"error": "unknown realm"}, status_code=404)
+        try:
+            company = self.state.set_preferences(realm_id, options)
+        except KeyError as exc:
+            return JSONResponse({"error": f"unknown preference {exc}"}, status_code=400)
+        return JSONResponse(accounting_info_prefs(company))
+
+    async def control_tracking(self, request: Request) -> Response:
+        """Add a Class or Department: {"realm_id"?, "kind": "Class"|"Department", "name", "parent"?, "active"?}."""
+        options = await _json_body(request)
+        realm_id = str(options.get("realm_id", DEFAULT_REALM))
+        if realm_id not in self.state.companies:
+            return JSONResponse({"error": "unknown realm"}, status_code=404)
+        try:
+            with self.state.lock:
+                record = add_tracking_entity(
+                    self.state,
+                    self.state.companies[realm_id],
+                    str(options.get("kind")),
+                    str(options["name"]),
+                    parent=options.get("parent"),
+                    active=bool(options.get("active", True)),
+                )
+        except (KeyError, ValueError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return json_bytes(200, {"entity": record})
 
     async def control_reset(self, request: Request) -> Response:
         """Forget all companies, grants, faults and audit entries."""

@@ -32,6 +32,7 @@ from emulators.qbo.faults import (
 )
 from emulators.qbo.state import NAME_KINDS, Company, QboEmulatorState
 from emulators.qbo.taxes import GLOBAL_TAX_CALCULATIONS, US_PSEUDO_CODES, purchase_rate, purchase_rate_ref
+from emulators.qbo.tracking import TRACKING_KINDS, check_tracking_refs
 from emulators.wire import AmountError, amount
 
 __all__ = [
@@ -256,7 +257,7 @@ def update_entity(state: QboEmulatorState, company: Company, kind: str, body: di
 
 def delete_entity(state: QboEmulatorState, company: Company, kind: str, body: dict[str, Any]) -> dict[str, Any]:
     """Hard-delete a transaction or Attachable; name lists cannot be deleted, nor bills a payment is linked to."""
-    if kind in NAME_KINDS or kind in ("Account", "TaxCode", "TaxRate"):
+    if kind in NAME_KINDS or kind in ("Account", "TaxCode", "TaxRate", *TRACKING_KINDS):
         raise business(f"You cannot delete a {kind}. Make it inactive instead.")
     if kind in CREATE_ONLY_KINDS:
         raise unsupported(f"The emulator does not delete a {kind}")
@@ -334,6 +335,7 @@ def _purchase_computed(
     currency, rate = txn_currency(state, company, txn, vendor)
     lines = _expense_lines(company, txn["Line"], currency)
     txn["Line"] = lines
+    check_tracking_refs(company, txn, lines)
     subtotal = sum((line["Amount"] for line in lines), Decimal("0"))
     total = subtotal + _apply_tax(company, txn, lines, currency)
     if total < 0:

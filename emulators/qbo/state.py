@@ -14,6 +14,7 @@ from typing import Any
 
 from emulators.qbo.currencies import name_of
 from emulators.qbo.taxes import seed_tax_codes
+from emulators.qbo.tracking import PREFERENCE_FLAGS, seed_tracking
 from emulators.qbo.webhooks import WebhookEvent, WebhookOutbox
 
 DEFAULT_REALM = "9130350000000000"
@@ -154,7 +155,10 @@ class Company:
     multicurrency_enabled: bool
     country: str
     utc_offset_minutes: int = -8 * 60
+    # Preferences.AccountingInfoPrefs (§6.3): they gate a Bill's ClassRef and DepartmentRef (emulators/qbo/tracking.py)
     class_tracking_per_line: bool = False
+    class_tracking_per_txn: bool = False
+    track_departments: bool = False
     entities: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # "Vendor" -> Id -> object
     files: dict[str, bytes] = field(default_factory=dict)
     preexisting: set[tuple[str, str]] = field(default_factory=set)
@@ -316,6 +320,11 @@ class QboEmulatorState:
         utc_offset_minutes: int = -8 * 60,
         with_defaults: bool = True,
         extra_names: list[dict[str, Any]] | None = None,
+        class_tracking_per_line: bool = False,
+        class_tracking_per_txn: bool = False,
+        track_departments: bool = False,
+        classes: list[dict[str, Any]] | None = None,
+        departments: list[dict[str, Any]] | None = None,
     ) -> Company:
         """Create a company with a realistic chart of accounts, terms and pre-existing names likely to collide.
 
@@ -324,6 +333,9 @@ class QboEmulatorState:
             country: ISO-3 `CompanyInfo.Country`; anything but USA is a VAT company with real tax codes (§18.3).
             extra_names: more pre-existing names, e.g. an Ontop worker's name held by a Customer:
                 [{"kind": "Customer", "display_name": "José Pérez", "email": None, "active": True}].
+            class_tracking_per_line, class_tracking_per_txn, track_departments: the AccountingInfoPrefs flags.
+            classes, departments: [{"name", "parent"?, "active"?}]; None seeds a few of each (one inactive) when
+                `with_defaults`, none otherwise.
         """
         country = country.upper()
         with self.lock:
@@ -334,6 +346,9 @@ class QboEmulatorState:
                 multicurrency_enabled,
                 country,
                 utc_offset_minutes=utc_offset_minutes,
+                class_tracking_per_line=class_tracking_per_line,
+                class_tracking_per_txn=class_tracking_per_txn,
+                track_departments=track_departments,
             )
             self.companies[realm_id] = company
             if with_defaults:
@@ -348,7 +363,20 @@ class QboEmulatorState:
                     company, str(extra["display_name"]), extra.get("email"), bool(extra.get("active", True))
                 )
                 self.add_entity(company, kind, record)
+            # Last, with opaque Ids: the Ids of everything seeded above stay what they were before classes existed.
+            if with_defaults or classes or departments:
+                seed_tracking(self, company, classes, departments)
             company.preexisting = {(kind, entity_id) for kind, rows in company.entities.items() for entity_id in rows}
+            return company
+
+    def set_preferences(self, realm_id: str, flags: dict[str, bool]) -> Company:
+        """Turn AccountingInfoPrefs flags on or off in a seeded company, as an admin would in QBO's settings."""
+        with self.lock:
+            company = self.companies[realm_id]
+            for name, value in flags.items():
+                if name not in PREFERENCE_FLAGS:
+                    raise KeyError(name)
+                setattr(company, name, bool(value))
             return company
 
     def _seed_defaults(self, company: Company) -> None:

@@ -43,6 +43,7 @@ from sync.qbo.models import (
     NewVendor,
     Preferences,
     TaxCode,
+    TrackingRef,
     Vendor,
     VendorCredit,
     VendorCreditDraft,
@@ -374,6 +375,14 @@ class QboClient:
             body["CurrencyRef"] = {"value": currency}
         created = await self._create("account", body, request_id)
         return Account.from_wire(created["Account"])
+
+    async def classes(self) -> list[TrackingRef]:
+        """Active classes, every page (a bill line's ClassRef, reference §6.2)."""
+        return [TrackingRef.from_wire(row) for row in await self.query("SELECT * FROM Class WHERE Active = true")]
+
+    async def departments(self) -> list[TrackingRef]:
+        """Active departments (QuickBooks' locations), every page (a bill's DepartmentRef, reference §6.2)."""
+        return [TrackingRef.from_wire(row) for row in await self.query("SELECT * FROM Department WHERE Active = true")]
 
     async def tax_codes(self) -> list[TaxCode]:
         """Every tax code, inactive included, with its purchase rate when QBO's TaxRate list gives it.

@@ -40,6 +40,7 @@ class Preferences:
     multicurrency_enabled: bool
     class_tracking_per_line: bool = False
     department_tracking: bool = False
+    class_tracking_per_txn: bool = False
 
     @classmethod
     def from_wire(cls, raw: dict[str, Any]) -> Preferences:
@@ -51,6 +52,27 @@ class Preferences:
             multicurrency_enabled=bool(currency.get("MultiCurrencyEnabled", False)),
             class_tracking_per_line=bool(accounting.get("ClassTrackingPerLine", False)),
             department_tracking=bool(accounting.get("TrackDepartments", False)),
+            class_tracking_per_txn=bool(accounting.get("ClassTrackingPerTxn", False)),
+        )
+
+
+@dataclass(frozen=True)
+class TrackingRef:
+    """A Class or a Department (location): a name list entry a bill line or a bill may point at (§6.2)."""
+
+    id: str
+    name: str
+    fully_qualified_name: str
+    active: bool
+
+    @classmethod
+    def from_wire(cls, raw: dict[str, Any]) -> TrackingRef:
+        """Read the QBO JSON object."""
+        return cls(
+            id=str(raw["Id"]),
+            name=str(raw.get("Name", "")),
+            fully_qualified_name=str(raw.get("FullyQualifiedName") or raw.get("Name", "")),
+            active=bool(raw.get("Active", True)),
         )
 
 
@@ -188,12 +210,15 @@ class BillLineDraft:
     account_id: str
     description: str | None = None
     tax_code_id: str | None = None
+    class_id: str | None = None  # only sent when the company tracks classes per line (§5)
 
     def to_wire(self) -> dict[str, Any]:
         """The QBO JSON object to send."""
         detail: dict[str, Any] = {"AccountRef": {"value": self.account_id}, "BillableStatus": "NotBillable"}
         if self.tax_code_id:
             detail["TaxCodeRef"] = {"value": self.tax_code_id}
+        if self.class_id:
+            detail["ClassRef"] = {"value": self.class_id}
         line: dict[str, Any] = {
             "Amount": self.amount,
             "DetailType": "AccountBasedExpenseLineDetail",
@@ -216,6 +241,7 @@ def _purchase_wire(
     private_note: str | None,
     global_tax_calculation: str | None,
     lines: list[BillLineDraft],
+    department_id: str | None = None,
 ) -> dict[str, Any]:
     """The fields a Bill and a VendorCredit share, sent only when set."""
     body: dict[str, Any] = {"VendorRef": {"value": vendor_id}}
@@ -235,6 +261,8 @@ def _purchase_wire(
         body["PrivateNote"] = private_note[:4000]
     if global_tax_calculation:
         body["GlobalTaxCalculation"] = global_tax_calculation
+    if department_id:
+        body["DepartmentRef"] = {"value": department_id}
     body["Line"] = [line.to_wire() for line in lines]
     return body
 
@@ -273,6 +301,7 @@ class BillDraft:
     lines: list[BillLineDraft] = field(default_factory=list)
     ap_account_id: str | None = None
     global_tax_calculation: str | None = None
+    department_id: str | None = None  # the location (DepartmentRef), only sent when the company tracks locations
 
     @property
     def total(self) -> Decimal:
@@ -292,6 +321,7 @@ class BillDraft:
             private_note=self.private_note,
             global_tax_calculation=self.global_tax_calculation,
             lines=self.lines,
+            department_id=self.department_id,
         )
 
 
@@ -348,6 +378,7 @@ class VendorCreditDraft:
     lines: list[BillLineDraft] = field(default_factory=list)
     ap_account_id: str | None = None
     global_tax_calculation: str | None = None
+    department_id: str | None = None  # the location (DepartmentRef), only sent when the company tracks locations
 
     @property
     def total(self) -> Decimal:
@@ -367,6 +398,7 @@ class VendorCreditDraft:
             private_note=self.private_note,
             global_tax_calculation=self.global_tax_calculation,
             lines=self.lines,
+            department_id=self.department_id,
         )
 
 
