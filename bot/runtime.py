@@ -128,7 +128,8 @@ class SlackRunNotifier:
             workspace = await WorkspaceRepo(session).get(connection.workspace_id) if connection else None
         if workspace is None:
             return None
-        return TeamRef(workspace.team_id, workspace.enterprise_id or None)
+        # About this connection: its run's messages go to its finance channel.
+        return TeamRef(workspace.team_id, workspace.enterprise_id or None).on(connection_id)
 
     async def run_started(self, run: RunRecord) -> RunMessage | None:
         team = await self._team_for_connection(run.connection_id)

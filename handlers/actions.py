@@ -20,11 +20,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import flows
 from handlers.blocks import context, escape
-from handlers.deps import Deps, team_of
+from handlers.deps import Deps, team_in, unscoped
 from handlers.errors import reported
 from handlers.ids import FixIds, HomeIds
 from handlers.views.common import result_view
 from handlers.views.fixes import fixes_view
+from handlers.views.home import NEW_CONNECTION
 from handlers.views.vendors import vendors_result_lines
 from sync.api import ServiceError, TeamRef
 
@@ -161,6 +162,11 @@ BUTTONS: dict[str, tuple[str, str, ButtonBuilder]] = {
     FixIds.BOOKS: ("Map accounts", "choose how invoices are booked", lambda d, t, u, v: flows.mapping_builder(d, t)),
     FixIds.RECONNECT: ("Connect", "reconnect QuickBooks", lambda d, t, u, v: flows.connect_builder(d, t, u)),
     FixIds.RETRY: ("Retry", "retry invoices", _retry),
+    FixIds.TRACKING: (
+        "Classes and locations",
+        "change classes and locations",
+        lambda d, t, u, v: flows.tracking_builder(d, t),
+    ),
     FixIds.MORE: ("Fixes", "fix a sync's failures", _more_fixes),
 }
 
@@ -176,32 +182,71 @@ def _then(build: flows.ViewBuilder, after: Callable[[], Awaitable[None]]) -> flo
     return built
 
 
+async def press(
+    deps: Deps,
+    client: AsyncWebClient,
+    body: dict[str, Any],
+    team: TeamRef,
+    user_id: str,
+    action_id: str,
+    value: str,
+    *,
+    session: flows.ModalSession | None = None,
+) -> None:
+    """A button's work, about the company its value (or the modal it is in) names, or the only one; asked for when
+    the workspace has several and it names none (a button from before there were several)."""
+    title, purpose, builder = BUTTONS[action_id]
+    if action_id == HomeIds.CONNECT and value == NEW_CONNECTION:  # another company: about none of those connected
+        build = flows.connect_builder(deps, team.workspace, user_id, new=True)
+        await flows.show_modal(
+            deps,
+            client,
+            trigger_id=str(body.get("trigger_id")),
+            team=team.workspace,
+            user_id=user_id,
+            title=title,
+            action=purpose,
+            build=build,
+            session=session,
+        )
+        return
+    action: dict[str, Any] = next((one for one in body.get("actions") or [] if one.get("action_id") == action_id), {})
+    mark = _done_on_message(client, body, action, user_id) if action_id in DONE_ON_PRESS else None
+
+    def make(about: TeamRef) -> flows.ViewBuilder:
+        build = builder(deps, about, user_id, value)
+        return _then(build, mark) if mark is not None else build
+
+    # A fix button in the "Fix the rest…" modal stacks its view on that modal (views.open is for new ones).
+    in_modal = (body.get("view") or {}).get("type") == "modal"
+    await flows.show_modal(
+        deps,
+        client,
+        trigger_id=str(body.get("trigger_id")),
+        team=team,
+        user_id=user_id,
+        title=title,
+        action=purpose,
+        make=make,
+        then={"button": action_id, "value": value},
+        session=session,
+        push=in_modal and session is None,
+    )
+
+
 def register(app: AsyncApp, deps: Deps) -> None:
     async def press_button(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
         await ack()
-        title, purpose, builder = BUTTONS[str(action.get("action_id"))]
-        team = team_of(context)
+        action_id = str(action.get("action_id"))
+        connection_id, value = unscoped(str(action.get("value") or ""))
+        team = team_in(context, body)
+        if connection_id is not None:
+            team = team.on(connection_id)
         user_id = str((body.get("user") or {}).get("id") or "")
-        structlog.contextvars.bind_contextvars(team_id=team.team_id, user_id=user_id, action_id=action.get("action_id"))
-        # A fix button in the "Fix the rest…" modal stacks its view on that modal (views.open is for new ones).
-        in_modal = (body.get("view") or {}).get("type") == "modal"
-        build = builder(deps, team, user_id, str(action.get("value") or ""))
-        mark = _done_on_message(client, body, action, user_id) if action.get("action_id") in DONE_ON_PRESS else None
-        if mark is not None:
-            build = _then(build, mark)
-        await flows.show_modal(
-            deps,
-            client,
-            trigger_id=str(body.get("trigger_id")),
-            team=team,
-            user_id=user_id,
-            title=title,
-            action=purpose,
-            build=build,
-            push=in_modal,
-        )
+        structlog.contextvars.bind_contextvars(team_id=team.team_id, user_id=user_id, action_id=action_id)
+        await press(deps, client, body, team, user_id, action_id, value)
 
     # One listener for every button: Bolt tries each registered listener's matcher on every request (tens of
     # microseconds each, before the ack), so fifteen registrations cost every request fifteen tries.

@@ -45,6 +45,7 @@ SUBCOMMANDS: dict[str, str] = {
     "run": "one sync's invoices by outcome, with links to the bills and a CSV (`run 12`)",
     "reconcile": "compare Ontop's paid invoices with QuickBooks' bills (`reconcile 2026-01-01 2026-02-01`)",
     "settings": "finance channel, daily sync time and time zone, admins, auto-create suppliers",
+    "tracking": "a QuickBooks class per concept, a class and a location per worker",
     "disconnect": "revoke QuickBooks access and forget the mapping (history is kept)",
 }
 

@@ -16,13 +16,15 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import blocks, flows
+from handlers.actions import BUTTONS, press
 from handlers.deps import Deps, team_of
 from handlers.errors import reported
-from handlers.ids import CommandIds
+from handlers.ids import ChooseIds, CommandIds
 from handlers.runs import run_details_builder
+from handlers.views.connections import choose_connection_message, continuation_of
 from handlers.views.review import preview_message
 from handlers.views.runs import history_message
-from sync.api import RunTrigger, ServiceError, TeamRef
+from sync.api import ConnectionChoiceNeeded, RunTrigger, ServiceError, TeamRef
 
 log = structlog.get_logger(__name__)
 
@@ -42,15 +44,29 @@ class CommandCall:
     args: list[str]
 
     subcommand: Subcommand
+    name: str = ""  # the subcommand as typed
+    session: flows.ModalSession | None = None  # the modal a choice of company was made in, to continue there
 
     async def reply(self, message: blocks.Message) -> None:
         await self.respond(response_type="ephemeral", **message.as_kwargs())
 
     async def ensure_workspace(self) -> None:
-        await self.deps.service.ensure_workspace(self.team, self.team_domain)
+        await self.deps.service.ensure_workspace(self.team.workspace, self.team_domain)
 
-    async def modal(self, title: str, build: flows.ViewBuilder) -> None:
-        """Open the loading view at once (the trigger_id lasts 3 s), then check the admin, then the real view."""
+    def then(self) -> dict[str, Any]:
+        """What a choice of company continues with: this subcommand and its own arguments."""
+        return {"command": self.name, "args": self.args}
+
+    async def modal(
+        self,
+        title: str,
+        build: flows.ViewBuilder | None = None,
+        *,
+        make: Callable[[TeamRef], flows.ViewBuilder] | None = None,
+        prefer_unfinished: bool = False,
+    ) -> None:
+        """Open the loading view at once (the trigger_id lasts 3 s), then check the admin, then the real view (`make`:
+        for the company the command names, or the only one; asked for in the modal when there are several)."""
         await flows.show_modal(
             self.deps,
             self.client,
@@ -60,9 +76,21 @@ class CommandCall:
             title=title,
             action=self.subcommand.action,
             build=build,
+            make=make,
+            then=self.then(),
+            session=self.session,
+            prefer_unfinished=prefer_unfinished,
             admin_only=self.subcommand.admin_only,
             prepare=self.ensure_workspace,
         )
+
+    async def on_connection(self) -> TeamRef | None:
+        """The request about the company it names (or the only one); None when the person is asked to choose."""
+        try:
+            return await self.deps.service.which_connection(self.team)
+        except ConnectionChoiceNeeded as choice:
+            await self.reply(choose_connection_message(choice.message, choice.choices, self.then()))
+            return None
 
 
 def suggest(word: str) -> str | None:
@@ -75,31 +103,43 @@ def suggest(word: str) -> str | None:
 
 
 async def open_connect(call: CommandCall) -> None:
-    await call.modal("Connect", flows.connect_builder(call.deps, call.team, call.user_id))
+    """`/qbo connect`: finishes the unfinished connection (or the only one); `/qbo connect new` adds a company;
+    `/qbo connect NAME` reconnects that one."""
+    deps, user_id = call.deps, call.user_id
+    if [word.lower() for word in call.args] == [NEW]:
+        await call.modal("Connect", flows.connect_builder(deps, call.team.workspace, user_id, new=True))
+        return
+    await call.modal("Connect", make=lambda team: flows.connect_builder(deps, team, user_id), prefer_unfinished=True)
 
 
 async def open_vendors(call: CommandCall) -> None:
-    await call.modal("Suppliers", flows.vendors_builder(call.deps, call.team))
+    await call.modal("Suppliers", make=lambda team: flows.vendors_builder(call.deps, team))
 
 
 async def open_mapping(call: CommandCall) -> None:
-    focus = call.args[0] if call.args else None
-    await call.modal("Map accounts", flows.mapping_builder(call.deps, call.team, focus))
+    await call.modal("Map accounts", make=lambda team: flows.mapping_builder(call.deps, team))
 
 
 async def open_settings(call: CommandCall) -> None:
-    await call.modal("Settings", flows.settings_builder(call.deps, call.team))
+    await call.modal("Settings", make=lambda team: flows.settings_builder(call.deps, team))
+
+
+async def open_tracking(call: CommandCall) -> None:
+    await call.modal("Classes and locations", make=lambda team: flows.tracking_builder(call.deps, team))
 
 
 async def open_disconnect(call: CommandCall) -> None:
-    await call.modal("Disconnect", flows.disconnect_builder(call.deps, call.team))
+    await call.modal("Disconnect", make=lambda team: flows.disconnect_builder(call.deps, team))
 
 
 async def sync_now(call: CommandCall) -> None:
-    if call.args and call.args[0].lower() == "preview":
-        await call.reply(preview_message(await call.deps.service.sync_preview(call.team)))
+    team = await call.on_connection()
+    if team is None:
         return
-    request = await call.deps.service.request_sync(call.team, call.user_id, RunTrigger.MANUAL, call.channel_id)
+    if call.args and call.args[0].lower() == "preview":
+        await call.reply(preview_message(await call.deps.service.sync_preview(team)))
+        return
+    request = await call.deps.service.request_sync(team, call.user_id, RunTrigger.MANUAL, call.channel_id)
     await call.reply(blocks.sync_queued_message(request))
 
 
@@ -108,9 +148,12 @@ async def reconcile(call: CommandCall) -> None:
     if any(day is None for day in days):
         await call.reply(blocks.error_message("Give the period as days, like `/qbo reconcile 2026-01-01 2026-02-01`."))
         return
+    team = await call.on_connection()
+    if team is None:
+        return
     since = days[0] if days else None
     until = days[1] if len(days) > 1 else None
-    await call.reply(blocks.reconcile_message(await call.deps.service.reconcile(call.team, since, until)))
+    await call.reply(blocks.reconcile_message(await call.deps.service.reconcile(team, since, until)))
 
 
 def parse_day(word: str) -> date | None:
@@ -127,11 +170,19 @@ async def open_run(call: CommandCall) -> None:
 
 
 async def show_history(call: CommandCall) -> None:
-    await call.reply(history_message(await call.deps.service.run_history(call.team)))
+    team = await call.on_connection()
+    if team is not None:
+        await call.reply(history_message(await call.deps.service.run_history(team)))
 
 
 async def show_status(call: CommandCall) -> None:
-    await call.reply(blocks.status_message(await call.deps.service.status(call.team)))
+    team = await call.on_connection()
+    if team is not None:
+        await call.reply(blocks.status_message(await call.deps.service.status(team)))
+
+
+def _none(word: str) -> bool:
+    return False
 
 
 @dataclass(frozen=True)
@@ -142,19 +193,40 @@ class Subcommand:
     admin_only: bool
     action: str  # what a refused person tried to do, for the refusal ("start a sync")
     opens_modal: bool = False  # opens a loading view with the trigger_id first, and checks the admin after it
+    own_words: Callable[[str], bool] | None = None  # its own arguments; any other word names a company (None: none)
+
+
+NEW = "new"  # `/qbo connect new`: connect another company
+
+
+def is_day(word: str) -> bool:
+    return parse_day(word) is not None
+
+
+def split_connection(subcommand: Subcommand, args: list[str]) -> tuple[str | None, list[str]]:
+    """(the company's short name, the subcommand's own arguments): the first word that is not one of its own."""
+    if subcommand.own_words is None:
+        return None, args
+    for index, word in enumerate(args):
+        if not subcommand.own_words(word):
+            return word, args[:index] + args[index + 1 :]
+    return None, args
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {
-    "connect": Subcommand(open_connect, True, "connect QuickBooks and Ontop", opens_modal=True),
-    "vendors": Subcommand(open_vendors, True, "create or link suppliers", opens_modal=True),
-    "map": Subcommand(open_mapping, True, "change the account mapping", opens_modal=True),
-    "sync": Subcommand(sync_now, True, "start or preview a sync"),
-    "reconcile": Subcommand(reconcile, True, "reconcile QuickBooks with Ontop"),
-    "settings": Subcommand(open_settings, True, "change the settings", opens_modal=True),
-    "disconnect": Subcommand(open_disconnect, True, "disconnect QuickBooks", opens_modal=True),
-    "status": Subcommand(show_status, False, "see the status"),
-    "run": Subcommand(open_run, True, "see a sync's invoices", opens_modal=True),
-    "history": Subcommand(show_history, True, "see the latest syncs"),
+    "connect": Subcommand(
+        open_connect, True, "connect QuickBooks and Ontop", opens_modal=True, own_words=lambda w: w.lower() == NEW
+    ),
+    "vendors": Subcommand(open_vendors, True, "create or link suppliers", opens_modal=True, own_words=_none),
+    "map": Subcommand(open_mapping, True, "change the account mapping", opens_modal=True, own_words=_none),
+    "sync": Subcommand(sync_now, True, "start or preview a sync", own_words=lambda w: w.lower() == "preview"),
+    "reconcile": Subcommand(reconcile, True, "reconcile QuickBooks with Ontop", own_words=is_day),
+    "settings": Subcommand(open_settings, True, "change the settings", opens_modal=True, own_words=_none),
+    "tracking": Subcommand(open_tracking, True, "change classes and locations", opens_modal=True, own_words=_none),
+    "disconnect": Subcommand(open_disconnect, True, "disconnect QuickBooks", opens_modal=True, own_words=_none),
+    "status": Subcommand(show_status, False, "see the status", own_words=_none),
+    "run": Subcommand(open_run, True, "see a sync's invoices", opens_modal=True),  # a run knows its company
+    "history": Subcommand(show_history, True, "see the latest syncs", own_words=_none),
 }
 ADMIN_ONLY = tuple(name for name, subcommand in SUBCOMMANDS.items() if subcommand.admin_only)
 
@@ -181,26 +253,77 @@ def register(app: AsyncApp, deps: Deps) -> None:
         team = team_of(context)
         user_id = str(command.get("user_id"))
         structlog.contextvars.bind_contextvars(team_id=team.team_id, user_id=user_id, subcommand=name)
+        connection, args = split_connection(subcommand, words[1:])
+        call = CommandCall(
+            deps=deps,
+            client=client,
+            respond=respond,
+            team=team.named(connection),
+            user_id=user_id,
+            channel_id=command.get("channel_id"),
+            trigger_id=str(command.get("trigger_id")),
+            team_domain=str(command.get("team_domain") or ""),
+            args=args,
+            subcommand=subcommand,
+            name=name,
+        )
+        await run_subcommand(call)
+
+    async def continue_with_connection(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: AsyncWebClient,
+        respond: AsyncRespond,
+        context: AsyncBoltContext,
+    ) -> None:
+        """A company chosen in the select: what the person was doing continues, about that company."""
+        await ack()
+        chosen = str((action.get("selected_option") or {}).get("value") or "")
+        then = continuation_of(body, action)
+        view = body.get("view")
+        session = flows.ModalSession(client, str(view.get("id")), view.get("hash")) if view else None
+        team = team_of(context).on(int(chosen)) if chosen.isdigit() else team_of(context)
+        user_id = str((body.get("user") or {}).get("id") or "")
+        structlog.contextvars.bind_contextvars(team_id=team.team_id, user_id=user_id)
+        button = str(then.get("button") or "")
+        if button in BUTTONS:
+            await press(deps, client, body, team, user_id, button, str(then.get("value") or ""), session=session)
+            return
+        name = str(then.get("command") or "")
+        subcommand = SUBCOMMANDS.get(name)
+        if subcommand is None:
+            return
+        args = then.get("args")
         call = CommandCall(
             deps=deps,
             client=client,
             respond=respond,
             team=team,
             user_id=user_id,
-            channel_id=command.get("channel_id"),
-            trigger_id=str(command.get("trigger_id")),
-            team_domain=str(command.get("team_domain") or ""),
-            args=words[1:],
+            channel_id=(body.get("channel") or {}).get("id"),
+            trigger_id=str(body.get("trigger_id")),
+            team_domain=str((body.get("team") or {}).get("domain") or ""),
+            args=[str(arg) for arg in args] if isinstance(args, list) else [],
             subcommand=subcommand,
+            name=name,
+            session=session,
         )
-        try:
-            if not subcommand.opens_modal:
-                await call.ensure_workspace()
-                if subcommand.admin_only and not await deps.admins.is_admin(client, team, user_id):
-                    await call.reply(blocks.refusal_message(subcommand.action))
-                    return
-            await subcommand.run(call)
-        except ServiceError as error:
-            await call.reply(blocks.error_message(error.message))
+        await run_subcommand(call)
 
     app.command(CommandIds.COMMAND.value)(reported(qbo_command))
+    app.action(ChooseIds.SELECT.value)(reported(continue_with_connection))
+
+
+async def run_subcommand(call: CommandCall) -> None:
+    """Check who may (modals check after their loading view), then run it; a ServiceError is said to the person."""
+    subcommand = call.subcommand
+    try:
+        if not subcommand.opens_modal:
+            await call.ensure_workspace()
+            if subcommand.admin_only and not await call.deps.admins.is_admin(call.client, call.team, call.user_id):
+                await call.reply(blocks.refusal_message(subcommand.action))
+                return
+        await subcommand.run(call)
+    except ServiceError as error:
+        await call.reply(blocks.error_message(error.message))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -59,3 +62,52 @@ def team_of(context: AsyncBoltContext) -> TeamRef:
     """The workspace a request came from: always from the signed request itself, never from values in it."""
     team_id = context.team_id or context.enterprise_id or ""
     return TeamRef(team_id=team_id, enterprise_id=context.enterprise_id)
+
+
+# --- which connection a button or modal is about -------------------------------------------------------------
+# A button's value and a modal's private_metadata carry the connection's id; it is only a claim: the service looks it
+# up among the signed workspace's own connections and refuses another workspace's.
+
+SCOPED_VALUE = re.compile(r"^c(\d{1,18})\|(.*)$", re.DOTALL)
+METADATA_KEY = "connection_id"
+
+
+def scoped(value: str, connection_id: int | None) -> str:
+    """A button value that also says which connection it acts on ("c12|<value>"); the value alone without one."""
+    return f"c{connection_id}|{value}" if connection_id is not None else value
+
+
+def unscoped(value: str) -> tuple[int | None, str]:
+    """(the connection id, the value) of a button value made by `scoped` (None: it names no connection)."""
+    found = SCOPED_VALUE.match(value)
+    return (int(found.group(1)), found.group(2)) if found else (None, value)
+
+
+def with_connection(view: dict[str, Any], connection_id: int | None) -> dict[str, Any]:
+    """The view, its private_metadata (a JSON object) also carrying the connection it is about."""
+    if connection_id is None:
+        return view
+    try:
+        metadata = json.loads(view.get("private_metadata") or "{}")
+    except json.JSONDecodeError:
+        metadata = {}
+    if not isinstance(metadata, dict):
+        metadata = {}
+    return {**view, "private_metadata": json.dumps({**metadata, METADATA_KEY: connection_id})}
+
+
+def connection_in(view: dict[str, Any] | None) -> int | None:
+    """The connection a modal's private_metadata carries (None: none)."""
+    try:
+        metadata = json.loads((view or {}).get("private_metadata") or "{}")
+    except json.JSONDecodeError:
+        return None
+    found = metadata.get(METADATA_KEY) if isinstance(metadata, dict) else None
+    return found if isinstance(found, int) and not isinstance(found, bool) else None
+
+
+def team_in(context: AsyncBoltContext, body: dict[str, Any]) -> TeamRef:
+    """The signed workspace, about the connection the modal the request came from carries (if any)."""
+    team = team_of(context)
+    connection_id = connection_in(body.get("view"))
+    return team.on(connection_id) if connection_id is not None else team

@@ -15,16 +15,18 @@ import structlog
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import blocks
-from handlers.deps import Deps
+from handlers.deps import Deps, with_connection
 from handlers.errors import error_view, log_failure
 from handlers.views.common import loading_view, result_view
 from handlers.views.connect import ConnectProgress, connect_view
+from handlers.views.connections import choose_connection_view
 from handlers.views.disconnect import disconnect_view
 from handlers.views.mapping import mapping_view
 from handlers.views.settings import settings_view
+from handlers.views.tracking import tracking_view
 from handlers.views.vendors import vendors_view
 from sync import messages
-from sync.api import NotConnectedError, RunTrigger, ServiceError, TeamRef
+from sync.api import ConnectionChoiceNeeded, NotConnectedError, RunTrigger, ServiceError, TeamRef
 
 log = structlog.get_logger(__name__)
 
@@ -33,14 +35,22 @@ ShowView = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class ModalSession:
-    """A modal opened with a loading view; `show` replaces its content (views.update guarded by hash)."""
+    """A modal opened with a loading view; `show` replaces its content (views.update guarded by hash).
 
-    def __init__(self, client: AsyncWebClient, view_id: str, view_hash: str | None) -> None:
+    Once it is about one connection, every view it shows carries that connection (private_metadata), so what is
+    submitted or pressed in it acts on the same company.
+    """
+
+    def __init__(
+        self, client: AsyncWebClient, view_id: str, view_hash: str | None, connection_id: int | None = None
+    ) -> None:
         self.client = client
         self.view_id = view_id
         self.view_hash = view_hash
+        self.connection_id = connection_id
 
     async def show(self, view: dict[str, Any]) -> None:
+        view = with_connection(view, self.connection_id)
         response = await self.client.views_update(view_id=self.view_id, hash=self.view_hash, view=view)
         self.view_hash = (response.get("view") or {}).get("hash")
 
@@ -99,18 +109,30 @@ async def show_modal(
     user_id: str,
     title: str,
     action: str,
-    build: ViewBuilder,
+    build: ViewBuilder | None = None,
     admin_only: bool = True,
     prepare: Callable[[], Awaitable[object]] | None = None,
     push: bool = False,
+    make: Callable[[TeamRef], ViewBuilder] | None = None,
+    then: dict[str, Any] | None = None,
+    session: ModalSession | None = None,
+    prefer_unfinished: bool = False,
 ) -> ModalSession:
     """Open the loading view now, then the real one (or a refusal / the service's message / an error reference).
 
     Args:
+        build: the view, for what is about no connection in particular (or one `team` already names by id).
+        make: instead of `build`, for what acts on one connection: the connection is resolved first (the one `team`
+            names, or the only one), and when the workspace has several and `team` names none, the modal asks which
+            (a select that continues with `then`).
         prepare: work that must precede the check but may be slow (e.g. creating the workspace row).
         push: the click came from a modal: stack the new view on it.
+        session: a modal already open (a choice made in it): shown there instead of opening another.
     """
-    session = await open_loading(client, trigger_id, title, push=push)
+    if session is None:
+        session = await open_loading(client, trigger_id, title, push=push)
+    else:
+        await session.show(loading_view(title))
     async with guarded(session.show, title):
         if prepare is not None:
             await prepare()
@@ -118,7 +140,18 @@ async def show_modal(
             log.info("refused_non_admin", team_id=team.team_id, user_id=user_id, action=action)
             await session.show(refusal_view(title, action))
             return session
-        await session.show(await build())
+        if make is not None:
+            try:
+                team = await deps.service.which_connection(team, prefer_unfinished=prefer_unfinished)
+            except ConnectionChoiceNeeded as choice:
+                if then is None:
+                    raise
+                await session.show(choose_connection_view(title, choice.message, choice.choices, then))
+                return session
+            build = make(team)
+        session.connection_id = team.connection_id
+        if build is not None:
+            await session.show(await build())
     return session
 
 
@@ -130,16 +163,23 @@ async def connect_progress(deps: Deps, team: TeamRef) -> ConnectProgress:
     status = await deps.service.status(team)
     if status is None or status.status in ("disconnected", "needs_reauth"):
         return ConnectProgress()
-    return ConnectProgress(company_name=status.company_name, ontop_connected=status.ontop_connected)
+    return ConnectProgress(company_name=status.company_name, ontop_connected=status.ontop_connected, name=status.name)
 
 
-def connect_builder(deps: Deps, team: TeamRef, user_id: str, note: str | None = None) -> ViewBuilder:
-    """The connect modal with fresh links (each a new single-use state for this person) and what is done."""
+def connect_builder(
+    deps: Deps, team: TeamRef, user_id: str, note: str | None = None, *, new: bool = False
+) -> ViewBuilder:
+    """The connect modal with fresh links (each a new single-use state for this person) and what is done.
+
+    new: another company (`/qbo connect new`): nothing shown as done; the Ontop link then finishes whichever
+    connection the QuickBooks link makes.
+    """
 
     async def build() -> dict[str, Any]:
         qbo_url = await deps.service.qbo_connect_page(team, user_id)
         ontop_url = await deps.service.ontop_login_page(team, user_id)
-        return connect_view(qbo_url, ontop_url, await connect_progress(deps, team), note=note)
+        progress = ConnectProgress() if new else await connect_progress(deps, team)
+        return connect_view(qbo_url, ontop_url, progress, note=note)
 
     return build
 
@@ -155,6 +195,13 @@ def mapping_builder(deps: Deps, team: TeamRef, focus: str | None = None) -> View
     async def build() -> dict[str, Any]:
         rows = await deps.service.mapping_rows(team)
         return mapping_view(rows, await deps.service.books_view(team), focus=focus)
+
+    return build
+
+
+def tracking_builder(deps: Deps, team: TeamRef) -> ViewBuilder:
+    async def build() -> dict[str, Any]:
+        return tracking_view(await deps.service.tracking_view(team))
 
     return build
 

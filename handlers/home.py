@@ -21,9 +21,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
         team = team_of(context)
         settings = await deps.service.ensure_workspace(team)
         try:
-            status = await deps.service.status(team)
+            statuses = await deps.service.statuses(team)
         except ServiceError:
-            status = None
-        await client.views_publish(user_id=str(event.get("user")), view=home_view(status, settings))
+            statuses = []
+        await client.views_publish(user_id=str(event.get("user")), view=home_view(statuses, settings))
 
     app.event("app_home_opened")(reported(publish_home))

@@ -66,6 +66,19 @@ class SettingsIds(StrEnum):
     OVER_BILLS = "settings-review-over-bills-input"
     OVER_USD_BLOCK = "settings-review-over-usd"
     OVER_USD = "settings-review-over-usd-input"
+    NAME_BLOCK = "settings-connection-name"
+    NAME = "settings-connection-name-input"
+
+
+class TrackingIds(StrEnum):
+    """The tracking modal: a class per concept, a class and a location per worker (external selects)."""
+
+    CALLBACK = "tracking-submit"
+    CLASS = "tracking-class"  # the action id of every class select (their options come from one listener)
+    LOCATION = "tracking-location"
+    CONCEPT_PREFIX = "tracking-concept-"  # + concept: its class
+    WORKER_CLASS_PREFIX = "tracking-worker-class-"  # + agreement id
+    WORKER_LOCATION_PREFIX = "tracking-worker-location-"  # + agreement id
 
 
 class DisconnectIds(StrEnum):
@@ -92,6 +105,7 @@ class FixIds(StrEnum):
     BOOKS = "fix-books"
     RECONNECT = "fix-reconnect"
     RETRY = "fix-retry"
+    TRACKING = "fix-tracking"  # opens the tracking modal (value: "class" or "location")
     MORE = "fix-more"  # "Fix the rest…": opens a modal with every fix the summary had no room for (value: run id)
 
 
@@ -116,6 +130,14 @@ class RunIds(StrEnum):
     PAGE = "run-page"  # + "-prev" / "-next"; value: the page
     CSV = "run-csv"  # value: the run id
     CALLBACK = "run-details-view"
+
+
+class ChooseIds(StrEnum):
+    """Which QuickBooks company: asked when a workspace has several and a command or button named none."""
+
+    SELECT = "choose-connection"  # option values: connection ids; what continues is in the block id or metadata
+    BLOCK = "choose-connection-block"
+    CALLBACK = "choose-connection-view"
 
 
 class MiscIds(StrEnum):

@@ -115,6 +115,8 @@ def fix_label(fix: Fix, target_name: str = "") -> str:
         return "Choose the accounts"
     if fix.kind is FixKind.RECONNECT:
         return "Reconnect QuickBooks"
+    if fix.kind is FixKind.TRACKING:
+        return f"Choose another {fix.target}" if fix.target in ("class", "location") else "Choose classes"
     if fix.kind is FixKind.CONTACT_SUPPORT:
         return "How to fix"
     return f"Retry {name}" if name else "Retry"

@@ -8,6 +8,7 @@ or the form again with the service's message under the field it concerns. Whatev
 
 from __future__ import annotations
 
+import contextlib
 import re
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -20,17 +21,21 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import blocks, flows
-from handlers.deps import Deps, team_of
+from handlers.deps import Deps, team_in, with_connection
 from handlers.errors import reported
-from handlers.ids import ConnectIds, DisconnectIds, MappingIds, MiscIds, SettingsIds, VendorIds
+from handlers.ids import ConnectIds, DisconnectIds, MappingIds, MiscIds, SettingsIds, TrackingIds, VendorIds
 from handlers.notify import announce
 from handlers.views.books import read_books
 from handlers.views.common import flatten_state, loading_view, result_view
-from handlers.views.connect import connect_done_text
+from handlers.views.connect import ConnectProgress, connect_done_text
+from handlers.views.disconnect import disconnected_text
 from handlers.views.mapping import error_block_for, mapping_saved_view, mapping_view, read_mapping, read_tax_codes
 from handlers.views.settings import read_settings, settings_saved_text, settings_view
+from handlers.views.tracking import TITLE as TRACKING_TITLE
+from handlers.views.tracking import error_block_for as tracking_error_block
+from handlers.views.tracking import read_tracking, tracking_saved_view, tracking_view
 from handlers.views.vendors import vendors_result_lines, vendors_view
-from sync.api import ServiceError, TeamRef
+from sync.api import ConnectionChoiceNeeded, ServiceError, TeamRef
 
 log = structlog.get_logger(__name__)
 
@@ -66,13 +71,13 @@ class Submission:
         self.deps = deps
         self.client = client
         self.title = title
-        self.team: TeamRef = team_of(context)
+        self.team: TeamRef = team_in(context, body)
         self.user_id = _user_id(body)
         self.view_id = str((body.get("view") or {}).get("id"))
         structlog.contextvars.bind_contextvars(team_id=self.team.team_id, user_id=self.user_id)
 
     async def show(self, view: dict[str, Any]) -> None:
-        await self.client.views_update(view_id=self.view_id, view=view)
+        await self.client.views_update(view_id=self.view_id, view=with_connection(view, self.team.connection_id))
 
     def guarded(self) -> AbstractAsyncContextManager[None]:
         """The work after the ack: any failure replaces the "Saving…" view (see flows.guarded)."""
@@ -96,7 +101,15 @@ def register(app: AsyncApp, deps: Deps) -> None:
         async with submission.guarded():
             if not await submission.allowed("connect QuickBooks and Ontop"):
                 return
-            progress = await flows.connect_progress(deps, submission.team)
+            # A `/qbo connect new` modal carries no company: the one it made waits for its Ontop login (none yet, with
+            # several others: nothing done to show).
+            with contextlib.suppress(ConnectionChoiceNeeded):
+                submission.team = await deps.service.which_connection(submission.team, prefer_unfinished=True)
+            progress = (
+                await flows.connect_progress(deps, submission.team)
+                if submission.team.connection_id is not None
+                else ConnectProgress()
+            )
             if progress.company_name and progress.ontop_connected:
                 await submission.show(result_view("Connect", connect_done_text(progress.company_name)))
                 return
@@ -142,6 +155,25 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 return
             await submission.show(mapping_saved_view(rows, books))
 
+    async def save_tracking(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        choice = read_tracking(flatten_state(view))
+        await ack(response_action="update", view=loading_view(TRACKING_TITLE, "Saving…"))
+        submission = Submission(deps, client, body, context, TRACKING_TITLE)
+        async with submission.guarded():
+            if not await submission.allowed("change classes and locations"):
+                return
+            try:
+                saved = await deps.service.save_tracking(submission.team, submission.user_id, choice)
+            except ServiceError as error:
+                if error.field is None:
+                    raise  # the guard shows its message
+                current = await deps.service.tracking_view(submission.team)
+                await submission.show(tracking_view(current, errors={tracking_error_block(error.field): error.message}))
+                return
+            await submission.show(tracking_saved_view(saved))
+
     async def save_settings(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
@@ -159,16 +191,24 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 current = await deps.service.workspace_settings(submission.team)
                 await submission.show(settings_view(current, errors={SettingsIds.CHANNEL_BLOCK: problem}))
                 return
-            saved = await deps.service.update_settings(
-                submission.team,
-                submission.user_id,
-                finance_channel_id=form.finance_channel_id,
-                sync_hour=form.sync_hour,
-                timezone=form.timezone,
-                admin_user_ids=form.admin_user_ids,
-                auto_create_vendors=form.auto_create_vendors,
-                review=form.review,
-            )
+            try:
+                saved = await deps.service.update_settings(
+                    submission.team,
+                    submission.user_id,
+                    finance_channel_id=form.finance_channel_id,
+                    sync_hour=form.sync_hour,
+                    timezone=form.timezone,
+                    admin_user_ids=form.admin_user_ids,
+                    auto_create_vendors=form.auto_create_vendors,
+                    review=form.review,
+                    connection_name=form.connection_name,
+                )
+            except ServiceError as error:
+                if error.field != "connection_name":
+                    raise
+                current = await deps.service.workspace_settings(submission.team)
+                await submission.show(settings_view(current, errors={SettingsIds.NAME_BLOCK: error.message}))
+                return
             await submission.show(result_view("Settings", f":white_check_mark: {settings_saved_text(saved)}"))
 
     async def create_vendors(
@@ -189,15 +229,14 @@ def register(app: AsyncApp, deps: Deps) -> None:
     ) -> None:
         await ack(response_action="update", view=loading_view("Disconnect", "Disconnecting…"))
         submission = Submission(deps, client, body, context, "Disconnect")
-        text = "QuickBooks disconnected. The mapping is deleted; the sync history is kept."
-        disconnected = False
+        text = ""
         async with submission.guarded():
             if not await submission.allowed("disconnect QuickBooks"):
                 return
-            await deps.service.disconnect(submission.team, submission.user_id)
+            gone = await deps.service.disconnect(submission.team, submission.user_id)
+            text = disconnected_text(gone.company_name or gone.name)
             await submission.show(result_view("Disconnect", f":white_check_mark: {text}"))
-            disconnected = True
-        if disconnected:  # after the guard: a failed announcement must not turn the done deed into an error view
+        if text:  # after the guard: a failed announcement must not turn the done deed into an error view
             settings = await deps.service.workspace_settings(submission.team)
             message = blocks.info_message(f":electric_plug: {text} (by <@{submission.user_id}>)")
             await announce(client, settings, message, submission.user_id)
@@ -206,13 +245,13 @@ def register(app: AsyncApp, deps: Deps) -> None:
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
         await ack()
-        team = team_of(context)
+        team = team_in(context, body)
         view = body.get("view") or {}
         try:
             page = int(action.get("value") or 0)
         except ValueError:
             page = 0
-        session = flows.ModalSession(client, str(view.get("id")), view.get("hash"))
+        session = flows.ModalSession(client, str(view.get("id")), view.get("hash"), team.connection_id)
         async with flows.guarded(session.show, "Suppliers"):
             await session.show(vendors_view(await deps.service.vendor_preview(team), page))
 
@@ -225,6 +264,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.view(ConnectIds.CALLBACK.value)(reported(check_connection))
     app.view(MappingIds.CALLBACK.value)(reported(save_mapping))
     app.view(SettingsIds.CALLBACK.value)(reported(save_settings))
+    app.view(TrackingIds.CALLBACK.value)(reported(save_tracking))
     app.view(VendorIds.CALLBACK.value)(reported(create_vendors))
     app.view(DisconnectIds.CALLBACK.value)(reported(disconnect))
     app.view(re.compile(f"^({MiscIds.LOADING.value}|{MiscIds.RESULT.value})$"))(ignore_loading_submit)

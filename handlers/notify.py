@@ -363,10 +363,10 @@ class SlackNotifier:
         company = status.company_name if status is not None else "QuickBooks"
         payload = notification.payload
         if payload.get("refused"):
-            message = run_messages.needs_reauth_message(company, None)
+            message = run_messages.needs_reauth_message(company, None, team.connection_id)
         else:
             deadline = datetime.fromisoformat(str(payload.get("deadline")))
-            message = run_messages.reauth_reminder_message(company, deadline.date())
+            message = run_messages.reauth_reminder_message(company, deadline.date(), team.connection_id)
         if notification.post_started_at is not None and notification.channel_id:
             found = await delivery.find_top(notification.channel_id, notification.post_started_at)
             if found is not None:
@@ -446,7 +446,11 @@ class SlackNotifier:
         people = await people_to_tell(client, settings, None)
         if not people:
             return
-        view = home_view(await self._safe_status(team), settings)
+        try:
+            statuses = await self._service.statuses(team.workspace)
+        except ServiceError:
+            statuses = []
+        view = home_view(statuses, settings)
         for person in people:
             try:
                 await client.views_publish(user_id=person, view=view)

@@ -1,4 +1,4 @@
-"""External select options: QuickBooks accounts for the mapping modal, from the service's cache."""
+"""External select options from the service's caches: accounts (mapping modal), classes and locations (tracking)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from slack_bolt.context.async_context import AsyncBoltContext
 
 from handlers.deps import Deps, team_of
 from handlers.errors import reported
-from handlers.ids import MappingIds
+from handlers.ids import MappingIds, TrackingIds
 from handlers.views.mapping import account_options
-from sync.api import ServiceError
+from sync.api import ServiceError, TrackingKind
 
 log = structlog.get_logger(__name__)
 
@@ -37,3 +37,20 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await ack(options=account_options(accounts))
 
     app.options(MappingIds.ACCOUNT.value)(reported(suggest_accounts))
+
+    async def suggest_tracking(ack: AsyncAck, payload: dict[str, Any], context: AsyncBoltContext) -> None:
+        team = team_of(context)
+        kind: TrackingKind = "class" if payload.get("action_id") == TrackingIds.CLASS else "location"
+        search = str(payload.get("value") or "")
+        try:
+            found = await asyncio.wait_for(deps.service.tracking_options(team, kind, search), OPTIONS_BUDGET_SECONDS)
+        except TimeoutError:
+            log.warning("tracking_options_slow", team_id=team.team_id)
+            found = []
+        except ServiceError as error:
+            log.info("tracking_options_unavailable", team_id=team.team_id, reason=error.message)
+            found = []
+        await ack(options=account_options(found))
+
+    for action_id in (TrackingIds.CLASS, TrackingIds.LOCATION):
+        app.options(action_id.value)(reported(suggest_tracking))

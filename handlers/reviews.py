@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import blocks, flows
-from handlers.deps import Deps, team_of
+from handlers.deps import Deps, team_of, unscoped
 from handlers.errors import reported
 from handlers.ids import ReviewIds
 from handlers.modals import Submission
@@ -180,13 +180,15 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def ask_channel_for_approval(
         ack: AsyncAck,
         body: dict[str, Any],
+        action: dict[str, Any],
         client: AsyncWebClient,
         context: AsyncBoltContext,
         respond: AsyncRespond,
     ) -> None:
         """The preview's *Ask for approval in the channel*: the same content, as a review in the finance channel."""
         await ack()
-        team, user_id = team_of(context), _user_id(body)
+        connection_id, _ = unscoped(str(action.get("value") or ""))
+        team, user_id = team_of(context).on(connection_id), _user_id(body)
         if not await deps.admins.is_admin(client, team, user_id):
             await _tell(respond, blocks.refusal_message("ask for approval of a posting"))
             return
@@ -208,12 +210,13 @@ def register(app: AsyncApp, deps: Deps) -> None:
     ) -> None:
         """The preview's *Include again*: an invoice left out of a review is planned like any other again."""
         await ack()
-        team, user_id = team_of(context), _user_id(body)
+        connection_id, invoice_id = unscoped(str(action.get("value") or ""))
+        team, user_id = team_of(context).on(connection_id), _user_id(body)
         if not await deps.admins.is_admin(client, team, user_id):
             await _tell(respond, blocks.refusal_message("include an invoice again"))
             return
         try:
-            number = await deps.service.include_invoice(team, user_id, str(action.get("value") or ""))
+            number = await deps.service.include_invoice(team, user_id, invoice_id)
         except ServiceError as error:
             await _tell(respond, blocks.error_message(error.message))
             return

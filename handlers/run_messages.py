@@ -29,6 +29,7 @@ from handlers.blocks import (
     truncate,
     user_mention,
 )
+from handlers.deps import scoped
 from handlers.ids import FixIds, RunIds
 from handlers.labels import (
     concept_label,
@@ -62,6 +63,7 @@ FIX_ACTIONS = {
     FixKind.BOOKS: FixIds.BOOKS,
     FixKind.RECONNECT: FixIds.RECONNECT,
     FixKind.RETRY: FixIds.RETRY,
+    FixKind.TRACKING: FixIds.TRACKING,
 }
 CAUSES_INLINE = 5  # cause sections in the channel message; every failure is listed in the thread
 LINES_PER_CAUSE = 5  # invoice or target lines under one cause
@@ -96,6 +98,7 @@ CAUSE_TITLES = {
     "service_unavailable": "QuickBooks or Ontop did not answer",
     "qbo_unavailable": "QuickBooks did not answer",
     "payment_refused": "QuickBooks refused the payment",
+    "tracking_refused": "classes or locations QuickBooks refused",
 }
 PROMPT_FIXES = (FixKind.RECONNECT, FixKind.BOOKS)
 STATUS_ICONS = {
@@ -171,11 +174,13 @@ def failure_line(failure: InvoiceFailure, *, with_reason: bool = True) -> str:
     return f"{line}: {reason}" if line else reason
 
 
-def fix_button(fix: Fix, target_name: str = "") -> dict[str, Any]:
-    """The button for one way of fixing failures: the value is the concept/agreement/invoice within this team."""
+def fix_button(fix: Fix, target_name: str = "", connection_id: int | None = None) -> dict[str, Any]:
+    """The button for one way of fixing failures: the value is the concept/agreement/invoice within this team, and the
+    connection it belongs to (the fix's own, else `connection_id`)."""
     action_id = FIX_ACTIONS[fix.kind]
     style = "primary" if fix.kind in (FixKind.MAP_CONCEPT, FixKind.RECONNECT) else None
-    return button(fix_label(fix, target_name), action_id, value=fix.target, style=style)
+    value = scoped(fix.target, fix.connection_id if fix.connection_id is not None else connection_id)
+    return button(fix_label(fix, target_name), action_id, value=value, style=style)
 
 
 def failure_fixes(failure: InvoiceFailure) -> list[Fix]:
@@ -184,7 +189,7 @@ def failure_fixes(failure: InvoiceFailure) -> list[Fix]:
     if fix is None or fix.kind is FixKind.CONTACT_SUPPORT:
         return []
     if fix.kind is FixKind.LINK_BILL:
-        return [fix, Fix(FixKind.SKIP_INVOICE, fix.target)]
+        return [fix, Fix(FixKind.SKIP_INVOICE, fix.target, connection_id=fix.connection_id)]
     return [fix]
 
 
@@ -417,7 +422,11 @@ def summary_fixes(groups: Iterable[FailureGroup]) -> list[tuple[Fix, Target]]:
             fix = target.fix
             if fix is None or fix.kind is FixKind.CONTACT_SUPPORT:
                 continue
-            pressable = [fix, Fix(FixKind.SKIP_INVOICE, fix.target)] if fix.kind is FixKind.LINK_BILL else [fix]
+            pressable = (
+                [fix, Fix(FixKind.SKIP_INVOICE, fix.target, connection_id=fix.connection_id)]
+                if fix.kind is FixKind.LINK_BILL
+                else [fix]
+            )
             for one in pressable:
                 if (one.kind, one.target) not in seen:
                     seen.add((one.kind, one.target))
@@ -588,7 +597,11 @@ def run_summary_message(summary: RunSummary, links: QboLinks | None = None) -> M
         rest = len(fixes) - FIX_BUTTONS_SHOWN
         if rest > 0:  # the modal it opens lists every other fix (handlers/views/fixes.py)
             rows[-1]["elements"].append(
-                button(f"Fix the rest… ({rest:,} more)", FixIds.MORE, value=str(summary.run_id))
+                button(
+                    f"Fix the rest… ({rest:,} more)",
+                    FixIds.MORE,
+                    value=scoped(str(summary.run_id), summary.connection_id),
+                )
             )
         blocks.extend(rows)
     review = review_section(summary, links)
@@ -662,19 +675,28 @@ def run_quiet(summary: RunSummary) -> bool:
 # --- alerts and announcements ----------------------------------------------------------------------------------
 
 
-def needs_reauth_message(company_name: str, reason: str | None = None) -> Message:
+def needs_reauth_message(company_name: str, reason: str | None = None, connection_id: int | None = None) -> Message:
     text = f"QuickBooks needs to be reconnected: {escape(company_name)}"
     detail = escape(reason) if reason else "QuickBooks no longer accepts this app's authorization."
     return Message(
         text=text,
         blocks=[
             section(f":red_circle: *{text}*\n{detail} Syncs are paused until an admin reconnects."),
-            actions([button("Reconnect QuickBooks", FixIds.RECONNECT, value="reconnect", style="primary")]),
+            actions(
+                [
+                    button(
+                        "Reconnect QuickBooks",
+                        FixIds.RECONNECT,
+                        value=scoped("reconnect", connection_id),
+                        style="primary",
+                    )
+                ]
+            ),
         ],
     )
 
 
-def reauth_reminder_message(company_name: str, deadline: date) -> Message:
+def reauth_reminder_message(company_name: str, deadline: date, connection_id: int | None = None) -> Message:
     """QuickBooks' authorization ends soon (its refresh token expires): reconnect before `deadline`."""
     text = f"QuickBooks needs reconnecting soon: {escape(company_name)}"
     detail = messages.authorization_ends(f"{deadline:%B} {deadline.day}, {deadline.year}")
@@ -682,17 +704,29 @@ def reauth_reminder_message(company_name: str, deadline: date) -> Message:
         text=text,
         blocks=[
             section(f":hourglass_flowing_sand: *{text}*\n{detail}"),
-            actions([button("Reconnect QuickBooks", FixIds.RECONNECT, value="reconnect", style="primary")]),
+            actions(
+                [
+                    button(
+                        "Reconnect QuickBooks",
+                        FixIds.RECONNECT,
+                        value=scoped("reconnect", connection_id),
+                        style="primary",
+                    )
+                ]
+            ),
         ],
     )
 
 
 def qbo_connected_message(connected: QboConnected) -> Message:
     text = f"QuickBooks company {escape(connected.company_name)} connected by <@{connected.user_id}>."
+    named = (
+        f" (`{escape(connected.name)}` in commands, e.g. `/qbo map {escape(connected.name)}`)" if connected.name else ""
+    )
     return Message(
         text=text,
         blocks=[
-            section(f":white_check_mark: {text}"),
+            section(f":white_check_mark: {text}{named}"),
             context("Next: `/qbo map` to map invoice concepts, `/qbo vendors` to match suppliers."),
         ],
     )

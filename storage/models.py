@@ -176,16 +176,33 @@ class Workspace(Base):
 
 
 class Connection(Base):
-    """One Slack workspace ↔ one QBO company (realm) ↔ one Ontop account."""
+    """One QBO company (realm) and one Ontop account of a Slack workspace (a workspace may hold several)."""
 
     __tablename__ = "connections"
-    __table_args__ = (Index("ix_connections_workspace_status", "workspace_id", "status"),)
+    __table_args__ = (
+        Index("ix_connections_workspace_status", "workspace_id", "status"),
+        # People name a company by its short name in commands: one name, one open connection of the workspace
+        # (the product names every connection it makes; rows without a name are not held to it).
+        Index(
+            "uq_connections_workspace_open_name",
+            "workspace_id",
+            "name",
+            unique=True,
+            sqlite_where=text("status != 'disconnected' AND name != ''"),
+            postgresql_where=text("status != 'disconnected' AND name != ''"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(16), default=ConnectionStatus.PENDING)
     realm_id: Mapped[str] = mapped_column(String(32))
     company_name: Mapped[str] = mapped_column(String(255), default="")
+    name: Mapped[str] = mapped_column(String(32), default="")  # the short name in commands, e.g. "acme-us"
+    # The connection's own finance channel and daily schedule; None: the workspace's.
+    finance_channel_id: Mapped[str | None] = mapped_column(String(32))
+    sync_hour: Mapped[int | None] = mapped_column(Integer)
+    timezone: Mapped[str | None] = mapped_column(String(64))
     home_currency: Mapped[str] = mapped_column(String(3), default="USD")
     multicurrency_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # Encrypted JSON {"access_token", "refresh_token"}; token_version increases on every refresh so that a
@@ -212,6 +229,9 @@ class Connection(Base):
     ap_account_ids: Mapped[dict[str, Any]] = mapped_column(default=dict)  # currency -> the A/P account chosen
     ontop_vendor_id: Mapped[str | None] = mapped_column(String(32))  # the "Ontop" supplier of the fee bills
     default_tax_code_id: Mapped[str | None] = mapped_column(String(64))  # non-US companies: lines need one
+    # Preferences.AccountingInfoPrefs as last read (storage/repos/tracking.py): classes per line, locations per bill.
+    class_tracking: Mapped[bool] = mapped_column(Boolean, default=False)
+    track_departments: Mapped[bool] = mapped_column(Boolean, default=False)
     # The approval gate (sync/review.py): a person approves the first sync, and later runs when asked to (only over
     # a number of bills or an amount in USD, when a threshold is set).
     review_first_sync: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -255,6 +275,34 @@ class QboTaxCode(Base):
     rate: Mapped[Decimal | None] = mapped_column(Numeric(9, 4))  # percent; None when unknown
 
 
+class QboClass(Base):
+    """Cached active classes of a company that tracks classes (the tracking modal answers from here)."""
+
+    __tablename__ = "qbo_classes"
+    __table_args__ = (UniqueConstraint("connection_id", "qbo_id", name="uq_qbo_classes_connection_qbo_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
+    qbo_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    fully_qualified_name: Mapped[str] = mapped_column(String(1024))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class QboDepartment(Base):
+    """Cached active departments (QuickBooks' locations) of a company that tracks locations."""
+
+    __tablename__ = "qbo_departments"
+    __table_args__ = (UniqueConstraint("connection_id", "qbo_id", name="uq_qbo_departments_connection_qbo_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
+    qbo_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    fully_qualified_name: Mapped[str] = mapped_column(String(1024))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
 class ConceptMapping(Base):
     __tablename__ = "concept_mappings"
     __table_args__ = (UniqueConstraint("connection_id", "concept", name="uq_concept_mappings_connection_concept"),)
@@ -265,6 +313,8 @@ class ConceptMapping(Base):
     qbo_account_id: Mapped[str] = mapped_column(String(32))
     account_name: Mapped[str] = mapped_column(String(1024), default="")
     tax_code_id: Mapped[str | None] = mapped_column(String(64))  # non-US companies
+    class_id: Mapped[str | None] = mapped_column(String(64))  # the concept's QBO Class (a worker's class wins)
+    class_name: Mapped[str | None] = mapped_column(String(1024))
     mapped_by: Mapped[str | None] = mapped_column(String(32))
     mapped_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -289,6 +339,25 @@ class VendorLink(Base):
     linked_by: Mapped[str] = mapped_column(String(16))  # email, name, created, manual
     created_by_bot: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkerTracking(Base):
+    """A worker's class and location on their bills, by Ontop contract (the id vendor_links know a worker by)."""
+
+    __tablename__ = "worker_tracking"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "agreement_id", name="uq_worker_tracking_connection_agreement"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
+    agreement_id: Mapped[str] = mapped_column(String(64))
+    class_id: Mapped[str | None] = mapped_column(String(64))
+    class_name: Mapped[str | None] = mapped_column(String(1024))
+    department_id: Mapped[str | None] = mapped_column(String(64))
+    department_name: Mapped[str | None] = mapped_column(String(1024))
+    updated_by: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class SyncedInvoice(Base):
@@ -534,6 +603,8 @@ class QboOAuthState(Base):
     state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     user_id: Mapped[str] = mapped_column(String(32))
+    # The connection an Ontop login page is for (None: the workspace's unfinished one, see sync/service/connect.py).
+    connection_id: Mapped[int | None] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
 

@@ -16,12 +16,15 @@ from storage.models import (
     LedgerPosting,
     Notification,
     QboAccount,
+    QboClass,
+    QboDepartment,
     QboTaxCode,
     Review,
     ReviewItem,
     SyncedInvoice,
     SyncRun,
     VendorLink,
+    WorkerTracking,
     Workspace,
 )
 
@@ -94,6 +97,12 @@ class ConnectionRecord:
     review_later_runs: bool = False
     review_over_bills: int | None = None
     review_over_usd: Decimal | None = None
+    class_tracking: bool = False  # Preferences: ClassTrackingPerLine, as last read
+    track_departments: bool = False  # Preferences: TrackDepartments, as last read
+    name: str = ""  # the short name people use in commands ("acme-us")
+    finance_channel_id: str | None = None  # None: the workspace's
+    sync_hour: int | None = None  # None: the workspace's
+    timezone: str | None = None  # None: the workspace's
 
     @classmethod
     def of(cls, row: Connection) -> ConnectionRecord:
@@ -131,6 +140,12 @@ class ConnectionRecord:
             review_later_runs=row.review_later_runs,
             review_over_bills=row.review_over_bills,
             review_over_usd=row.review_over_usd,
+            class_tracking=bool(row.class_tracking),
+            track_departments=bool(row.track_departments),
+            name=row.name or "",
+            finance_channel_id=row.finance_channel_id,
+            sync_hour=row.sync_hour,
+            timezone=row.timezone,
         )
 
 
@@ -168,10 +183,50 @@ class MappingRecord:
     mapped_by: str | None
     mapped_at: datetime
     tax_code_id: str | None = None
+    class_id: str | None = None  # the concept's QBO Class, when the company tracks classes
+    class_name: str | None = None
 
     @classmethod
     def of(cls, row: ConceptMapping) -> MappingRecord:
-        return cls(row.concept, row.qbo_account_id, row.account_name, row.mapped_by, row.mapped_at, row.tax_code_id)
+        return cls(
+            row.concept,
+            row.qbo_account_id,
+            row.account_name,
+            row.mapped_by,
+            row.mapped_at,
+            row.tax_code_id,
+            row.class_id,
+            row.class_name,
+        )
+
+
+@dataclass(frozen=True)
+class TrackingOptionRecord:
+    """A cached QBO Class or Department (location)."""
+
+    qbo_id: str
+    name: str
+    fully_qualified_name: str
+    active: bool = True
+
+    @classmethod
+    def of(cls, row: QboClass | QboDepartment) -> TrackingOptionRecord:
+        return cls(row.qbo_id, row.name, row.fully_qualified_name, row.active)
+
+
+@dataclass(frozen=True)
+class WorkerTrackingRecord:
+    """A worker's class and location (by Ontop contract id); None: not set."""
+
+    agreement_id: str
+    class_id: str | None = None
+    class_name: str | None = None
+    department_id: str | None = None
+    department_name: str | None = None
+
+    @classmethod
+    def of(cls, row: WorkerTracking) -> WorkerTrackingRecord:
+        return cls(row.agreement_id, row.class_id, row.class_name, row.department_id, row.department_name)
 
 
 @dataclass(frozen=True)

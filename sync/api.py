@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Literal, Protocol
 
 from storage.models import ReviewState, RunStatus, RunTrigger
 
@@ -21,10 +21,27 @@ __all__ = ["ReviewState", "RunStatus", "RunTrigger"]
 
 @dataclass(frozen=True)
 class TeamRef:
-    """A Slack workspace (an Enterprise Grid org-wide install sets enterprise_id)."""
+    """A Slack workspace (an Enterprise Grid org-wide install sets enterprise_id) and, where a request names one, which
+    of its connections (QuickBooks companies) it is about: a short name a person typed, or the id a button or modal
+    carries. Either is only ever looked up among the workspace's own connections."""
 
     team_id: str
     enterprise_id: str | None = None
+    connection: str | None = None  # a short name, e.g. "acme-us"
+    connection_id: int | None = None
+
+    def on(self, connection_id: int | None) -> TeamRef:
+        """The same workspace, about that connection (None: about none in particular)."""
+        return TeamRef(self.team_id, self.enterprise_id, None, connection_id)
+
+    def named(self, name: str | None) -> TeamRef:
+        """The same workspace, about the connection a person named (None: about none in particular)."""
+        return TeamRef(self.team_id, self.enterprise_id, name.lower() if name else None, None)
+
+    @property
+    def workspace(self) -> TeamRef:
+        """The workspace alone."""
+        return TeamRef(self.team_id, self.enterprise_id)
 
 
 class ServiceError(Exception):
@@ -45,6 +62,27 @@ class NeedsReauthError(ServiceError):
     """QuickBooks refused the stored tokens: an admin must reconnect."""
 
 
+@dataclass(frozen=True)
+class ConnectionChoice:
+    """One of a workspace's connections, as a person chooses it."""
+
+    connection_id: int
+    name: str
+    company_name: str
+
+
+class ConnectionChoiceNeeded(ServiceError):
+    """The workspace has several connections and the request named none: the person chooses one."""
+
+    def __init__(self, message: str, choices: list[ConnectionChoice]) -> None:
+        super().__init__(message)
+        self.choices = choices
+
+
+class UnknownConnectionError(ServiceError):
+    """A short name (or a connection id) that is not one of the workspace's open connections."""
+
+
 class WebhookRejected(Exception):
     """An unauthenticated or tampered webhook delivery; the message is for logs only."""
 
@@ -58,6 +96,7 @@ class FixKind(enum.StrEnum):
     BOOKS = "books"  # target: the connection id (pay-from account, A/P account: the mapping modal's books part)
     RECONNECT = "reconnect"  # target: the connection id
     RETRY = "retry"  # target: the invoice id
+    TRACKING = "tracking"  # target: "class" or "location" (QuickBooks refused one on a bill: the tracking modal)
     CONTACT_SUPPORT = "contact_support"
 
 
@@ -68,6 +107,7 @@ class Fix:
     kind: FixKind
     target: str  # the concept, the agreement id, the connection id or the invoice id the fix acts on
     target_name: str = ""  # how people know the target, e.g. the worker's name for CREATE_VENDOR
+    connection_id: int | None = None  # the connection the target belongs to (its button carries it)
 
 
 @dataclass(frozen=True)
@@ -80,6 +120,12 @@ class WorkspaceSettings:
     auto_create_vendors: bool
     installer_user_id: str | None = None  # who installed the app: told when nobody else can be
     review: ReviewSettings | None = None  # the connection's approval gate (None: QuickBooks is not connected)
+    # The connection these settings are for (finance channel, hour and time zone are its own or the workspace's);
+    # None: the workspace's, when it has no connection or several and the request named none.
+    connection_id: int | None = None
+    connection_name: str = ""
+    company_name: str = ""
+    connections: int = 0  # how many open connections the workspace has
 
 
 @dataclass(frozen=True)
@@ -167,6 +213,8 @@ class RunSummary:
     review: ReviewRef | None = None  # the review this run made (nothing posted), or waited for
     posted_review_id: int | None = None  # the approved review whose invoices this run posted
     usd_booked: Decimal | None = None  # what the run's bills book, in Ontop's USD amounts
+    connection_id: int | None = None  # the connection (QuickBooks company) the run synced; its buttons carry it
+    connection_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -192,6 +240,7 @@ class ConnectionStatusView:
     last_notification_at: datetime | None = None  # when the latest summary or alert reached Slack
     notifications_problem: str | None = None  # why summaries do not reach the finance channel, if they do not
     recent_runs: list[RunSummary] = field(default_factory=list)  # the latest runs, newest first
+    name: str = ""  # the connection's short name in commands
 
 
 class VendorMatch(enum.StrEnum):
@@ -278,6 +327,56 @@ class BooksChoice:
     default_tax_code_id: str | None = None
 
 
+TrackingKind = Literal["class", "location"]
+
+
+@dataclass(frozen=True)
+class ConceptClassRow:
+    """A mapped concept and the class its lines carry (None: none, unless the worker has one)."""
+
+    concept: str
+    label: str
+    class_id: str | None
+    class_name: str | None
+
+
+@dataclass(frozen=True)
+class WorkerTrackingRow:
+    """A worker (an Ontop contract with a QuickBooks supplier) and the class and location of their bills."""
+
+    agreement_id: str
+    worker_name: str
+    class_id: str | None
+    class_name: str | None
+    location_id: str | None
+    location_name: str | None
+
+
+@dataclass(frozen=True)
+class TrackingView:
+    """`/qbo tracking`: what the company tracks in QuickBooks, and the classes and locations chosen."""
+
+    company_name: str
+    class_tracking: bool  # ClassTrackingPerLine: bill lines may carry a class
+    class_tracking_per_txn: bool  # classes one per transaction: the bot needs them per line
+    track_departments: bool  # TrackDepartments: bills may carry a location
+    concepts: list[ConceptClassRow] = field(default_factory=list)
+    workers: list[WorkerTrackingRow] = field(default_factory=list)
+
+    @property
+    def tracks_anything(self) -> bool:
+        return self.class_tracking or self.track_departments
+
+
+@dataclass(frozen=True)
+class TrackingChoice:
+    """What an admin chose in the tracking modal; None clears. Only what the modal showed is present."""
+
+    concept_classes: dict[str, str | None] = field(default_factory=dict)
+    worker_classes: dict[str, str | None] = field(default_factory=dict)
+    worker_locations: dict[str, str | None] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class SyncRequest:
     run_id: int
@@ -299,6 +398,7 @@ class SyncPreview:
     vendors_to_create: int
     vendors_to_link: int
     content: ReviewContent | None = None  # the same content a review shows: amounts, largest invoices, blocked
+    connection_id: int | None = None  # the connection previewed (its buttons carry it)
 
 
 @dataclass(frozen=True)
@@ -333,6 +433,7 @@ class QboConnected:
     user_id: str
     company_name: str
     connection_id: int
+    name: str = ""  # the connection's short name
 
 
 @dataclass(frozen=True)
@@ -400,6 +501,7 @@ class ReviewView:
     decided_at: datetime | None = None
     posted_run_id: int | None = None
     message: tuple[str, str] | None = None  # (channel, ts) of its message in Slack, once posted
+    connection_id: int | None = None  # the connection it would post to (its fix buttons carry it)
 
 
 @dataclass(frozen=True)
@@ -481,8 +583,26 @@ class BotService(Protocol):
         admin_user_ids: list[str],
         auto_create_vendors: bool,
         review: ReviewSettings | None = None,
+        connection_name: str | None = None,
     ) -> WorkspaceSettings:
-        """review: the approval gate of the workspace's connection (None: left as it is)."""
+        """review: the approval gate of the connection (None: left as it is); connection_name: its new short name.
+
+        With several connections, the finance channel, hour and time zone are the chosen connection's own; with one
+        (or none) they are the workspace's, which every connection uses unless it has its own."""
+        ...
+
+    async def which_connection(self, team: TeamRef, *, prefer_unfinished: bool = False) -> TeamRef:
+        """The request about one connection, by id: the one it names (UnknownConnectionError listing the names
+        otherwise), the only one, or ConnectionChoiceNeeded when there are several and it names none (with
+        prefer_unfinished, the newest one still waiting for its Ontop login first). Unchanged when there is none."""
+        ...
+
+    async def connections(self, team: TeamRef) -> list[ConnectionChoice]:
+        """The workspace's open connections, oldest first."""
+        ...
+
+    async def statuses(self, team: TeamRef) -> list[ConnectionStatusView]:
+        """Every open connection's status, oldest first (the App Home)."""
         ...
 
     async def start_qbo_connect(self, team: TeamRef, user_id: str) -> str:
@@ -574,6 +694,19 @@ class BotService(Protocol):
         """Store how invoices are booked; CREATE_WALLET creates the "Ontop wallet" bank account (only adds)."""
         ...
 
+    async def tracking_view(self, team: TeamRef) -> TrackingView:
+        """`/qbo tracking`: the company's tracking preferences read from QuickBooks now (the class and location
+        lists refreshed with them), each mapped concept's class and each worker's class and location."""
+        ...
+
+    async def tracking_options(self, team: TeamRef, kind: TrackingKind, search: str = "") -> list[AccountOption]:
+        """Active classes or locations from the cache only (external selects must answer within 3 s)."""
+        ...
+
+    async def save_tracking(self, team: TeamRef, user_id: str, choice: TrackingChoice) -> TrackingView:
+        """Store the classes and locations chosen; invoices QuickBooks refused for a class or location are retried."""
+        ...
+
     async def request_sync(
         self,
         team: TeamRef,
@@ -600,7 +733,9 @@ class BotService(Protocol):
         """The same as a CSV file's text (cells that look like formulas are quoted as text)."""
         ...
 
-    async def disconnect(self, team: TeamRef, user_id: str) -> None: ...
+    async def disconnect(self, team: TeamRef, user_id: str) -> ConnectionChoice:
+        """Disconnect the company the request is about (the workspace's others stay); says which one it was."""
+        ...
 
     async def webhook_address_known(self, path_token: str) -> bool:
         """Whether a webhook path token belongs to an active connection (checked before the body is read)."""

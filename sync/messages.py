@@ -115,6 +115,18 @@ def qbo_refused_bill(message: str, detail: str | None, element: str | None, code
     return f"QuickBooks refused the bill{where}: {message}{more} [code {code}]"
 
 
+def tracking_not_available(kind: str) -> str:
+    return f"That {kind} is no longer active in QuickBooks: choose another one."
+
+
+def tracking_refused(kind: str, ref_id: str) -> str:
+    """QuickBooks refused a bill's class or location (2500/610): it was made inactive or deleted there."""
+    return (
+        f"QuickBooks refused the bill's {kind} (id {ref_id}): it is inactive or deleted in QuickBooks."
+        f" Choose another {kind} with /qbo tracking"
+    )
+
+
 QBO_DID_NOT_ANSWER = "QuickBooks did not answer; the next run will check and finish it"
 NO_LINES = "the invoice has no lines"
 
@@ -288,3 +300,19 @@ def review_decided(state: str) -> str:
 
 def review_expired() -> str:
     return "This review expired after 7 days: nothing of it was posted. The next sync asks again."
+
+
+# --- several QuickBooks companies in one workspace --------------------------------------------------------------
+
+CHOOSE_CONNECTION = "This workspace has several QuickBooks companies connected. Which one?"
+CONNECTION_NOT_HERE = "That QuickBooks company is not connected to this workspace."
+CONNECTION_NAME_INVALID = "Use lower-case letters, digits and dashes (up to 24), like `acme-us`."
+
+
+def unknown_connection(name: str, names: list[str]) -> str:
+    known = ", ".join(f"`{known}`" for known in names) or "none yet"
+    return f"No QuickBooks company here is called `{name}`. The companies connected: {known}."
+
+
+def connection_name_taken(name: str) -> str:
+    return f"Another company in this workspace is already called `{name}`."

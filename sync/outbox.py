@@ -235,7 +235,7 @@ class Outbox:
 
     async def _deliver(self, notification: NotificationRecord) -> int:
         bound = log.bind(notification_id=notification.id, kind=notification.kind, run_id=notification.run_id)
-        team = await self._team(notification.workspace_id)
+        team = await self._team(notification.workspace_id, notification.connection_id)
         if team is None:  # the workspace uninstalled the app
             await self._settle(notification, Unreachable("the workspace is gone"))
             return 1
@@ -269,12 +269,13 @@ class Outbox:
         exponential = timedelta(seconds=2 ** min(notification.attempts, 12))
         return min(exponential, MAX_BACKOFF) * random.uniform(0.8, 1.2)
 
-    async def _team(self, workspace_id: int) -> TeamRef | None:
+    async def _team(self, workspace_id: int, connection_id: int | None) -> TeamRef | None:
+        """The workspace, about the notification's connection (whose finance channel it goes to)."""
         async with self._sessions() as session:
             workspace = await WorkspaceRepo(session).get(workspace_id)
         if workspace is None or workspace.uninstalled_at is not None:
             return None
-        return TeamRef(workspace.team_id, workspace.enterprise_id or None)
+        return TeamRef(workspace.team_id, workspace.enterprise_id or None).on(connection_id)
 
     async def prune(self) -> int:
         async with transaction(self._sessions) as session:

@@ -29,7 +29,7 @@ from sync import messages, review
 from sync.api import Fix, FixKind, NeedsReauthError, NotConnectedError
 from sync.attachments import Attacher
 from sync.bills import BillProblem, Booking
-from sync.books import ConnectionBooks, company_of, load_books, refresh_caches
+from sync.books import ConnectionBooks, company_of, load_books, refresh_caches, refresh_tracking, with_preferences
 from sync.connections import ClientFactory, mark_needs_reauth
 from sync.jobs import RunCounts, RunOutcome
 from sync.ledger import PaymentRequest, RunLedger
@@ -224,13 +224,11 @@ class SyncEngine:
         )
 
     async def _refresh_company(self, state: _Run) -> None:
-        """Home currency and multicurrency can change in QBO; the caches feed the Slack surfaces and the books."""
+        """Home currency, multicurrency and tracking can change in QBO; the caches feed the Slack surfaces and the
+        books."""
         preferences = await state.qbo.preferences()
-        company = dataclasses.replace(
-            state.books.context.company,
-            home_currency=preferences.home_currency,
-            multicurrency_enabled=preferences.multicurrency_enabled,
-        )
+        before = state.books.context.company
+        company = with_preferences(before, preferences)
         state.resolver.company = company
         state.planner.context = dataclasses.replace(state.planner.context, company=company)
         async with transaction(self._sessions) as session:
@@ -242,6 +240,9 @@ class SyncEngine:
         refreshed = state.connection.accounts_refreshed_at
         if refreshed is None or datetime.now(UTC) - refreshed > ACCOUNT_CACHE_TTL:
             await refresh_caches(self._sessions, state.qbo, state.connection.id, company)
+        elif (company.class_tracking, company.track_departments) != (before.class_tracking, before.track_departments):
+            # Tracking was just turned on or off: the tracking modal's lists follow now, not in an hour.
+            await refresh_tracking(self._sessions, state.qbo, state.connection.id, company)
 
     async def _refetch(self, state: _Run, invoice_ids: list[str]) -> AsyncIterator[list[Invoice]]:
         """The invoices a retry reprocesses, as they are in Ontop now, a batch at a time."""

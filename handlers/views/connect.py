@@ -21,6 +21,7 @@ class ConnectProgress:
 
     company_name: str = ""  # the QuickBooks company, "" when QuickBooks is not connected (or must be reconnected)
     ontop_connected: bool = False
+    name: str = ""  # the connection's short name in commands
 
 
 def connect_view(
@@ -35,6 +36,8 @@ def connect_view(
     blocks: list[dict[str, Any]] = [section(note)] if note else []
     if progress.company_name:
         qbo_text = f"*1. QuickBooks Online* :white_check_mark:\nConnected to *{escape(progress.company_name)}*."
+        if progress.name:
+            qbo_text += f" In commands: `{escape(progress.name)}`."
         qbo_label = "Reconnect QuickBooks"
     else:
         qbo_text = "*1. QuickBooks Online*\nSign in to Intuit and pick the company to sync into."
@@ -51,7 +54,10 @@ def connect_view(
         ontop_label = "Enter Ontop login"
     blocks.append(section(ontop_text, accessory=button(ontop_label, ConnectIds.ONTOP_BUTTON, url=ontop_url)))
     blocks.append(
-        context("Each button works once, for 10 minutes, in your browser. Done in the browser? Press *Check*.")
+        context(
+            "Each button works once, for 10 minutes, in your browser. Done in the browser? Press *Check*.",
+            "Another QuickBooks company for this workspace? `/qbo connect new`.",
+        )
     )
     return modal("Connect", blocks, callback_id=ConnectIds.CALLBACK, submit="Check")
 

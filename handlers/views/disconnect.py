@@ -18,3 +18,9 @@ def disconnect_view(company_name: str | None) -> dict[str, Any]:
         "• the sync history is kept; nothing in QuickBooks is changed or deleted"
     )
     return modal("Disconnect", [section(text)], callback_id=DisconnectIds.CALLBACK, submit="Disconnect")
+
+
+def disconnected_text(company_name: str | None) -> str:
+    """The confirmation, in the modal and the finance channel: which company (with several, it matters)."""
+    company = f"QuickBooks company *{escape(company_name)}*" if company_name else "QuickBooks"
+    return f"{company} disconnected. The mapping is deleted; the sync history is kept."

@@ -28,6 +28,7 @@ from handlers.blocks import (
     truncate,
     user_mention,
 )
+from handlers.deps import scoped
 from handlers.ids import ReviewIds
 from handlers.labels import counted, review_state_label
 from handlers.run_messages import cause_text, causes, fix_button, fix_rows, summary_fixes
@@ -63,7 +64,9 @@ def totals_text(content: ReviewContent) -> str:
     return f"Totals: {per_currency or '—'} (in USD: {money(content.usd_total, 'USD')})"
 
 
-def content_blocks(content: ReviewContent, *, with_fixes: bool) -> list[dict[str, Any]]:
+def content_blocks(
+    content: ReviewContent, *, with_fixes: bool, connection_id: int | None = None
+) -> list[dict[str, Any]]:
     """What a posting would do, for the review message and the preview alike."""
     to_do = [f"*{counted(content.bills, 'bill')}* to post"]
     if content.vendors_to_create:
@@ -90,7 +93,8 @@ def content_blocks(content: ReviewContent, *, with_fixes: bool) -> list[dict[str
             blocks.append(context(f"…and {counted(len(found) - CAUSES_SHOWN, 'more cause')}"))
         fixes = summary_fixes(content.blocked)[:FIX_BUTTONS_SHOWN]
         if with_fixes and fixes:
-            blocks.extend(fix_rows([fix_button(fix, target.name) for fix, target in fixes], block_id="review-fixes"))
+            buttons = [fix_button(fix, target.name, connection_id) for fix, target in fixes]
+            blocks.extend(fix_rows(buttons, block_id="review-fixes"))
     if content.excluded_count:
         named = ", ".join(escape(invoice.invoice_number) for invoice in content.excluded[:EXCLUDED_NAMED])
         more = content.excluded_count - min(len(content.excluded), EXCLUDED_NAMED)
@@ -165,7 +169,7 @@ def review_message(view: ReviewView) -> Message:
     headline = f":raised_hand: *{review_title(view)}*"
     if pending:
         headline += "\nNothing is posted to QuickBooks until an admin approves it."
-    blocks = [section(headline), *content_blocks(view.content, with_fixes=pending)]
+    blocks = [section(headline), *content_blocks(view.content, with_fixes=pending, connection_id=view.connection_id)]
     blocks.append(context(f"{_asked_by(view)} · {escape(review_state_label(view.state))}"))
     blocks.append(review_buttons(view) if pending else section(decision_text(view)))
     state = review_state_label(view.state)
@@ -307,13 +311,22 @@ def preview_message(preview: SyncPreview) -> Message:
         blocks.append(
             section(
                 f":no_entry_sign: {invoice_line(invoice)}",
-                accessory=button("Include again", ReviewIds.INCLUDE, value=invoice.invoice_id),
+                accessory=button(
+                    "Include again", ReviewIds.INCLUDE, value=scoped(invoice.invoice_id, preview.connection_id)
+                ),
             )
         )
     if content.bills:
         blocks.append(
             actions(
-                [button("Ask for approval in the channel", ReviewIds.REQUEST, value="preview", style="primary")],
+                [
+                    button(
+                        "Ask for approval in the channel",
+                        ReviewIds.REQUEST,
+                        value=scoped("preview", preview.connection_id),
+                        style="primary",
+                    )
+                ],
                 block_id="preview-actions",
             )
         )

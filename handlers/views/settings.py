@@ -11,6 +11,7 @@ from handlers.blocks import context, escape
 from handlers.ids import SettingsIds
 from handlers.views.common import field_error, modal
 from sync.api import ReviewSettings, WorkspaceSettings
+from sync.naming import NAME_LENGTH, is_valid_name
 from sync.scheduler import is_time_zone
 
 MAX_USD_THRESHOLD = Decimal("1e15")  # the money columns hold 18 digits before the point
@@ -41,7 +42,8 @@ def settings_view(settings: WorkspaceSettings, *, errors: dict[str, str] | None 
     }
     if settings.auto_create_vendors:
         auto_element["initial_options"] = [auto_option]
-    blocks: list[dict[str, Any]] = [
+    blocks: list[dict[str, Any]] = _connection_blocks(settings)
+    blocks += [
         {
             "type": "input",
             "block_id": SettingsIds.CHANNEL_BLOCK,
@@ -151,6 +153,28 @@ def review_blocks(review: ReviewSettings) -> list[dict[str, Any]]:
     ]
 
 
+def _connection_blocks(settings: WorkspaceSettings) -> list[dict[str, Any]]:
+    """For a connection: which company, and its short name in commands (an admin may rename it)."""
+    if settings.connection_id is None:
+        return []
+    own = " (this company's own: the others keep theirs)" if settings.connections > 1 else ""
+    return [
+        context(f"*{escape(settings.company_name or settings.connection_name)}*{own}"),
+        {
+            "type": "input",
+            "block_id": SettingsIds.NAME_BLOCK,
+            "label": {"type": "plain_text", "text": "Short name in commands"},
+            "hint": {"type": "plain_text", "text": "Like /qbo sync acme-us: lower-case letters, digits and dashes."},
+            "element": {
+                "type": "plain_text_input",
+                "action_id": SettingsIds.NAME,
+                "initial_value": settings.connection_name,
+                "max_length": NAME_LENGTH,
+            },
+        },
+    ]
+
+
 @dataclass(frozen=True)
 class SettingsForm:
     finance_channel_id: str | None
@@ -159,6 +183,7 @@ class SettingsForm:
     admin_user_ids: list[str]
     auto_create_vendors: bool
     review: ReviewSettings | None = None  # None: the form had no approval part (QuickBooks not connected)
+    connection_name: str | None = None  # None: the form had no name (no connection)
 
 
 def read_settings(state: dict[str, Any]) -> tuple[SettingsForm | None, dict[str, str]]:
@@ -175,6 +200,11 @@ def read_settings(state: dict[str, Any]) -> tuple[SettingsForm | None, dict[str,
     if not is_time_zone(timezone):
         errors[SettingsIds.TIMEZONE_BLOCK] = "Use an IANA time zone name, like America/Bogota"
     review = read_review(state, errors)
+    connection_name = None
+    if SettingsIds.NAME_BLOCK in state:
+        connection_name = str(state.get(SettingsIds.NAME_BLOCK) or "").strip().lower()
+        if not is_valid_name(connection_name):
+            errors[SettingsIds.NAME_BLOCK] = "Lower-case letters, digits and dashes, like acme-us"
     if errors:
         return None, errors
     return (
@@ -185,6 +215,7 @@ def read_settings(state: dict[str, Any]) -> tuple[SettingsForm | None, dict[str,
             admin_user_ids=list(state.get(SettingsIds.ADMINS_BLOCK) or []),
             auto_create_vendors=SettingsIds.AUTO_CREATE_ON in (state.get(SettingsIds.AUTO_CREATE_BLOCK) or []),
             review=review,
+            connection_name=connection_name,
         ),
         {},
     )
@@ -224,6 +255,8 @@ def read_review(state: dict[str, Any], errors: dict[str, str]) -> ReviewSettings
 def settings_saved_text(settings: WorkspaceSettings) -> str:
     channel = f"<#{settings.finance_channel_id}>" if settings.finance_channel_id else "no finance channel"
     saved = f"Saved: daily sync at {settings.sync_hour:02d}:00 {escape(settings.timezone)}, summaries to {channel}."
+    if settings.connection_id is not None and settings.connections > 1:
+        saved = f"*{escape(settings.connection_name)}*: {saved}"
     if settings.review is not None:
         saved += f" {review_policy_text(settings.review)}"
     return saved

@@ -10,11 +10,22 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Result, delete, select
+from sqlalchemy import Result, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.crypto import SecretBox
-from storage.models import ConceptMapping, Connection, ConnectionStatus, QboAccount, QboTaxCode, Workspace, utcnow
+from storage.models import (
+    ConceptMapping,
+    Connection,
+    ConnectionStatus,
+    QboAccount,
+    QboClass,
+    QboDepartment,
+    QboTaxCode,
+    WorkerTracking,
+    Workspace,
+    utcnow,
+)
 from storage.records import ConnectionRecord
 
 OPEN_STATUSES = (ConnectionStatus.ACTIVE, ConnectionStatus.NEEDS_REAUTH, ConnectionStatus.PENDING)
@@ -45,7 +56,7 @@ class StoredQboTokens:
 
 @dataclass(frozen=True)
 class DailySchedule:
-    """A connection's daily sync setting, taken from its workspace."""
+    """A connection's daily sync setting: its own, else its workspace's."""
 
     connection_id: int
     sync_hour: int
@@ -87,6 +98,17 @@ class ConnectionRepo:
         connections = await self.list_open(workspace_id)
         return connections[-1] if connections else None
 
+    async def get_open_by_name(self, workspace_id: int, name: str) -> ConnectionRecord | None:
+        """The workspace's open connection with this short name."""
+        row = await self._session.scalar(
+            select(Connection).where(
+                Connection.workspace_id == workspace_id,
+                Connection.name == name,
+                Connection.status.in_(OPEN_STATUSES),
+            )
+        )
+        return ConnectionRecord.of(row) if row is not None else None
+
     async def for_realm(self, workspace_id: int, realm_id: str) -> ConnectionRecord | None:
         row = await self._session.scalar(
             select(Connection).where(
@@ -123,7 +145,11 @@ class ConnectionRepo:
     async def list_daily_schedules(self) -> list[DailySchedule]:
         """Connections that get a daily run: active, installed, and past their first sync."""
         rows = await self._session.execute(
-            select(Connection.id, Workspace.sync_hour, Workspace.timezone)
+            select(
+                Connection.id,
+                func.coalesce(Connection.sync_hour, Workspace.sync_hour),
+                func.coalesce(Connection.timezone, Workspace.timezone),
+            )
             .join(Workspace, Workspace.id == Connection.workspace_id)
             .where(
                 Connection.status == ConnectionStatus.ACTIVE,
@@ -136,9 +162,27 @@ class ConnectionRepo:
 
     # --- creating and describing ----------------------------------------------------------------------------
 
-    async def create(self, workspace_id: int, realm_id: str) -> ConnectionRecord:
-        row = Connection(workspace_id=workspace_id, realm_id=realm_id, token_version=0)
+    async def create(self, workspace_id: int, realm_id: str, name: str = "") -> ConnectionRecord:
+        row = Connection(workspace_id=workspace_id, realm_id=realm_id, token_version=0, name=name)
         self._session.add(row)
+        await self._session.flush()
+        return ConnectionRecord.of(row)
+
+    async def save_name(self, connection_id: int, name: str) -> ConnectionRecord:
+        """Rename; the database refuses a name another open connection of the workspace has (IntegrityError)."""
+        row = await self._existing(connection_id)
+        row.name = name
+        await self._session.flush()
+        return ConnectionRecord.of(row)
+
+    async def save_schedule(
+        self, connection_id: int, *, finance_channel_id: str | None, sync_hour: int | None, timezone: str | None
+    ) -> ConnectionRecord:
+        """The connection's own finance channel and daily hour and time zone (None: the workspace's)."""
+        row = await self._existing(connection_id)
+        row.finance_channel_id = finance_channel_id
+        row.sync_hour = sync_hour
+        row.timezone = timezone
         await self._session.flush()
         return ConnectionRecord.of(row)
 
@@ -250,6 +294,8 @@ class ConnectionRepo:
         await self._session.execute(delete(ConceptMapping).where(ConceptMapping.connection_id == connection_id))
         await self._session.execute(delete(QboAccount).where(QboAccount.connection_id == connection_id))
         await self._session.execute(delete(QboTaxCode).where(QboTaxCode.connection_id == connection_id))
+        for tracking in (QboClass, QboDepartment, WorkerTracking):  # classes and locations go with the mapping
+            await self._session.execute(delete(tracking).where(tracking.connection_id == connection_id))
 
     # --- secrets --------------------------------------------------------------------------------------------
 

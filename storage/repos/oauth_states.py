@@ -35,6 +35,7 @@ def state_key(state: str, purpose: StatePurpose = StatePurpose.QBO_CONSENT) -> s
 class StateOwner:
     workspace_id: int
     user_id: str
+    connection_id: int | None = None  # the connection the state is for, when it was issued for one
 
 
 class OAuthStateRepo:
@@ -48,6 +49,7 @@ class OAuthStateRepo:
         now: datetime | None = None,
         *,
         purpose: StatePurpose = StatePurpose.QBO_CONSENT,
+        connection_id: int | None = None,
     ) -> str:
         state = secrets.token_urlsafe(32)
         self._session.add(
@@ -55,6 +57,7 @@ class OAuthStateRepo:
                 state_hash=state_key(state, purpose),
                 workspace_id=workspace_id,
                 user_id=user_id,
+                connection_id=connection_id,
                 expires_at=(now or utcnow()) + OAUTH_STATE_TTL,
             )
         )
@@ -75,7 +78,7 @@ class OAuthStateRepo:
     ) -> StateOwner | None:
         """The state's owner if it is known, unexpired and unused; the state stays usable (a page showing a form)."""
         row = await self._usable(state, purpose, now or utcnow(), for_update=False)
-        return StateOwner(row.workspace_id, row.user_id) if row is not None else None
+        return StateOwner(row.workspace_id, row.user_id, row.connection_id) if row is not None else None
 
     async def consume(
         self, state: str, now: datetime | None = None, *, purpose: StatePurpose = StatePurpose.QBO_CONSENT
@@ -86,7 +89,7 @@ class OAuthStateRepo:
         if row is None:
             return None
         row.used_at = moment
-        return StateOwner(row.workspace_id, row.user_id)
+        return StateOwner(row.workspace_id, row.user_id, row.connection_id)
 
     async def prune_expired(self, now: datetime | None = None) -> int:
         """Delete every state past its expiry, used or not (none can be used any more); returns how many."""

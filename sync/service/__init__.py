@@ -14,6 +14,7 @@ from sync.api import (
     AccountOption,
     BooksChoice,
     BooksView,
+    ConnectionChoice,
     ConnectionStatusView,
     InvoiceFailure,
     MappingRow,
@@ -32,6 +33,9 @@ from sync.api import (
     SyncPreview,
     SyncRequest,
     TeamRef,
+    TrackingChoice,
+    TrackingKind,
+    TrackingView,
     VendorCreateResult,
     VendorPreview,
     WorkspaceSettings,
@@ -47,6 +51,7 @@ from sync.service.reports import Reports
 from sync.service.reviews import Reviews
 from sync.service.suppliers import Suppliers
 from sync.service.syncing import Syncing
+from sync.service.tracking import Tracking
 from sync.service.webhooks import Webhooks
 from sync.service.workspaces import Workspaces
 
@@ -75,6 +80,7 @@ class Service:
         self.webhooks = Webhooks(context)
         self.fixes = Fixes(context)
         self.reviews = Reviews(context)
+        self.tracking = Tracking(context)
 
     def __repr__(self) -> str:
         return "Service()"
@@ -98,6 +104,7 @@ class Service:
         admin_user_ids: list[str],
         auto_create_vendors: bool,
         review: ReviewSettings | None = None,
+        connection_name: str | None = None,
     ) -> WorkspaceSettings:
         return await self.workspaces.update_settings(
             team,
@@ -108,7 +115,17 @@ class Service:
             admin_user_ids=admin_user_ids,
             auto_create_vendors=auto_create_vendors,
             review=review,
+            connection_name=connection_name,
         )
+
+    async def which_connection(self, team: TeamRef, *, prefer_unfinished: bool = False) -> TeamRef:
+        return await self.workspaces.which_connection(team, prefer_unfinished=prefer_unfinished)
+
+    async def connections(self, team: TeamRef) -> list[ConnectionChoice]:
+        return await self.reports.connections(team)
+
+    async def statuses(self, team: TeamRef) -> list[ConnectionStatusView]:
+        return await self.reports.statuses(team)
 
     # --- connecting -----------------------------------------------------------------------------------------
 
@@ -140,8 +157,8 @@ class Service:
     ) -> None:
         await self.connecting.save_ontop_credentials(team, user_id, email, password, backfill_from)
 
-    async def disconnect(self, team: TeamRef, user_id: str) -> None:
-        await self.connecting.disconnect(team, user_id)
+    async def disconnect(self, team: TeamRef, user_id: str) -> ConnectionChoice:
+        return await self.connecting.disconnect(team, user_id)
 
     async def forget_workspace(self, team: TeamRef) -> None:
         await self.connecting.forget_workspace(team)
@@ -183,6 +200,17 @@ class Service:
 
     async def save_books(self, team: TeamRef, user_id: str, choice: BooksChoice) -> BooksView:
         return await self.books.save_books(team, user_id, choice)
+
+    # --- class and location tracking --------------------------------------------------------------------------
+
+    async def tracking_view(self, team: TeamRef) -> TrackingView:
+        return await self.tracking.tracking_view(team)
+
+    async def tracking_options(self, team: TeamRef, kind: TrackingKind, search: str = "") -> list[AccountOption]:
+        return await self.tracking.tracking_options(team, kind, search)
+
+    async def save_tracking(self, team: TeamRef, user_id: str, choice: TrackingChoice) -> TrackingView:
+        return await self.tracking.save_tracking(team, user_id, choice)
 
     # --- syncing --------------------------------------------------------------------------------------------
 

@@ -11,9 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.models import ConnectionStatus
 from storage.records import ConnectionRecord
 from storage.repos.connections import ConnectionRepo
+from storage.repos.reviews import ReviewRepo
 from storage.repos.workspaces import WorkspaceRepo
 from sync import messages
-from sync.api import NeedsReauthError, NotConnectedError, ServiceError, TeamRef
+from sync.api import (
+    ConnectionChoice,
+    ConnectionChoiceNeeded,
+    NeedsReauthError,
+    NotConnectedError,
+    ServiceError,
+    TeamRef,
+    UnknownConnectionError,
+)
 from sync.connections import ClientFactory
 from sync.qbo.errors import QboError
 
@@ -33,7 +42,7 @@ class ServiceContext:
     async def connection(self, team: TeamRef, *, require_active: bool = False) -> ConnectionRecord:
         """The workspace's connection; raises what the person needs to hear when there is none usable."""
         connection = await self.find_connection(team)
-        if connection is None:
+        if connection is None or connection.status == ConnectionStatus.DISCONNECTED:
             raise NotConnectedError(messages.QBO_NOT_CONNECTED)
         if connection.status == ConnectionStatus.NEEDS_REAUTH:
             raise NeedsReauthError(messages.RECONNECT)
@@ -41,10 +50,79 @@ class ServiceContext:
             raise ServiceError(messages.ONTOP_NOT_CONNECTED)
         return connection
 
-    async def find_connection(self, team: TeamRef) -> ConnectionRecord | None:
+    async def about_review(self, team: TeamRef, review_id: int) -> TeamRef:
+        """The request, about the review's connection (still checked against the workspace when it is resolved)."""
+        if team.connection_id is not None or team.connection:
+            return team
+        async with self.sessions() as session:
+            record = await ReviewRepo(session).get(review_id)
+        return team.on(record.connection_id) if record is not None else team
+
+    async def which_connection(self, team: TeamRef, *, prefer_unfinished: bool = False) -> TeamRef:
+        """The request about one connection by id (see `resolve_connection`); unchanged when the workspace has none.
+
+        prefer_unfinished: with several and none named, the newest one still waiting for its Ontop login (what
+        `/qbo connect` finishes) rather than asking.
+        """
         async with self.sessions() as session:
             workspace = await WorkspaceRepo(session).find(team.team_id, team.enterprise_id)
-            return await ConnectionRepo(session).current(workspace.id) if workspace else None
+            if workspace is None:
+                return team
+            if prefer_unfinished and not (team.connection or team.connection_id):
+                unfinished = [
+                    one
+                    for one in await ConnectionRepo(session).list_open(workspace.id)
+                    if one.status == ConnectionStatus.PENDING
+                ]
+                if unfinished:
+                    return team.on(unfinished[-1].id)
+            connection = await resolve_connection(session, workspace.id, team)
+        return team.on(connection.id) if connection is not None else team
+
+    async def find_connection(self, team: TeamRef) -> ConnectionRecord | None:
+        """The connection the request is about (see `resolve_connection`); None when the workspace has none."""
+        async with self.sessions() as session:
+            workspace = await WorkspaceRepo(session).find(team.team_id, team.enterprise_id)
+            if workspace is None:
+                if team.connection or team.connection_id:
+                    raise UnknownConnectionError(messages.CONNECTION_NOT_HERE)
+                return None
+            return await resolve_connection(session, workspace.id, team)
+
+
+def choice_of(connection: ConnectionRecord) -> ConnectionChoice:
+    return ConnectionChoice(connection.id, connection.name, connection.company_name)
+
+
+async def resolve_connection(
+    session: AsyncSession, workspace_id: int, team: TeamRef, *, ask: bool = True
+) -> ConnectionRecord | None:
+    """Which of the workspace's connections a request is about.
+
+    A carried id: that connection, only if it is this workspace's (a disconnected one is returned as such, so an old
+    button says "not connected"). A name: the open connection with that name, else UnknownConnectionError listing the
+    names. Neither: the only open connection, None when there is none, and when there are several
+    ConnectionChoiceNeeded (or None, with `ask=False`, for what is the workspace's alone, like its settings).
+    """
+    connections = ConnectionRepo(session)
+    if team.connection_id is not None:
+        found = await connections.get(team.connection_id)
+        if found is None or found.workspace_id != workspace_id:
+            log.warning("connection_of_another_workspace_refused", connection_id=team.connection_id)
+            raise UnknownConnectionError(messages.CONNECTION_NOT_HERE)
+        return found
+    if team.connection:
+        named = await connections.get_open_by_name(workspace_id, team.connection)
+        if named is None:
+            names = [open_one.name for open_one in await connections.list_open(workspace_id)]
+            raise UnknownConnectionError(messages.unknown_connection(team.connection, names))
+        return named
+    open_ones = await connections.list_open(workspace_id)
+    if len(open_ones) <= 1:
+        return open_ones[0] if open_ones else None
+    if not ask:
+        return None
+    raise ConnectionChoiceNeeded(messages.CHOOSE_CONNECTION, [choice_of(one) for one in open_ones])
 
 
 def midnight(day: date) -> datetime:

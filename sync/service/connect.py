@@ -10,19 +10,29 @@ from urllib.parse import urlencode
 import structlog
 
 from storage.db import transaction
+from storage.models import ConnectionStatus
+from storage.records import ConnectionRecord
 from storage.repos.audit import AuditRepo
 from storage.repos.connections import ConnectionRepo
 from storage.repos.oauth_states import OAuthStateRepo, StateOwner, StatePurpose
 from storage.repos.runs import RunRepo
 from storage.repos.workspaces import WorkspaceRepo
 from sync import messages, scheduler
-from sync.api import NotConnectedError, OntopLoginForm, QboConnected, ServiceError, TeamRef
+from sync.api import ConnectionChoice, NotConnectedError, OntopLoginForm, QboConnected, ServiceError, TeamRef
 from sync.books import company_of, refresh_caches
+from sync.naming import short_name
 from sync.ontop.client import OntopCredentials
 from sync.ontop.models import OntopAuthError, OntopError
 from sync.qbo.auth import refresh_deadline
 from sync.qbo.errors import QboError, QboInvalidGrant
-from sync.service.base import NeedsReauthError, ServiceContext, midnight, start_of_month
+from sync.service.base import (
+    NeedsReauthError,
+    ServiceContext,
+    choice_of,
+    midnight,
+    resolve_connection,
+    start_of_month,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -43,9 +53,15 @@ class Connecting:
         return f"{base}{path}?{urlencode({'state': state})}"
 
     async def _issue(self, team: TeamRef, user_id: str, purpose: StatePurpose) -> str:
+        """A state for this workspace and person; an Ontop login state is bound to the connection the request names
+        (one that names none finishes the workspace's unfinished connection, see `_login_connection`)."""
         async with transaction(self._context.sessions) as session:
             workspace = await WorkspaceRepo(session).get_or_create(team.team_id, team.enterprise_id)
-            return await OAuthStateRepo(session).issue(workspace.id, user_id, purpose=purpose)
+            bound = None
+            if purpose is StatePurpose.ONTOP_LOGIN and (team.connection or team.connection_id):
+                connection = await resolve_connection(session, workspace.id, team)
+                bound = connection.id if connection is not None else None
+            return await OAuthStateRepo(session).issue(workspace.id, user_id, purpose=purpose, connection_id=bound)
 
     async def start_qbo_connect(self, team: TeamRef, user_id: str) -> str:
         state = await self._issue(team, user_id, StatePurpose.QBO_CONSENT)
@@ -90,8 +106,9 @@ class Connecting:
             if await connections.is_realm_open_elsewhere(workspace.id, realm_id):  # connected meanwhile elsewhere
                 raise ServiceError(messages.QBO_REALM_ELSEWHERE)
             connection = await connections.for_realm(workspace.id, realm_id)
-            if connection is None:
-                connection = await connections.create(workspace.id, realm_id)
+            if connection is None:  # another company: a connection of its own, named after it
+                names = [one.name for one in await connections.list_open(workspace.id)]
+                connection = await connections.create(workspace.id, realm_id, short_name(company.company_name, names))
             await connections.save_company(
                 connection.id,
                 company_name=company.company_name,
@@ -111,10 +128,10 @@ class Connecting:
             AuditRepo(session).record(
                 workspace.id, owner.user_id, "connect_qbo", connection.id, company=company.company_name
             )
-            team = TeamRef(workspace.team_id, workspace.enterprise_id or None)
+            team = TeamRef(workspace.team_id, workspace.enterprise_id or None).on(connection.id)
         qbo = clients.qbo_client(connection.id, realm_id)
         await refresh_caches(self._context.sessions, qbo, connection.id, company_of(connected))
-        return QboConnected(team, owner.user_id, company.company_name, connection.id)
+        return QboConnected(team, owner.user_id, company.company_name, connection.id, connected.name)
 
     async def ontop_login_page(self, team: TeamRef, user_id: str) -> str:
         return self._page(ONTOP_LOGIN_PATH, await self._issue(team, user_id, StatePurpose.ONTOP_LOGIN))
@@ -125,11 +142,26 @@ class Connecting:
             workspace = await WorkspaceRepo(session).get(owner.workspace_id) if owner else None
         if owner is None or workspace is None:
             raise ServiceError(messages.ONTOP_LINK_EXPIRED)
-        return owner, TeamRef(workspace.team_id, workspace.enterprise_id or None)
+        return owner, TeamRef(workspace.team_id, workspace.enterprise_id or None).on(owner.connection_id)
+
+    async def _login_connection(self, team: TeamRef) -> ConnectionRecord | None:
+        """The connection an Ontop login is for: the one named; else the newest still waiting for its Ontop login
+        (a `/qbo connect` being finished, also one started with `/qbo connect new`); else the only one."""
+        if team.connection or team.connection_id:
+            return await self._context.find_connection(team)
+        async with self._context.sessions() as session:
+            workspace = await WorkspaceRepo(session).find(team.team_id, team.enterprise_id)
+            open_ones = await ConnectionRepo(session).list_open(workspace.id) if workspace else []
+        unfinished = [one for one in open_ones if one.status == ConnectionStatus.PENDING]
+        if unfinished:
+            return unfinished[-1]
+        return await self._context.find_connection(team)
 
     async def ontop_login_form(self, state: str) -> OntopLoginForm:
         owner, team = await self._login_owner(state)
-        connection = await self._context.find_connection(team)
+        connection = await self._login_connection(team)
+        if connection is not None:
+            team = team.on(connection.id)
         first_day = connection.backfill_from if connection and connection.backfill_from else None
         return OntopLoginForm(
             team=team,
@@ -164,7 +196,7 @@ class Connecting:
             raise ServiceError(messages.ONTOP_EMAIL_INVALID, field="email")
         if not password:
             raise ServiceError(messages.ONTOP_PASSWORD_MISSING, field="password")
-        connection = await self._context.find_connection(team)
+        connection = await self._login_connection(team)
         if connection is None:
             raise ServiceError(messages.CONNECT_QBO_FIRST)
         if connection.status not in ("pending", "active"):
@@ -213,14 +245,14 @@ class Connecting:
 
     # --- disconnecting --------------------------------------------------------------------------------------
 
-    async def disconnect(self, team: TeamRef, user_id: str) -> None:
-        async with self._context.sessions() as session:
-            workspace = await WorkspaceRepo(session).find(team.team_id, team.enterprise_id)
-            connections = await ConnectionRepo(session).list_open(workspace.id) if workspace else []
-        if not connections:
+    async def disconnect(self, team: TeamRef, user_id: str) -> ConnectionChoice:
+        """Disconnect the connection the request is about; the workspace's other companies are left as they are.
+        Returns which one it was (the confirmation names it)."""
+        connection = await self._context.find_connection(team)
+        if connection is None or connection.status == ConnectionStatus.DISCONNECTED:
             raise NotConnectedError(messages.QBO_NOT_CONNECTED)
-        for connection in connections:
-            await self._disconnect(connection.id, user_id)
+        await self._disconnect(connection.id, user_id)
+        return choice_of(connection)
 
     async def forget_workspace(self, team: TeamRef) -> None:
         """app_uninstalled / tokens_revoked: disconnect everything and stop scheduling."""

@@ -32,6 +32,7 @@ from storage.repos.vendor_links import VendorLinkRepo
 from storage.repos.workspaces import WorkspaceRepo
 from sync import messages, scheduler
 from sync.api import (
+    ConnectionChoice,
     ConnectionStatusView,
     Fix,
     FixKind,
@@ -50,7 +51,7 @@ from sync.api import (
 from sync.books import PAY_FROM_TYPES
 from sync.failures import group_failures
 from sync.plan import EXCLUDED_IN_REVIEW, REVIEW_CODES
-from sync.service.base import ServiceContext
+from sync.service.base import ServiceContext, choice_of, resolve_connection
 
 __all__ = ["Reports", "failures_csv", "group_failures", "run_summary_of", "workspace_settings"]
 
@@ -58,15 +59,33 @@ MAX_FAILURES_IN_SUMMARY = 50
 RECENT_RUNS = 5  # the App Home's latest runs
 
 
-def workspace_settings(team: TeamRef, workspace: WorkspaceRecord) -> WorkspaceSettings:
+def workspace_settings(
+    team: TeamRef, workspace: WorkspaceRecord, connection: ConnectionRecord | None = None, connections: int = 0
+) -> WorkspaceSettings:
+    """The workspace's settings, or a connection's: its own channel, hour and time zone where it has them."""
+    if connection is None:
+        return WorkspaceSettings(
+            team=team,
+            finance_channel_id=workspace.finance_channel_id,
+            sync_hour=workspace.sync_hour,
+            timezone=workspace.timezone,
+            admin_user_ids=list(workspace.admin_user_ids),
+            auto_create_vendors=workspace.auto_create_vendors,
+            installer_user_id=workspace.installed_by,
+            connections=connections,
+        )
     return WorkspaceSettings(
-        team=team,
-        finance_channel_id=workspace.finance_channel_id,
-        sync_hour=workspace.sync_hour,
-        timezone=workspace.timezone,
+        team=team.on(connection.id),
+        finance_channel_id=connection.finance_channel_id or workspace.finance_channel_id,
+        sync_hour=workspace.sync_hour if connection.sync_hour is None else connection.sync_hour,
+        timezone=connection.timezone or workspace.timezone,
         admin_user_ids=list(workspace.admin_user_ids),
         auto_create_vendors=workspace.auto_create_vendors,
         installer_user_id=workspace.installed_by,
+        connection_id=connection.id,
+        connection_name=connection.name,
+        company_name=connection.company_name,
+        connections=connections,
     )
 
 
@@ -95,6 +114,7 @@ def run_summary_of(run: RunRecord) -> RunSummary:
         held=run.held,
         review_count=run.review_cases,
         progress_message=(run.progress_channel, run.progress_ts) if run.progress_channel and run.progress_ts else None,
+        connection_id=run.connection_id,
     )
 
 
@@ -110,7 +130,7 @@ def failure_of(entry: LedgerEntry) -> InvoiceFailure:
             target_name = f"{worker} ({target.rpartition(':')[2]})"
         elif kind in (FixKind.RETRY, FixKind.LINK_BILL, FixKind.SKIP_INVOICE):
             target_name = entry.invoice_number  # per-invoice fixes are named by the invoice
-        fix = Fix(kind, target, target_name)
+        fix = Fix(kind, target, target_name, entry.connection_id)
     return InvoiceFailure(
         invoice_id=entry.invoice_id,
         invoice_number=entry.invoice_number,
@@ -142,12 +162,12 @@ async def run_failures(session: AsyncSession, run: RunRecord) -> tuple[list[Invo
     reviews = [review_case_of(entry) for entry in entries if entry.error_code in REVIEW_CODES]
     connection = await ConnectionRepo(session).get(run.connection_id)
     if connection is not None and connection.status == ConnectionStatus.NEEDS_REAUTH:
-        reconnect = Fix(FixKind.RECONNECT, str(connection.id), connection.company_name)
+        reconnect = Fix(FixKind.RECONNECT, str(connection.id), connection.company_name, connection.id)
         failures.insert(
             0, InvoiceFailure("", "", connection.company_name, None, None, messages.RECONNECT, reconnect, "reauth")
         )
     elif connection is not None and await _bills_wait_for_a_pay_from_account(session, connection):
-        choose = Fix(FixKind.BOOKS, str(connection.id), connection.company_name)
+        choose = Fix(FixKind.BOOKS, str(connection.id), connection.company_name, connection.id)
         failures.insert(
             0,
             InvoiceFailure(
@@ -170,6 +190,7 @@ async def run_summary(session: AsyncSession, run: RunRecord) -> RunSummary:
         review_cases=reviews[:MAX_FAILURES_IN_SUMMARY],
         review_count=max(len(reviews), run.review_cases),
         home_currency=connection.home_currency if connection else "USD",
+        connection_name=connection.name if connection else "",
         review=await review_ref(session, run),
         posted_review_id=posted.id if posted else None,
         usd_booked=booked.get(run.id),
@@ -344,6 +365,9 @@ async def connection_status(
     last = next((run for run in history if run.status not in (RunStatus.QUEUED, RunStatus.RUNNING)), None)
     latest = await NotificationRepo(session).latest_settled(workspace.id)
     failed = await ledger.list_in_states([InvoiceState.FAILED])
+    settings = workspace_settings(
+        team, workspace, connection, len(await ConnectionRepo(session).list_open(workspace.id))
+    )
     return ConnectionStatusView(
         connection_id=connection.id,
         status=connection.status,
@@ -359,8 +383,8 @@ async def connection_status(
         failed_invoices=len(failed),
         last_run=await run_summary(session, last) if last else None,
         active_run=run_summary_of(active) if active else None,
-        next_daily_run_at=scheduler.next_daily_run_at(workspace.sync_hour, workspace.timezone, datetime.now(UTC)),
-        settings=workspace_settings(team, workspace),
+        next_daily_run_at=scheduler.next_daily_run_at(settings.sync_hour, settings.timezone, datetime.now(UTC)),
+        settings=settings,
         open_failures=group_failures(
             [failure_of(entry) for entry in await ledger.list_in_states([InvoiceState.FAILED])]
         ),
@@ -368,6 +392,7 @@ async def connection_status(
         last_notification_at=latest.delivered_at if latest else None,
         notifications_problem=notification_problem(latest),
         recent_runs=await run_history(session, connection.id, RECENT_RUNS),
+        name=connection.name,
     )
 
 
@@ -391,10 +416,24 @@ class Reports:
     async def status(self, team: TeamRef) -> ConnectionStatusView | None:
         async with self._context.sessions() as session:
             workspace = await WorkspaceRepo(session).find(team.team_id, team.enterprise_id)
-            connection = await ConnectionRepo(session).current(workspace.id) if workspace else None
+            connection = await resolve_connection(session, workspace.id, team) if workspace else None
             if workspace is None or connection is None:
                 return None
             return await connection_status(session, team, workspace, connection)
+
+    async def statuses(self, team: TeamRef) -> list[ConnectionStatusView]:
+        async with self._context.sessions() as session:
+            workspace = await WorkspaceRepo(session).find(team.team_id, team.enterprise_id)
+            if workspace is None:
+                return []
+            connections = await ConnectionRepo(session).list_open(workspace.id)
+            return [await connection_status(session, team.on(one.id), workspace, one) for one in connections]
+
+    async def connections(self, team: TeamRef) -> list[ConnectionChoice]:
+        async with self._context.sessions() as session:
+            workspace = await WorkspaceRepo(session).find(team.team_id, team.enterprise_id)
+            connections = await ConnectionRepo(session).list_open(workspace.id) if workspace else []
+        return [choice_of(connection) for connection in connections]
 
     async def run_summary(self, team: TeamRef, run_id: int) -> RunSummary | None:
         async with self._context.sessions() as session:

@@ -29,6 +29,7 @@ from sync.api import (
     ServiceError,
     SyncRequest,
     TeamRef,
+    UnknownConnectionError,
 )
 from sync.ontop.models import InvoiceStatus
 from sync.plan import EXCLUDED_IN_REVIEW
@@ -56,6 +57,7 @@ async def review_view(session: AsyncSession, connection: ConnectionRecord, recor
     )
     posted = await NotificationRepo(session).get_by_key(connection.workspace_id, f"review:{record.id}")
     return ReviewView(
+        connection_id=connection.id,
         review_id=record.id,
         state=ReviewState(record.state),
         content=content,
@@ -91,7 +93,10 @@ class Reviews:
     # --- reading ----------------------------------------------------------------------------------------------
 
     async def review(self, team: TeamRef, review_id: int) -> ReviewView | None:
-        connection = await self._context.find_connection(team)
+        try:
+            connection = await self._context.find_connection(await self._context.about_review(team, review_id))
+        except UnknownConnectionError:
+            return None  # another workspace's
         if connection is None:
             return None
         async with self._context.sessions() as session:
@@ -101,6 +106,7 @@ class Reviews:
             return await review_view(session, connection, record)
 
     async def review_page(self, team: TeamRef, review_id: int, page: int = 0) -> ReviewPage:
+        team = await self._context.about_review(team, review_id)
         connection = await self._context.connection(team)
         async with self._context.sessions() as session:
             record = await ReviewRepo(session).get(review_id)
@@ -115,6 +121,7 @@ class Reviews:
     # --- deciding ---------------------------------------------------------------------------------------------
 
     async def approve_review(self, team: TeamRef, user_id: str, review_id: int) -> ReviewDecision:
+        team = await self._context.about_review(team, review_id)
         connection = await self._context.connection(team, require_active=True)
         async with transaction(self._context.sessions) as session:
             record, problem = await self._decidable(session, connection, review_id)
@@ -132,6 +139,7 @@ class Reviews:
         return decision
 
     async def skip_review(self, team: TeamRef, user_id: str, review_id: int) -> ReviewDecision:
+        team = await self._context.about_review(team, review_id)
         connection = await self._context.connection(team)
         async with transaction(self._context.sessions) as session:
             record, problem = await self._decidable(session, connection, review_id)
@@ -148,6 +156,7 @@ class Reviews:
     async def save_review_exclusions(
         self, team: TeamRef, user_id: str, review_id: int, shown: list[str], excluded: list[str]
     ) -> ReviewView:
+        team = await self._context.about_review(team, review_id)
         connection = await self._context.connection(team)
         async with transaction(self._context.sessions) as session:
             record, problem = await self._decidable(session, connection, review_id)

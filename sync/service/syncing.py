@@ -12,7 +12,7 @@ from storage.repos.audit import AuditRepo
 from storage.repos.ledger import LedgerRepo
 from sync import jobs, messages
 from sync.api import ReconcileReport, RunStatus, RunTrigger, ServiceError, SyncPreview, SyncRequest, TeamRef
-from sync.books import company_of, load_books
+from sync.books import company_of, load_books, with_preferences
 from sync.ontop.models import OntopError
 from sync.plan import Outcome
 from sync.planning import Planner
@@ -40,11 +40,7 @@ async def plan_next_run(context: ServiceContext, connection: ConnectionRecord) -
     draft = ReviewDraft()
     try:
         preferences = await qbo.preferences()
-        company = dataclasses.replace(
-            company_of(connection),
-            home_currency=preferences.home_currency,
-            multicurrency_enabled=preferences.multicurrency_enabled,
-        )
+        company = with_preferences(company_of(connection), preferences)
         async with context.sessions() as session:
             books = await load_books(session, connection, company)
         async with await context.clients.ontop_for_connection(connection.id) as ontop:
@@ -100,7 +96,9 @@ class Syncing:
     async def sync_preview(self, team: TeamRef) -> SyncPreview:
         """What the next run would do, planned exactly as the run plans, without writing anything anywhere."""
         connection = await self._context.connection(team, require_active=True)
-        return (await plan_next_run(self._context, connection)).preview()
+        return dataclasses.replace(
+            (await plan_next_run(self._context, connection)).preview(), connection_id=connection.id
+        )
 
     async def retry_invoice(self, team: TeamRef, user_id: str, invoice_id: str) -> SyncRequest:
         connection = await self._context.connection(team, require_active=True)

@@ -222,6 +222,22 @@ async def test_a_connection_never_has_two_running_runs(sessions: Sessions) -> No
     assert [run.status for run in await runs_of(sessions, busy)] == ["running", "queued"]
 
 
+async def test_two_companies_of_one_workspace_sync_in_parallel_each_one_run_at_a_time(sessions: Sessions) -> None:
+    us = await make_connection(sessions, team_id="T1")
+    uk = await make_connection(sessions, team_id="T1")  # a second QuickBooks company of the same workspace
+    us_run, _ = await _enqueue(sessions, us)
+    uk_run, _ = await _enqueue(sessions, uk)
+
+    claims = await asyncio.gather(*(_claim(sessions, f"w{index}") for index in range(3)))
+    await _enqueue(sessions, us, RunTrigger.WEBHOOK)  # each company's follow-up waits behind its own run
+    await _enqueue(sessions, uk, RunTrigger.WEBHOOK)
+
+    assert sorted(run.id for run in claims if run is not None) == sorted([us_run, uk_run])
+    assert await _claim(sessions, "w4") is None
+    assert [run.status for run in await runs_of(sessions, us)] == ["running", "queued"]
+    assert [run.status for run in await runs_of(sessions, uk)] == ["running", "queued"]
+
+
 async def test_the_database_refuses_a_second_running_run_for_a_connection(sessions: Sessions) -> None:
     connection_id = await make_connection(sessions)
     with pytest.raises(IntegrityError):

@@ -57,6 +57,11 @@ async def test_workspace_b_sees_nothing_of_workspace_a_and_changes_nothing(
             (FixIds.MAP, "BONUS"),
             (HomeIds.SYNC, secrets_of_a["connection"]),
             (HomeIds.DISCONNECT, json.dumps({"team_id": TEAM_ID, "connection_id": secrets_of_a["connection"]})),
+            # Buttons carry their connection as "c<id>|<value>": B forges A's connection id into them.
+            (HomeIds.SYNC, f"c{secrets_of_a['connection']}|home"),
+            (HomeIds.DISCONNECT, f"c{secrets_of_a['connection']}|home"),
+            (FixIds.RETRY, f"c{secrets_of_a['connection']}|{secrets_of_a['invoice']}"),
+            (FixIds.CREATE_VENDOR, f"c{secrets_of_a['connection']}|{secrets_of_a['agreement']}"),
         ):
             action = {"type": "button", "action_id": str(action_id), "block_id": "crafted", "value": value}
             payload = block_actions_payload(
@@ -138,11 +143,18 @@ async def test_the_service_never_answers_one_workspace_with_another_workspace_s_
     assert await service.run_summary(team_b, runs[0].id) is None
     assert await service.status(team_b) is None
     assert await service.account_options(team_b) == []
+    forged = team_b.on(driver_a.connection_id)  # B claims A's connection, as a forged button or modal would
     for attempt in (
         service.retry_invoice(team_b, ADMIN_B, ledger[0].ontop_invoice_id),
         service.create_missing_vendors(team_b, ADMIN_B, [str(ledger[0].agreement_id)]),
         service.request_sync(team_b, ADMIN_B),
         service.disconnect(team_b, ADMIN_B),
+        service.request_sync(forged, ADMIN_B),
+        service.status(forged),
+        service.mapping_rows(forged),
+        service.save_mappings(forged, ADMIN_B, {"BONUS": "1"}),
+        service.disconnect(forged, ADMIN_B),
+        service.which_connection(forged),
     ):
         try:
             await attempt

@@ -21,6 +21,9 @@ from sync.api import (
     AccountOption,
     BooksChoice,
     BooksView,
+    ConceptClassRow,
+    ConnectionChoice,
+    ConnectionChoiceNeeded,
     ConnectionStatusView,
     Fix,
     FixKind,
@@ -49,13 +52,19 @@ from sync.api import (
     SyncPreview,
     SyncRequest,
     TeamRef,
+    TrackingChoice,
+    TrackingKind,
+    TrackingView,
+    UnknownConnectionError,
     VendorCreateResult,
     VendorMatch,
     VendorPreview,
     VendorPreviewRow,
     WebhookRejected,
+    WorkerTrackingRow,
     WorkspaceSettings,
 )
+from sync.naming import slug
 from sync.service.reports import group_failures
 
 ONTOP_EMAIL = "finance@acme.test"
@@ -100,6 +109,9 @@ class TeamState:
     reviews: dict[int, ReviewView] = field(default_factory=dict)
     review_invoices: dict[int, list[ReviewInvoice]] = field(default_factory=dict)
     included_again: list[str] = field(default_factory=list)  # invoice ids an admin included again
+    tracking: TrackingView = field(default_factory=lambda: default_tracking())
+    # Other QuickBooks companies of the workspace (the seeded one is connection 1, named after its company).
+    other_connections: list[ConnectionChoice] = field(default_factory=list)
 
 
 def default_books(*, tax_codes: bool = False) -> BooksView:
@@ -116,6 +128,25 @@ def default_books(*, tax_codes: bool = False) -> BooksView:
         ap_chosen={},
         tax_codes=list(TAX_CODES) if tax_codes else [],
         default_tax_code_id="3" if tax_codes else None,
+    )
+
+
+CLASSES = [AccountOption("5000000000000010001", "Engineering"), AccountOption("5000000000000010002", "Sales")]
+LOCATIONS = [AccountOption("5000000000000010011", "Latin America"), AccountOption("5000000000000010012", "Europe")]
+
+
+def default_tracking(*, on: bool = True) -> TrackingView:
+    """A company that tracks classes per line and locations (on), or neither; one concept and two workers."""
+    return TrackingView(
+        company_name="Acme Books",
+        class_tracking=on,
+        class_tracking_per_txn=False,
+        track_departments=on,
+        concepts=[ConceptClassRow("BONUS", "Bonus", None, None)],
+        workers=[
+            WorkerTrackingRow("agr-1", "Ana *Gómez*", CLASSES[0].account_id, "Engineering", None, None),
+            WorkerTrackingRow("agr-2", "Ben Li", None, None, None, None),
+        ],
     )
 
 
@@ -246,6 +277,11 @@ class FakeService:
 
     # --- internals ------------------------------------------------------------------------------------------
 
+    def set_tracking(self, team_id: str, view: TrackingView) -> None:
+        """What `/qbo tracking` shows for a workspace (e.g. a company that tracks nothing)."""
+        with self._lock:
+            self._team(TeamRef(team_id)).tracking = view
+
     def _team(self, team: TeamRef) -> TeamState:
         if team.team_id not in self._teams:
             self._teams[team.team_id] = TeamState(WorkspaceSettings(team, None, 6, "America/Bogota", [], False))
@@ -260,6 +296,11 @@ class FakeService:
         error = self.failures.get(method)
         if error is not None:
             raise error
+
+    def _choices(self, state: TeamState) -> list[ConnectionChoice]:
+        company = state.connected_company
+        seeded = [ConnectionChoice(1, slug(company), company)] if company else []
+        return seeded + list(state.other_connections)
 
     def _connected(self, team: TeamRef) -> TeamState:
         state = self._team(team)
@@ -279,6 +320,32 @@ class FakeService:
         with self._lock:
             return self._team(team).settings
 
+    async def which_connection(self, team: TeamRef, *, prefer_unfinished: bool = False) -> TeamRef:
+        # Not recorded as a call: every per-company command asks it first, and tests count the calls that matter.
+        with self._lock:
+            choices = self._choices(self._team(team))
+        if team.connection_id is not None:
+            if all(choice.connection_id != team.connection_id for choice in choices):
+                raise UnknownConnectionError("That QuickBooks company is not connected to this workspace.")
+            return team
+        if team.connection:
+            named = [choice for choice in choices if choice.name == team.connection]
+            if not named:
+                names = ", ".join(f"`{choice.name}`" for choice in choices)
+                raise UnknownConnectionError(f"No QuickBooks company here is called `{team.connection}`: {names}.")
+            return team.on(named[0].connection_id)
+        if len(choices) > 1:
+            raise ConnectionChoiceNeeded("This workspace has several QuickBooks companies connected.", choices)
+        return team.on(choices[0].connection_id) if choices else team
+
+    async def connections(self, team: TeamRef) -> list[ConnectionChoice]:
+        with self._lock:
+            return self._choices(self._team(team))
+
+    async def statuses(self, team: TeamRef) -> list[ConnectionStatusView]:
+        status = await self.status(team)
+        return [status] if status is not None else []
+
     async def update_settings(
         self,
         team: TeamRef,
@@ -290,8 +357,11 @@ class FakeService:
         admin_user_ids: list[str],
         auto_create_vendors: bool,
         review: ReviewSettings | None = None,
+        connection_name: str | None = None,
     ) -> WorkspaceSettings:
-        extra = {"review": review} if review is not None else {}
+        extra: dict[str, Any] = {"review": review} if review is not None else {}
+        if connection_name is not None:
+            extra["connection_name"] = connection_name
         await self._enter(
             "update_settings",
             team,
@@ -488,6 +558,44 @@ class FakeService:
             )
             return state.books
 
+    async def tracking_view(self, team: TeamRef) -> TrackingView:
+        await self._enter("tracking_view", team)
+        with self._lock:
+            return self._connected(team).tracking
+
+    async def tracking_options(self, team: TeamRef, kind: TrackingKind, search: str = "") -> list[AccountOption]:
+        await self._enter("tracking_options", team, kind=kind, search=search)
+        options = CLASSES if kind == "class" else LOCATIONS
+        return [option for option in options if search.lower() in option.name.lower()]
+
+    async def save_tracking(self, team: TeamRef, user_id: str, choice: TrackingChoice) -> TrackingView:
+        await self._enter("save_tracking", team, user_id=user_id, choice=choice)
+        names = {option.account_id: option.name for option in (*CLASSES, *LOCATIONS)}
+        with self._lock:
+            state = self._connected(team)
+            view = state.tracking
+            concepts = [
+                replace(
+                    row,
+                    class_id=choice.concept_classes[row.concept],
+                    class_name=names.get(choice.concept_classes[row.concept] or ""),
+                )
+                if row.concept in choice.concept_classes
+                else row
+                for row in view.concepts
+            ]
+            workers = []
+            for row in view.workers:
+                if row.agreement_id in choice.worker_classes:
+                    class_id = choice.worker_classes[row.agreement_id]
+                    row = replace(row, class_id=class_id, class_name=names.get(class_id or ""))
+                if row.agreement_id in choice.worker_locations:
+                    location_id = choice.worker_locations[row.agreement_id]
+                    row = replace(row, location_id=location_id, location_name=names.get(location_id or ""))
+                workers.append(row)
+            state.tracking = replace(view, concepts=concepts, workers=workers)
+            return state.tracking
+
     async def create_vendor_in_currency(
         self, team: TeamRef, user_id: str, agreement_id: str, currency: str
     ) -> VendorCreateResult:
@@ -598,12 +706,18 @@ class FakeService:
             if failures is not None:
                 state.all_failures[run.run_id] = failures
 
-    async def disconnect(self, team: TeamRef, user_id: str) -> None:
+    async def disconnect(self, team: TeamRef, user_id: str) -> ConnectionChoice:
         await self._enter("disconnect", team, user_id=user_id)
         with self._lock:
             state = self._connected(team)
+            other = [one for one in state.other_connections if one.connection_id == team.connection_id]
+            if other:  # one of the other companies: the seeded one stays
+                state.other_connections.remove(other[0])
+                return other[0]
+            gone = self._choices(state)[0]
             state.connected_company = None
             state.mapping.clear()
+            return gone
 
     async def webhook_address_known(self, path_token: str) -> bool:
         await self._enter("webhook_address_known", None, path_token=path_token)

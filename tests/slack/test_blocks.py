@@ -228,7 +228,7 @@ def test_settings_form_reads_every_field() -> None:
 
 
 def test_home_view_without_a_connection_offers_connect() -> None:
-    view = home_view(None, None)
+    view = home_view([], None)
     assert view["type"] == "home"
     assert "home-connect" in str(view["blocks"])
 

@@ -25,7 +25,7 @@ from handlers.labels import concept_label
 from handlers.views.books import books_blocks
 from handlers.views.common import result_view
 from handlers.views.connect import ConnectProgress, connect_done_text, connect_view
-from handlers.views.disconnect import disconnect_view
+from handlers.views.disconnect import disconnect_view, disconnected_text
 from handlers.views.fixes import fixes_view
 from handlers.views.mapping import mapping_saved_view, mapping_view
 from handlers.views.settings import settings_saved_text, settings_view
@@ -251,6 +251,7 @@ BUILDERS: dict[str, Callable[[], Any]] = {
         "Settings", settings_saved_text(WorkspaceSettings(TEAM, "C1", 6, EVIL, [], False))
     ),
     "disconnect view": lambda: disconnect_view(EVIL),
+    "disconnected": lambda: result_view("Disconnect", disconnected_text(EVIL)),
     "fix the rest view": lambda: fixes_view(evil_summary(), skip=0),
     "service problem view": lambda: flows.problem_view("Map accounts", ServiceError(f"Not in {EVIL}.")),
 }

@@ -437,11 +437,11 @@ async def test_disconnect_asks_first_then_disconnects_and_announces(
     assert connected.calls("disconnect") == []
     await slack.submit_view(view["id"], {})
     result = wait_view(app, "result-view", updates=2)
-    assert "QuickBooks disconnected" in texts(result)
+    assert "QuickBooks company *Acme Books LLC* disconnected" in texts(result)
     [call] = connected.calls("disconnect")
     assert call.team_id == "T0001"
     app.fake.recorder.wait_for("chat.postMessage")
-    assert "disconnected" in app.fake.messages("C0FIN")[0]["text"]
+    assert "QuickBooks company *Acme Books LLC* disconnected" in app.fake.messages("C0FIN")[0]["text"]
 
 
 async def test_crafted_submission_by_a_non_admin_changes_nothing(

@@ -145,7 +145,7 @@ async def test_the_app_home_shows_the_latest_runs(connected: FakeService) -> Non
     status = await connected.status(TEAM)
     assert status is not None
 
-    home = home_view(replace(status, recent_runs=[sample_run(7), sample_run(6)]), status.settings)
+    home = home_view([replace(status, recent_runs=[sample_run(7), sample_run(6)])], status.settings)
 
     body = texts(home)
     assert "*Recent syncs*" in body and "*#7*" in body and "*#6*" in body
