@@ -286,6 +286,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
         team = team_of(context).on(int(chosen)) if chosen.isdigit() else team_of(context)
         user_id = str((body.get("user") or {}).get("id") or "")
         structlog.contextvars.bind_contextvars(team_id=team.team_id, user_id=user_id)
+        if session is None:
+            # The question is answered: replace it, so choosing again cannot run the command a second time.
+            label = str(((action.get("selected_option") or {}).get("text") or {}).get("text") or "")
+            await respond(replace_original=True, text=f"Going on with {blocks.escape(label)}." if label else "…")
         button = str(then.get("button") or "")
         if button in BUTTONS:
             await press(deps, client, body, team, user_id, button, str(then.get("value") or ""), session=session)

@@ -217,7 +217,9 @@ async def test_sync_without_a_name_asks_which_company_and_queues_only_the_chosen
 
         answer = await choose_in_ephemeral(slack, stack, question, second)
         assert answer.status_code == 200, answer.text
-        queued = await next_ephemeral(stack, 1)
+        answered = await next_ephemeral(stack, 1)
+        assert SECOND_NAME in answered["text"], "the question is answered with the company chosen"
+        queued = await next_ephemeral(stack, 2)
 
     run_id = queued_run_id(queued["text"])
     by_connection = await runs_by_connection(driver)
