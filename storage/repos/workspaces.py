@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Workspace, utcnow
@@ -25,8 +26,15 @@ class WorkspaceRepo:
         row = await self._find_row(team_id, enterprise_id)
         if row is None:
             row = Workspace(team_id=team_id, enterprise_id=enterprise_id or "", team_name=team_name, admin_user_ids=[])
-            self._session.add(row)
-            await self._session.flush()
+            try:
+                async with self._session.begin_nested():  # a savepoint: losing the race must not end the transaction
+                    self._session.add(row)
+            except IntegrityError:
+                # A first contact racing another (a burst of requests from a new workspace): use the row it made.
+                found = await self._find_row(team_id, enterprise_id)
+                if found is None:
+                    raise
+                row = found
         elif row.uninstalled_at is not None:
             row.uninstalled_at = None
             await self._session.flush()

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.crypto import SecretBox
 from storage.db import transaction
-from storage.models import InvoiceState, SyncedInvoice
-from storage.records import ConnectionRecord, LedgerEntry
+from storage.models import InvoiceState, SyncedInvoice, Workspace
+from storage.records import ConnectionRecord, LedgerEntry, WorkspaceRecord
 from storage.repos.connections import ConnectionRepo
 from storage.repos.ledger import FixRef, InvoiceFacts, LedgerRepo
 from storage.repos.mappings import MappingRepo
@@ -171,3 +173,26 @@ async def test_disconnect_forgets_secrets_and_mapping_but_keeps_the_ledger(
         assert connection is not None and not connection.has_qbo_tokens
         assert await MappingRepo(session).get_all(connection_id) == {}
         assert set(await LedgerRepo(session, connection_id).get_many(["inv-1"])) == {"inv-1"}
+
+
+async def test_two_first_contacts_of_one_workspace_racing_make_one_workspace_and_both_succeed(
+    sessions: Sessions,
+) -> None:
+    """A burst of requests from a new workspace: on PostgreSQL the second insert waits for the first transaction and
+    then hits the unique key; it must use the row the first one made, not fail the request."""
+    async with transaction(sessions) as first:
+        made = await WorkspaceRepo(first).get_or_create("T9", team_name="Nine")
+        second = asyncio.create_task(_get_or_create_in_own_transaction(sessions, "T9"))
+        await asyncio.sleep(0.2)  # the second transaction reads "no such workspace" and waits on the key
+    found = await second
+
+    assert found.id == made.id
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Workspace)) == 1
+
+
+async def _get_or_create_in_own_transaction(sessions: Sessions, team_id: str) -> WorkspaceRecord:
+    async with transaction(sessions) as session:
+        record = await WorkspaceRepo(session).get_or_create(team_id)
+        await WorkspaceRepo(session).find(team_id)  # the transaction is still usable after losing the race
+        return record
