@@ -120,7 +120,8 @@ def run_first_sync(plan: Plan, out: report.Report) -> None:
         months=12,
         time_scale=plan.first_sync_time_scale,
     )
-    out.add(report.first_sync_figure(result))
+    for figure in report.first_sync_figures(result):
+        out.add(figure)
 
 
 def run_overhead(plan: Plan, out: report.Report) -> None:

@@ -103,6 +103,14 @@ def qbo_stats(url: str) -> dict[str, Any]:
     return stats
 
 
+def qbo_entities(url: str, kind: str) -> list[dict[str, Any]]:
+    """Every entity of a kind the emulator holds for its default realm (Bill, BillPayment, Attachable, ...)."""
+    answer = httpx.get(f"{url}/_emulator/entities/{kind}", timeout=60)
+    answer.raise_for_status()
+    entities: list[dict[str, Any]] = answer.json()["entities"]
+    return entities
+
+
 # --- the child side ---------------------------------------------------------------------------------------------
 
 

@@ -174,6 +174,25 @@ def summary_posted(stack: LocalStack) -> bool:
     return bool(summary_calls(stack))
 
 
+def _summary_run_id(params: dict[str, Any]) -> int | None:
+    metadata: Any = params.get("metadata") or {}
+    if isinstance(metadata, str):
+        metadata = json.loads(metadata)
+    return int(metadata["event_payload"]["run_id"])
+
+
+def summary_run_ids(stack: LocalStack) -> list[int]:
+    """The runs whose summary reached Slack, in the order their first summary did."""
+    ids = [_summary_run_id(call.params) for call in summary_calls(stack)]
+    return list(dict.fromkeys(run_id for run_id in ids if run_id is not None))
+
+
+def summary_text_of(stack: LocalStack, run_id: int) -> str:
+    """A run's latest summary text."""
+    calls = [call for call in summary_calls(stack) if _summary_run_id(call.params) == run_id]
+    return " ".join(str(calls[-1].params.get("text") or "").split())[:300] if calls else ""
+
+
 def summary_text(stack: LocalStack) -> str:
     """The summary's notification text, e.g. "QuickBooks sync #1 finished in 4m 2s: 2,041 bills booked ..."."""
     calls = summary_calls(stack)

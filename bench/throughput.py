@@ -140,9 +140,9 @@ class _TimedLimiter(RealmLimiter):
         self._trace = trace
 
     @asynccontextmanager
-    async def slot(self, realm_id: str, *, batch: bool = False) -> AsyncIterator[None]:
+    async def slot(self, realm_id: str, *, batch: bool = False, background: bool = False) -> AsyncIterator[None]:
         asked = time.monotonic()
-        async with super().slot(realm_id, batch=batch):
+        async with super().slot(realm_id, batch=batch, background=background):
             self._trace.waits.append(SlotWait(asked, time.monotonic() - asked, batch))
             yield
 

@@ -160,7 +160,10 @@ class SlackRunNotifier:
         if ref.posted is None and total:
             ref = await self._post_progress(ref)  # a scheduled run that found work
         if ref.posted is not None:
-            await self._slack.run_progress(ref.posted, ref.run_id, done, total, requested_by=ref.requested_by)
+            what = "payments, fee bills and PDFs" if ref.trigger == RunTrigger.FINISH else "invoices"
+            await self._slack.run_progress(
+                ref.posted, ref.run_id, done, total, requested_by=ref.requested_by, what=what
+            )
         return ref
 
     async def run_finished(self, run_id: int, ref: RunMessage | None) -> None:
@@ -168,7 +171,8 @@ class SlackRunNotifier:
             self._outbox.wake()
 
 
-PERSON_TRIGGERS = (RunTrigger.MANUAL, RunTrigger.RETRY, RunTrigger.FIRST)
+# The follow-up of a big first sync was asked for too: its person waits for its payments and PDFs.
+PERSON_TRIGGERS = (RunTrigger.MANUAL, RunTrigger.RETRY, RunTrigger.FIRST, RunTrigger.FINISH)
 
 
 def build_outbox(runtime: Runtime, slack: SlackNotifier, owner: str | None = None) -> Outbox:

@@ -27,6 +27,7 @@ TRIGGER_LABELS: dict[str, str] = {
     RunTrigger.WEBHOOK: "after an Ontop payment",
     RunTrigger.RETRY: "retry",
     RunTrigger.APPROVAL: "after an approval",
+    RunTrigger.FINISH: "finishing the sync before it",
 }
 
 REVIEW_STATE_LABELS: dict[str, str] = {

@@ -251,7 +251,7 @@ class SlackNotifier:
         if summary is None:
             return None  # the run is gone (the workspace disconnected and was forgotten)
         settings = await self._service.workspace_settings(team)
-        someone_asked = summary.trigger in (RunTrigger.MANUAL, RunTrigger.RETRY, RunTrigger.FIRST)
+        someone_asked = summary.trigger in (RunTrigger.MANUAL, RunTrigger.RETRY, RunTrigger.FIRST, RunTrigger.FINISH)
         if run_messages.run_quiet(summary) and summary.progress_message is None and not someone_asked:
             await self.refresh_home(team, settings)  # an empty scheduled run: nothing to say in the channel
             return None
@@ -261,7 +261,8 @@ class SlackNotifier:
         channel_id, ts = top
         notification = delivery.notification
         if notification.reply_ts is None and not await delivery.in_thread(channel_id, ts, "reply"):
-            loud = summary.failed > 0 or summary.review_count > 0 or summary.trigger == RunTrigger.FIRST
+            first_sync = summary.trigger in (RunTrigger.FIRST, RunTrigger.FINISH)  # its follow-up completes it
+            loud = summary.failed > 0 or summary.review_count > 0 or first_sync
             reply_ts = await delivery.reply(
                 channel_id, ts, "reply", run_messages.run_result_reply(summary), reply_broadcast=loud
             )
@@ -466,11 +467,18 @@ class SlackNotifier:
         return await announce(client, settings, run_messages.run_started_message(run), run.requested_by, team=team)
 
     async def run_progress(
-        self, ref: MessageRef, run_id: int, done: int, total: int | None, *, requested_by: str | None = None
+        self,
+        ref: MessageRef,
+        run_id: int,
+        done: int,
+        total: int | None,
+        *,
+        requested_by: str | None = None,
+        what: str = "invoices",
     ) -> None:
         """chat.update of the progress message (the worker throttles how often)."""
         client = await self._client_factory(ref.team)
-        message = run_messages.run_progress_message(run_id, done, total, requested_by=requested_by)
+        message = run_messages.run_progress_message(run_id, done, total, requested_by=requested_by, what=what)
         if ref.fell_back:
             message = _with_fallback_note(message)
         try:

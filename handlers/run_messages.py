@@ -52,6 +52,7 @@ from sync.api import (
     ReviewState,
     RunStatus,
     RunSummary,
+    RunTrigger,
 )
 
 FIX_ACTIONS = {
@@ -125,12 +126,18 @@ def run_started_message(run: RunSummary) -> Message:
     )
 
 
-def run_progress_message(run_id: int, done: int, total: int | None, *, requested_by: str | None = None) -> Message:
-    """Done of total with a bar when the total is known; otherwise a count, without a made-up percentage."""
+def run_progress_message(
+    run_id: int, done: int, total: int | None, *, requested_by: str | None = None, what: str = "invoices"
+) -> Message:
+    """Done of total with a bar when the total is known; otherwise a count, without a made-up percentage.
+
+    what: what is counted when the total is known (the follow-up of a bills-first run counts "payments, fee bills
+    and PDFs").
+    """
     if total is not None and total > 0:
         done = min(done, total)
         percent = round(100 * done / total)
-        text = f"QuickBooks sync #{run_id}: {done}/{total} invoices ({percent}%)"
+        text = f"QuickBooks sync #{run_id}: {done}/{total} {what} ({percent}%)"
         line = f"{progress_bar(done, total)} {done}/{total} ({percent}%)"
     else:
         text = f"QuickBooks sync #{run_id}: {counted(done, 'invoice')} read"
@@ -469,6 +476,40 @@ def _booked_documents(summary: RunSummary) -> str:
     return joined(documents)
 
 
+def on_its_way(summary: RunSummary) -> str:
+    """What a run that posted its bills first left for the run after it: "2,400 payments, 310 Ontop fee bills and
+    2,400 PDFs" (empty when nothing)."""
+    parts = []
+    if summary.payments_to_follow:
+        parts.append(counted(summary.payments_to_follow, "payment"))
+    if summary.fee_bills_to_follow:
+        parts.append(counted(summary.fee_bills_to_follow, "Ontop fee bill"))
+    if summary.pdfs_to_follow:
+        parts.append(counted(summary.pdfs_to_follow, "PDF"))
+    return joined(parts) if parts else ""
+
+
+def _on_its_way_line(summary: RunSummary) -> str:
+    """ ":hourglass_flowing_sand: Still on its way: 2,400 payments, … — sync #13 finishes them"."""
+    left = on_its_way(summary)
+    if not left:
+        return ""
+    finisher = f"sync #{summary.follow_up_run_id}" if summary.follow_up_run_id else "the next sync"
+    return f":hourglass_flowing_sand: Still on its way: {left} — {finisher} finishes them, every bill is booked"
+
+
+def _finished_parts(summary: RunSummary) -> list[str]:
+    """What the follow-up of a bills-first run finished: payments, Ontop fee bills, PDFs."""
+    parts = []
+    if summary.payments_created:
+        parts.append(f"{counted(summary.payments_created, 'payment')} recorded")
+    if summary.fee_bills_created:
+        parts.append(f"{counted(summary.fee_bills_created, 'Ontop fee bill')} booked")
+    if summary.attachments_created:
+        parts.append(f"{counted(summary.attachments_created, 'PDF')} attached")
+    return parts or ["nothing was left to finish"]
+
+
 def _counts_lines(summary: RunSummary, failed: int) -> list[str]:
     """What was booked, what needs a person, and what was left alone and why."""
     documents = _booked_documents(summary)
@@ -479,9 +520,14 @@ def _counts_lines(summary: RunSummary, failed: int) -> list[str]:
     done = [booked]
     if summary.payments_created:
         done.append(f"{counted(summary.payments_created, 'payment')} recorded")
+    if summary.trigger == RunTrigger.FINISH and summary.attachments_created:
+        done.append(f"{counted(summary.attachments_created, 'PDF')} attached")
     if summary.vendors_created:
         done.append(f"{counted(summary.vendors_created, 'supplier')} created")
     lines = [" · ".join(done)]
+    coming = _on_its_way_line(summary)
+    if coming:
+        lines.append(coming)
     attention = []
     if failed:
         attention.append(f"*{need_a_fix(failed)}*")
@@ -502,7 +548,12 @@ def _counts_lines(summary: RunSummary, failed: int) -> list[str]:
 
 
 def _outcome_parts(summary: RunSummary, failed: int) -> list[str]:
-    parts = [f"{counted(summary.bills_created, 'bill')} booked"]
+    if summary.trigger == RunTrigger.FINISH and not summary.bills_created:
+        parts = _finished_parts(summary)
+    else:
+        parts = [f"{counted(summary.bills_created, 'bill')} booked"]
+    if on_its_way(summary):
+        parts.append(f"{on_its_way(summary)} on their way")
     if failed:
         parts.append(need_a_fix(failed))
     if _review_count(summary):

@@ -132,6 +132,7 @@ class RunTrigger(enum.StrEnum):
     WEBHOOK = "webhook"
     RETRY = "retry"
     APPROVAL = "approval"  # an admin approved a review: the run posts exactly its invoices
+    FINISH = "finish"  # queued by a big run that posted bills first: pays, makes fee bills, attaches PDFs
 
 
 class ReviewState(enum.StrEnum):
@@ -492,6 +493,13 @@ class SyncRun(Base):
     error_summary: Mapped[str | None] = mapped_column(Text)
     scheduled_for: Mapped[str | None] = mapped_column(String(32))  # the local date a daily run stands for
     review_id: Mapped[int | None] = mapped_column(Integer)  # the review this run made, or waited for
+    # A big run posts its bills first and leaves the rest to a follow-up run (sync/run.py, "bills first"): what it
+    # left on its way, and the run that finishes it.
+    payments_to_follow: Mapped[int] = mapped_column(Integer, default=0)
+    fee_bills_to_follow: Mapped[int] = mapped_column(Integer, default=0)
+    pdfs_to_follow: Mapped[int] = mapped_column(Integer, default=0)
+    follow_up_run_id: Mapped[int | None] = mapped_column(Integer)
+    attachments_created: Mapped[int] = mapped_column(Integer, default=0)  # invoice PDFs attached by the run
 
 
 class Review(Base):

@@ -403,6 +403,11 @@ class RunRecord:
     error_summary: str | None
     scheduled_for: str | None
     review_id: int | None = None
+    payments_to_follow: int = 0
+    fee_bills_to_follow: int = 0
+    pdfs_to_follow: int = 0
+    follow_up_run_id: int | None = None
+    attachments_created: int = 0
 
     @classmethod
     def of(cls, row: SyncRun) -> RunRecord:

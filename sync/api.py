@@ -215,6 +215,12 @@ class RunSummary:
     usd_booked: Decimal | None = None  # what the run's bills book, in Ontop's USD amounts
     connection_id: int | None = None  # the connection (QuickBooks company) the run synced; its buttons carry it
     connection_name: str = ""
+    attachments_created: int = 0  # invoice PDFs attached
+    # A big run posts its bills first: what it left on its way, and the run that finishes it.
+    payments_to_follow: int = 0
+    fee_bills_to_follow: int = 0
+    pdfs_to_follow: int = 0
+    follow_up_run_id: int | None = None
 
 
 @dataclass(frozen=True)

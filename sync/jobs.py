@@ -21,13 +21,15 @@ __all__ = [
     "RunCounts",
     "RunOutcome",
     "enqueue_run",
+    "queue_follow_up",
 ]
 
 TERMINAL_STATUSES = (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.CANCELLED)
 # Requests about something that happened after a running run may have read past it (a new payment, a fix to a
 # failed invoice): they queue a follow-up run instead of joining the running one.
 # An approval too: a running run decided what it posts when it started, so it cannot post the approved invoices.
-FOLLOW_UP_TRIGGERS = frozenset({RunTrigger.WEBHOOK, RunTrigger.RETRY, RunTrigger.APPROVAL})
+# And the run that finishes what a big run left on its way: it must start after that run, never join it.
+FOLLOW_UP_TRIGGERS = frozenset({RunTrigger.WEBHOOK, RunTrigger.RETRY, RunTrigger.APPROVAL, RunTrigger.FINISH})
 
 
 @dataclass
@@ -47,6 +49,15 @@ class RunCounts:
     review_cases: int = 0  # invoices that changed after billing: a person decides (not failures)
     held: int = 0  # invoices a person chose to skip, or review cases reported before and unchanged
     api_calls: int = 0  # requests sent to QuickBooks
+    attachments_created: int = 0  # invoice PDFs attached
+    # A big run that posted its bills first: what it left on its way for the run that follows it.
+    payments_to_follow: int = 0
+    fee_bills_to_follow: int = 0
+    pdfs_to_follow: int = 0
+
+    @property
+    def left_on_its_way(self) -> bool:
+        return bool(self.payments_to_follow or self.fee_bills_to_follow or self.pdfs_to_follow)
 
     def totals(self) -> RunTotals:
         return RunTotals(
@@ -63,6 +74,10 @@ class RunCounts:
             review_cases=self.review_cases,
             held=self.held,
             api_calls=self.api_calls,
+            attachments_created=self.attachments_created,
+            payments_to_follow=self.payments_to_follow,
+            fee_bills_to_follow=self.fee_bills_to_follow,
+            pdfs_to_follow=self.pdfs_to_follow,
         )
 
 
@@ -75,6 +90,11 @@ class RunOutcome:
     error_summary: str | None = None
     watermark_after: datetime | None = None
     review_id: int | None = None  # the review the run made (it posted nothing) or waited for
+
+    @property
+    def needs_follow_up(self) -> bool:
+        """The run posted its bills first and left payments, fee bills or PDFs for a run that follows it."""
+        return self.counts.left_on_its_way
 
     def __post_init__(self) -> None:
         if self.status not in TERMINAL_STATUSES:
@@ -114,3 +134,16 @@ async def enqueue_run(
         channel_id=channel_id,
         now=now,
     )
+
+
+async def queue_follow_up(
+    session: AsyncSession, run: RunRecord, outcome: RunOutcome, now: datetime | None = None
+) -> RunRecord | None:
+    """Queue the run that finishes what a bills-first run left on its way (or join the run already queued: every
+    run finishes earlier runs' leftovers), and remember it on the run; call it in the transaction that records the
+    run's outcome, so a finished run never lacks its follow-up."""
+    if not outcome.needs_follow_up:
+        return None
+    follow_up, _ = await enqueue_run(session, run.connection_id, RunTrigger.FINISH, run.requested_by, now=now)
+    await RunRepo(session).set_follow_up(run.id, follow_up.id)
+    return follow_up

@@ -94,6 +94,20 @@ class UnpaidBill:
     paid_on: date | None
 
 
+@dataclass(frozen=True)
+class Leftovers:
+    """What is still to send for bills that exist: their payments (a fee bill still to make counts its payment
+    too), fee bills, and invoice PDFs."""
+
+    payments: int
+    fee_bills: int
+    pdfs: int
+
+    @property
+    def total(self) -> int:
+        return self.payments + self.fee_bills + self.pdfs
+
+
 class RunLedger:
     """The ledger of one connection as one run writes it."""
 
@@ -144,6 +158,13 @@ class RunLedger:
             if fee.qbo_id
         ]
         return unpaid[:limit]
+
+    async def leftovers(self) -> Leftovers:
+        """What is still on its way for the connection's bills: payments, fee bills, PDFs."""
+        async with self._sessions() as session:
+            own, fees_to_pay, fees_to_make = await self._postings(session).count_leftovers()
+            pdfs = await self._repo(session).count_pending_attachments()
+        return Leftovers(payments=own + fees_to_pay + fees_to_make, fee_bills=fees_to_make, pdfs=pdfs)
 
     async def pending_attachments(self, limit: int) -> list[LedgerEntry]:
         async with self._sessions() as session:
@@ -278,6 +299,15 @@ class RunLedger:
                 )
             for invoice_id, message in unknown:
                 await postings.record_unknown((invoice_id, PostingKind.FEE_BILL), message=message)
+
+    async def defer_fee_bills(self, invoice_ids: Sequence[str]) -> None:
+        """Fee bills a run that posts its bills first leaves for the run that follows: written down to make (no
+        requestid yet: nothing was sent), so any later run makes them (`unfinished_fee_bills`)."""
+        if not invoice_ids:
+            return
+        async with transaction(self._sessions) as session:
+            keys = [(invoice_id, PostingKind.FEE_BILL) for invoice_id in invoice_ids]
+            await self._postings(session).touch(keys, self._run_id)
 
     async def attached(self, attachments: Sequence[tuple[str, str]]) -> None:
         """(invoice id, attachment id) of PDFs attached to their bills."""

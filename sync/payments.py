@@ -27,7 +27,7 @@ from sync.qbo.models import Bill, BillPayment, BillPaymentDraft, BillPaymentLine
 log = structlog.get_logger(__name__)
 
 BATCH_SIZE = 30
-CATCH_UP_PER_RUN = 300  # unpaid bills of earlier runs paid per run (bills made before payments existed)
+CATCH_UP_PER_RUN = 300  # unpaid bills of earlier runs read (from the ledger, then QuickBooks) at a time
 Part = Literal["payment", "fee-payment"]
 
 
@@ -80,6 +80,7 @@ class Payer:
         self._pay_from = pay_from
         self.created = 0
         self.failed = 0
+        self.settled = 0  # payments written down as done (made, adopted, or the bill found paid by someone else)
         # Payments waiting to fill a batch (a batch call is one of QuickBooks' 40 a minute). A crash leaves their
         # bills unpaid in the ledger, and the next run pays them (catch_up).
         self._queue: list[PaymentRequest] = []
@@ -99,17 +100,26 @@ class Payer:
             await self._pay_batch(batch)
 
     async def catch_up(self) -> None:
-        """Pay bills of earlier runs still open: read them first, so a bill someone else paid is not paid again."""
-        open_bills = await self._ledger.unpaid_bills(CATCH_UP_PER_RUN)
-        for start in range(0, len(open_bills), BATCH_SIZE):
-            chunk = open_bills[start : start + BATCH_SIZE]
-            bills = {bill.id: bill for bill in await self._qbo.get_bills([item.bill_id for item in chunk])}
+        """Pay bills of earlier runs still open: read them first, so a bill someone else paid is not paid again.
+
+        A page of the ledger at a time (its bills read back in one query, paid in full batches) until a page
+        settles nothing more: what keeps failing is left for the next run.
+        """
+        while True:
+            settled_before = self.settled
+            open_bills = await self._ledger.unpaid_bills(CATCH_UP_PER_RUN)
+            if not open_bills:
+                return
+            bills = {bill.id: bill for bill in await self._qbo.get_bills([item.bill_id for item in open_bills])}
             requests = []
-            for item in chunk:
+            for item in open_bills:
                 bill = bills.get(item.bill_id)
                 if bill is not None:
                     requests.append(PaymentRequest(item.invoice_id, item.kind, bill, item.paid_on, read_back=True))
-            await self._pay_batch(requests)
+            for start in range(0, len(requests), BATCH_SIZE):
+                await self._pay_batch(requests[start : start + BATCH_SIZE])
+            if self.settled == settled_before or len(open_bills) < CATCH_UP_PER_RUN:
+                return
 
     async def _pay_batch(self, requests: Sequence[PaymentRequest]) -> None:
         tickets = await self._ledger.begin_payments(requests)
@@ -136,6 +146,7 @@ class Payer:
             unknown=[p.request for p in payments if p.unavailable],
         )
         self.created += sum(1 for p in payments if p.done is not None)
+        self.settled += sum(1 for p in payments if p.done is not None or p.paid_elsewhere)
         self.failed += sum(1 for p in payments if p.problem is not None or p.unavailable)
 
     async def _look_first(self, payment: _Payment) -> None:

@@ -71,6 +71,9 @@ class Poster:
         self._qbo = qbo
         self._ledger = ledger
         self._home = home_currency
+        # A big run posts its bills first: its fee bills are written down to make and left for the run that
+        # follows it (sync/run.py, "bills first").
+        self.defer_fees = False
         # Fee bills written down as pending and waiting to fill a batch: a batch call is one of QuickBooks' 40 a
         # minute, so half-empty ones (a few fee bills per 30 invoices) would halve the run's pace. A crash leaves
         # them pending in the ledger, and the next run makes them (RunLedger.unfinished_fee_bills).
@@ -96,7 +99,9 @@ class Poster:
             for plan, booking in items
             if booking.fee_bill is not None and (booking.main is None or str(plan.invoice.id) in booked)
         ]
-        if fees:
+        if fees and self.defer_fees:
+            await self._ledger.defer_fee_bills([str(document.invoice.id) for document in fees])
+        elif fees:
             _, fee_tickets = await self._ledger.begin(
                 [],
                 [

@@ -7,12 +7,21 @@ the ledger written first (sync/posting.py), pays what it created (sync/payments.
 (sync/attachments.py), then finishes what earlier runs left (fee bills, open bills), and moves the watermark only
 past invoices that reached a terminal state.
 
+Bills first: a run with many invoices to read (more than `bills_first_over`, e.g. a first sync of thousands) posts the
+suppliers and bills (and vendor credits) and stops there, so every bill is in QuickBooks and the summary posted in
+minutes; its fee bills are written down to make, its bills stay unpaid in the ledger, and its PDFs are uploaded in
+the background while the bills go out (yielding to the batch calls), the rest left pending. Its summary says what is
+still on its way, and the worker queues a follow-up run (trigger `finish`) that pays, makes the fee bills and
+attaches the PDFs at full speed: batch calls full, uploads in parallel using the request budget the batch calls
+leave. Both write the ledger first with deterministic requestids, like every run.
+
 Before any of that, the approval gate (sync/review.py) may hold the run: it then plans everything, posts nothing,
 and leaves a review for an admin; the run an approval queues posts exactly the reviewed invoices.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,7 +31,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.db import transaction
-from storage.models import ConnectionStatus, PostingKind, RunStatus
+from storage.models import ConnectionStatus, PostingKind, RunStatus, RunTrigger
 from storage.records import ConnectionRecord, ReviewRecord, RunRecord
 from storage.repos.connections import ConnectionRepo
 from sync import messages, review
@@ -50,7 +59,9 @@ log = structlog.get_logger(__name__)
 Progress = Callable[[int, int | None], Awaitable[None]]  # (invoices done, total when known)
 BATCH_SIZE = 30  # invoices per batch (their bills and fee bills go in batch calls of at most 30)
 ACCOUNT_CACHE_TTL = timedelta(hours=1)
-FOLLOW_UPS_PER_RUN = 200  # fee bills of earlier runs retried per run
+FOLLOW_UPS_PER_RUN = 300  # fee bills of earlier runs read from the ledger at a time (a run makes them all)
+BILLS_FIRST_OVER = 300  # a run with more invoices to read posts its bills first and leaves the rest to a follow-up
+FINISH_PROGRESS_SECONDS = 1.0  # how often the follow-up run reports its progress (the worker throttles Slack)
 REFETCH_AT_MOST = 50  # approved invoices fetched one by one; more are read in pages
 
 
@@ -85,6 +96,8 @@ class _Run:
     ontop_vendor_id: str | None = None
     draft: review.ReviewDraft | None = None  # set while the run plans for a review: nothing is posted
     changed: list[Invoice] = field(default_factory=list)  # approved invoices that changed in Ontop since their review
+    bills_first: bool = False  # a big run: bills now, payments, fee bills and PDFs by the run that follows
+    finishing: bool = False  # the follow-up of a bills-first run: finishes the leftovers at full speed
 
     @property
     def resolver(self) -> VendorResolver:
@@ -93,11 +106,18 @@ class _Run:
 
 class SyncEngine:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], clients: ClientFactory, *, batch_size: int = BATCH_SIZE
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clients: ClientFactory,
+        *,
+        batch_size: int = BATCH_SIZE,
+        bills_first_over: int | None = BILLS_FIRST_OVER,
     ) -> None:
+        """bills_first_over: a run with more invoices to read than this posts its bills first (None: never)."""
         self._sessions = sessions
         self._clients = clients
         self._batch_size = batch_size
+        self._bills_first_over = bills_first_over
 
     async def run(self, run: RunRecord, progress: Progress | None = None, *, only_failed: bool = False) -> RunOutcome:
         """Sync one connection. Raises nothing for per-invoice problems; returns the outcome.
@@ -106,11 +126,14 @@ class SyncEngine:
         fetching each from Ontop, and leaves the watermark where it is.
         """
         structlog.contextvars.bind_contextvars(connection_id=run.connection_id, run_id=run.id)
-        report = progress or _no_progress
+        finishing = run.trigger == RunTrigger.FINISH
+        # The follow-up of a bills-first run shows the progress of what it finishes, not of the (few) invoices it reads.
+        report = _no_progress if finishing else progress or _no_progress
         try:
             state = await self._start(run)
         except RunAborted as aborted:
             return RunOutcome.failure(aborted.message)
+        state.finishing = finishing
         connection = state.connection
         review_id: int | None = None
         total: int | None
@@ -134,6 +157,9 @@ class SyncEngine:
                 total = await state.ontop.count_changed_since(since)
                 pages = state.ontop.invoices_changed_since(since)
             await report(0, total)
+            if self._bills_first(total) and not finishing:
+                state.bills_first = state.poster.defer_fees = True
+                log.info("sync.bills_first", invoices=total)
             seen = True
             if approved is None and gate.may_ask:
                 draft = await self._plan_for_review(state, pages, total, report)
@@ -154,7 +180,10 @@ class SyncEngine:
                 await self._flush(state, state.batch[: self._batch_size])
                 state.batch = state.batch[self._batch_size :]
             await self._drain(state)
-            await self._finish_earlier_runs(state)
+            if state.bills_first:
+                await self._leave_for_follow_up(state)
+            else:
+                await self._finish_earlier_runs(state, progress or _no_progress)
             if approved is not None:
                 review_id = await self._after_approved(state, run, approved)
             if only_failed or approved is not None:
@@ -176,12 +205,17 @@ class SyncEngine:
             log.warning("sync.qbo_unavailable", code=exc.code, intuit_tid=exc.intuit_tid)
             return RunOutcome.failure(messages.unreachable_during_run("QuickBooks", exc.code), state.counts)
         finally:
+            await state.attacher.cancel()  # on an error: uploads still in the background stop (their PDFs stay pending)
             state.counts.api_calls = state.qbo.requests_sent
+            state.counts.attachments_created = state.attacher.attached
             if state.payer is not None:
                 state.counts.payments_created = state.payer.created
             await state.ontop.aclose()
         await report(state.counts.invoices_seen, total if total is not None else state.counts.invoices_seen)
         return RunOutcome(_status(state.counts), state.counts, None, watermark_after, review_id)
+
+    def _bills_first(self, total: int | None) -> bool:
+        return self._bills_first_over is not None and total is not None and total > self._bills_first_over
 
     # --- set-up ---------------------------------------------------------------------------------------------
 
@@ -425,9 +459,11 @@ class SyncEngine:
         result = await state.poster.post(items)
         self._count(state, result)
         own = [doc for doc in result.created if doc.part is None and isinstance(doc.created, Bill)]
-        await state.attacher.attach_all(
-            [(doc.invoice, doc.created.id) for doc in own if doc.created is not None and doc.invoice.pdf_available]
-        )
+        pdfs = [(doc.invoice, doc.created.id) for doc in own if doc.created is not None and doc.invoice.pdf_available]
+        if state.bills_first:
+            state.attacher.attach_in_background(pdfs)  # never holds up the next batch of bills
+            return
+        await state.attacher.attach_all(pdfs)
         await self._pay(state, result)
 
     @staticmethod
@@ -446,7 +482,7 @@ class SyncEngine:
         counts.home_differences += result.home_differences
 
     async def _pay(self, state: _Run, result: BatchResult) -> None:
-        if state.payer is None:
+        if state.payer is None or state.bills_first:
             return
         requests = [
             PaymentRequest(
@@ -473,26 +509,81 @@ class SyncEngine:
             await state.payer.flush()
             state.counts.failed += state.payer.failed - failed_before
 
-    async def _finish_earlier_runs(self, state: _Run) -> None:
-        """Fee bills earlier runs could not make, PDFs they could not attach, bills they could not pay."""
-        unfinished = await state.ledger.unfinished_fee_bills(FOLLOW_UPS_PER_RUN)
-        items = []
-        for posting in unfinished:
-            if posting.invoice_id in state.queued:
-                continue
-            try:
-                invoice = await state.ontop.invoice(int(posting.invoice_id))
-            except OntopNotFoundError:
-                continue
-            plan = await self._make_suppliers_true(state, await state.planner.plan_fees(invoice))
-            if plan.booking is not None and plan.booking.fee_bill is not None:
-                items.append((plan, plan.booking))
-        for start in range(0, len(items), self._batch_size):
-            result = await state.poster.post(items[start : start + self._batch_size])
-            self._count(state, result)
-            await self._pay(state, result)
-        await self._drain(state)
-        await state.attacher.retry_pending()
+    async def _leave_for_follow_up(self, state: _Run) -> None:
+        """A bills-first run's bills are all posted: the uploads in flight finish, and what is still on its way
+        (counted from the ledger, where it is written down) goes into the summary and to the follow-up run."""
+        await state.attacher.stop()
+        left = await state.ledger.leftovers()
+        counts = state.counts
+        counts.payments_to_follow = left.payments if state.payer is not None else 0
+        counts.fee_bills_to_follow = left.fee_bills
+        counts.pdfs_to_follow = left.pdfs
+        log.info(
+            "sync.left_for_follow_up", payments=counts.payments_to_follow, fee_bills=left.fee_bills, pdfs=left.pdfs
+        )
+
+    async def _finish_earlier_runs(self, state: _Run, progress: Progress) -> None:
+        """Fee bills earlier runs could not make (or left to make), PDFs they could not attach, bills they could not
+        pay: all of them, a page at a time.
+
+        The follow-up of a bills-first run uploads the PDFs alongside the fee bills and payments (uploads yield to
+        batch calls, which are full), and reports its progress over everything it finishes.
+        """
+        if not state.finishing:
+            await self._finish_fee_bills(state)
+            await state.attacher.retry_pending()
+            await self._catch_up(state)
+            return
+        left = await state.ledger.leftovers()
+        total = left.fee_bills + left.pdfs + (left.payments if state.payer is not None else 0)
+
+        def done() -> int:
+            paid = state.payer.created if state.payer is not None else 0
+            return min(total, state.counts.fee_bills_created + paid + state.attacher.attached)
+
+        async def tick() -> None:
+            while True:
+                await progress(done(), total)
+                await asyncio.sleep(FINISH_PROGRESS_SECONDS)
+
+        ticker = asyncio.create_task(tick(), name="finish-progress")
+        pdfs = asyncio.create_task(state.attacher.retry_pending(background=True), name="finish-pdfs")
+        try:
+            await self._finish_fee_bills(state)
+            await self._catch_up(state)
+            await pdfs
+        finally:
+            ticker.cancel()
+            pdfs.cancel()
+            await asyncio.gather(ticker, pdfs, return_exceptions=True)
+        await progress(done(), total)
+
+    async def _finish_fee_bills(self, state: _Run) -> None:
+        """Fee bills still to make, a page at a time until a page makes none: each page ends with its fee bills
+        sent and paid (a fee bill waiting for a full batch would be listed again by the next page)."""
+        while True:
+            made_before = state.counts.fee_bills_created
+            unfinished = await state.ledger.unfinished_fee_bills(FOLLOW_UPS_PER_RUN)
+            items = []
+            for posting in unfinished:
+                if posting.invoice_id in state.queued:
+                    continue
+                try:
+                    invoice = await state.ontop.invoice(int(posting.invoice_id))
+                except OntopNotFoundError:
+                    continue
+                plan = await self._make_suppliers_true(state, await state.planner.plan_fees(invoice))
+                if plan.booking is not None and plan.booking.fee_bill is not None:
+                    items.append((plan, plan.booking))
+            for start in range(0, len(items), self._batch_size):
+                result = await state.poster.post(items[start : start + self._batch_size])
+                self._count(state, result)
+                await self._pay(state, result)
+            await self._drain(state)
+            if state.counts.fee_bills_created == made_before or len(unfinished) < FOLLOW_UPS_PER_RUN:
+                return
+
+    async def _catch_up(self, state: _Run) -> None:
         if state.payer is not None:
             failed_before = state.payer.failed
             await state.payer.catch_up()

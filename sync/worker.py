@@ -25,7 +25,7 @@ from storage.records import RunRecord
 from storage.repos.connections import ConnectionRepo
 from storage.repos.runs import RunRepo
 from sync import messages
-from sync.jobs import DEFAULT_MAX_ATTEMPTS, RunCounts, RunOutcome
+from sync.jobs import DEFAULT_MAX_ATTEMPTS, RunCounts, RunOutcome, queue_follow_up
 from sync.outbox import owe_reauth_reminder, owe_run_result
 from sync.run import SyncEngine
 from sync.scheduler import DEFAULT_TICK_SECONDS, DailyScheduler
@@ -339,6 +339,8 @@ class Worker:
                         review_id=outcome.review_id,
                     )
                     if finished:
+                        # Before the summary is owed: it names the run that finishes what this one left.
+                        await queue_follow_up(session, run, outcome, self._clock())
                         await owe_run_result(session, run.connection_id, run.id, self._clock())
                         connection = await ConnectionRepo(session).get(run.connection_id)
                         if connection is not None and connection.status == ConnectionStatus.ACTIVE:

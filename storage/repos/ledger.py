@@ -163,6 +163,19 @@ class LedgerRepo:
         )
         return found is not None
 
+    async def count_pending_attachments(self) -> int:
+        """Bills whose invoice PDF is not attached yet."""
+        return int(
+            await self._session.scalar(
+                select(func.count()).where(
+                    SyncedInvoice.connection_id == self._connection_id,
+                    SyncedInvoice.state == InvoiceState.CREATED,
+                    SyncedInvoice.attachment_pending.is_(True),
+                )
+            )
+            or 0
+        )
+
     async def list_pending_attachments(self, limit: int) -> list[LedgerEntry]:
         """Bills whose invoice PDF is not attached yet (an upload failed earlier)."""
         rows = await self._session.scalars(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from sqlalchemy import and_, exists, insert, select
+from sqlalchemy import Select, and_, exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -45,66 +45,67 @@ class PostingRepo:
             found[(row.invoice_id, row.kind)] = PostingRecord.of(row)
         return found
 
+    def _unpaid_bills(self) -> Select[SyncedInvoice]:
+        paid = aliased(LedgerPosting)
+        return select(SyncedInvoice).where(
+            SyncedInvoice.connection_id == self._connection_id,
+            SyncedInvoice.state == InvoiceState.CREATED,
+            SyncedInvoice.document == InvoiceDocument.BILL,
+            SyncedInvoice.qbo_bill_id.is_not(None),
+            ~exists().where(
+                and_(
+                    paid.connection_id == SyncedInvoice.connection_id,
+                    paid.invoice_id == SyncedInvoice.ontop_invoice_id,
+                    paid.kind == PostingKind.PAYMENT,
+                    paid.state == PostingState.DONE,
+                )
+            ),
+        )
+
+    def _unpaid_fee_bills(self) -> Select[LedgerPosting]:
+        paid = aliased(LedgerPosting)
+        return select(LedgerPosting).where(
+            LedgerPosting.connection_id == self._connection_id,
+            LedgerPosting.kind == PostingKind.FEE_BILL,
+            LedgerPosting.state == PostingState.DONE,
+            ~exists().where(
+                and_(
+                    paid.connection_id == LedgerPosting.connection_id,
+                    paid.invoice_id == LedgerPosting.invoice_id,
+                    paid.kind == PostingKind.FEE_PAYMENT,
+                    paid.state == PostingState.DONE,
+                )
+            ),
+        )
+
+    def _unfinished_fee_bills(self) -> Select[LedgerPosting]:
+        return select(LedgerPosting).where(
+            LedgerPosting.connection_id == self._connection_id,
+            LedgerPosting.kind == PostingKind.FEE_BILL,
+            LedgerPosting.state != PostingState.DONE,
+        )
+
     async def list_unpaid_bills(self, limit: int) -> list[LedgerEntry]:
         """Contractor bills without a finished payment (bills made before payments existed, or left unpaid)."""
-        paid = aliased(LedgerPosting)
-        rows = await self._session.scalars(
-            select(SyncedInvoice)
-            .where(
-                SyncedInvoice.connection_id == self._connection_id,
-                SyncedInvoice.state == InvoiceState.CREATED,
-                SyncedInvoice.document == InvoiceDocument.BILL,
-                SyncedInvoice.qbo_bill_id.is_not(None),
-                ~exists().where(
-                    and_(
-                        paid.connection_id == SyncedInvoice.connection_id,
-                        paid.invoice_id == SyncedInvoice.ontop_invoice_id,
-                        paid.kind == PostingKind.PAYMENT,
-                        paid.state == PostingState.DONE,
-                    )
-                ),
-            )
-            .order_by(SyncedInvoice.id)
-            .limit(limit)
-        )
+        rows = await self._session.scalars(self._unpaid_bills().order_by(SyncedInvoice.id).limit(limit))
         return [LedgerEntry.of(row) for row in rows]
 
     async def list_unpaid_fee_bills(self, limit: int) -> list[PostingRecord]:
         """Fee bills without a finished payment."""
-        paid = aliased(LedgerPosting)
-        rows = await self._session.scalars(
-            select(LedgerPosting)
-            .where(
-                LedgerPosting.connection_id == self._connection_id,
-                LedgerPosting.kind == PostingKind.FEE_BILL,
-                LedgerPosting.state == PostingState.DONE,
-                ~exists().where(
-                    and_(
-                        paid.connection_id == LedgerPosting.connection_id,
-                        paid.invoice_id == LedgerPosting.invoice_id,
-                        paid.kind == PostingKind.FEE_PAYMENT,
-                        paid.state == PostingState.DONE,
-                    )
-                ),
-            )
-            .order_by(LedgerPosting.id)
-            .limit(limit)
-        )
+        rows = await self._session.scalars(self._unpaid_fee_bills().order_by(LedgerPosting.id).limit(limit))
         return [PostingRecord.of(row) for row in rows]
 
     async def list_failed_fee_bills(self, limit: int) -> list[PostingRecord]:
-        """Fee bills QuickBooks refused or whose outcome is unknown: a later run sends them again."""
-        rows = await self._session.scalars(
-            select(LedgerPosting)
-            .where(
-                LedgerPosting.connection_id == self._connection_id,
-                LedgerPosting.kind == PostingKind.FEE_BILL,
-                LedgerPosting.state != PostingState.DONE,
-            )
-            .order_by(LedgerPosting.id)
-            .limit(limit)
-        )
+        """Fee bills still to make: refused, of unknown outcome, or left by a run that posted its bills first."""
+        rows = await self._session.scalars(self._unfinished_fee_bills().order_by(LedgerPosting.id).limit(limit))
         return [PostingRecord.of(row) for row in rows]
+
+    async def count_leftovers(self) -> tuple[int, int, int]:
+        """(contractor bills to pay, fee bills to pay, fee bills to make)."""
+        counts = []
+        for query in (self._unpaid_bills(), self._unpaid_fee_bills(), self._unfinished_fee_bills()):
+            counts.append(int(await self._session.scalar(select(func.count()).select_from(query.subquery())) or 0))
+        return counts[0], counts[1], counts[2]
 
     # --- writing --------------------------------------------------------------------------------------------
 

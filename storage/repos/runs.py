@@ -48,6 +48,10 @@ class RunTotals:
     review_cases: int = 0
     held: int = 0
     api_calls: int = 0
+    attachments_created: int = 0
+    payments_to_follow: int = 0
+    fee_bills_to_follow: int = 0
+    pdfs_to_follow: int = 0
 
 
 class RunRepo:
@@ -246,6 +250,10 @@ class RunRepo:
         run.review_cases = totals.review_cases
         run.held = totals.held
         run.api_calls = totals.api_calls
+        run.attachments_created = totals.attachments_created
+        run.payments_to_follow = totals.payments_to_follow
+        run.fee_bills_to_follow = totals.fee_bills_to_follow
+        run.pdfs_to_follow = totals.pdfs_to_follow
         run.error_summary = error_summary[:ERROR_SUMMARY_LIMIT] if error_summary else None
         if watermark_after is not None:
             run.watermark_after = watermark_after
@@ -257,6 +265,13 @@ class RunRepo:
         await self._session.flush()
         logger.info("run_finished", run_id=run_id, status=str(status), bills_created=totals.bills_created)
         return True
+
+    async def set_follow_up(self, run_id: int, follow_up_run_id: int) -> None:
+        """Remember the run that finishes what this one left on its way (its summary names it)."""
+        run = await self._session.get(SyncRun, run_id)
+        if run is not None:
+            run.follow_up_run_id = follow_up_run_id
+            await self._session.flush()
 
     async def release(self, run_id: int, worker_id: str, now: datetime | None = None) -> bool:
         """Graceful shutdown: put a run this worker holds back in the queue, due now. False if it was not ours.

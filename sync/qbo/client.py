@@ -191,6 +191,7 @@ class QboClient:
         content_type: str | None = "application/json",
         request_id: str | None = None,
         batch: bool = False,
+        background: bool = False,
     ) -> Any:
         """Send one logical request: throttle, 401 refresh-once, retry transient failures, parse faults."""
         query = {"minorversion": self._minorversion, **(params or {})}
@@ -209,7 +210,7 @@ class QboClient:
             response: httpx.Response | None = None
             try:
                 if self._limiter is not None:
-                    async with self._limiter.slot(self.realm_id, batch=batch):
+                    async with self._limiter.slot(self.realm_id, batch=batch, background=background):
                         response = await self._send(method, path, query, headers, content, files)
                 else:
                     response = await self._send(method, path, query, headers, content, files)
@@ -571,8 +572,13 @@ class QboClient:
         return results
 
     # ---- attachments ------------------------------------------------------------------------------------------------
-    async def upload_attachment(self, bill_id: str, filename: str, pdf_bytes: bytes, request_id: str) -> Attachable:
-        """Upload a PDF and link it to a Bill (multipart, base64 content, one file per request)."""
+    async def upload_attachment(
+        self, bill_id: str, filename: str, pdf_bytes: bytes, request_id: str, *, background: bool = False
+    ) -> Attachable:
+        """Upload a PDF and link it to a Bill (multipart, base64 content, one file per request).
+
+        background: the upload yields to batch calls in the rate limiter (sent while bills or payments go out).
+        """
         metadata = {
             "AttachableRef": [{"EntityRef": {"type": "Bill", "value": bill_id}, "IncludeOnSend": False}],
             "FileName": filename,
@@ -585,7 +591,9 @@ class QboClient:
                 (filename, base64.b64encode(pdf_bytes), "application/pdf", {"Content-Transfer-Encoding": "base64"}),
             ),
         ]
-        body = await self._request("POST", "upload", files=files, content_type=None, request_id=request_id)
+        body = await self._request(
+            "POST", "upload", files=files, content_type=None, request_id=request_id, background=background
+        )
         first = (body.get("AttachableResponse") or [{}])[0]
         parsed = fault_entries(first)
         if parsed is not None:

@@ -73,15 +73,24 @@ class RealmLimiter:
         return window
 
     @asynccontextmanager
-    async def slot(self, realm_id: str, *, batch: bool = False) -> AsyncIterator[None]:
-        """Wait until a request for this realm fits every limit, then hold an in-flight slot while it runs."""
+    async def slot(self, realm_id: str, *, batch: bool = False, background: bool = False) -> AsyncIterator[None]:
+        """Wait until a request for this realm fits every limit, then hold an in-flight slot while it runs.
+
+        background: a request that yields to batch calls (PDF uploads sent while bills or payments go out): it
+        leaves a minute's batch calls room in the per-minute budget and one request in the per-second one, so a
+        stream of uploads never delays the batch calls that post the bills.
+        """
         window = self._window(realm_id)
         async with window.semaphore:
-            await self._reserve(window, batch)
+            await self._reserve(window, batch, background)
             yield
 
-    async def _reserve(self, window: _RealmWindow, batch: bool) -> None:
+    async def _reserve(self, window: _RealmWindow, batch: bool, background: bool = False) -> None:
         limits = self.limits
+        per_minute, per_second = limits.per_minute, limits.per_second
+        if background:
+            per_minute = max(1, per_minute - limits.batch_per_minute)
+            per_second = max(1, per_second - 1)
         # The margin shrinks with the windows it pads, but never below the jitter between two processes.
         margin = max(limits.margin_seconds * limits.time_scale, MIN_MARGIN_SECONDS)
         while True:
@@ -92,11 +101,11 @@ class RealmLimiter:
                 while window.batches and window.batches[0] <= now - limits.minute - margin:
                     window.batches.popleft()
                 waits = [0.0]
-                if len(window.sent) >= limits.per_minute:
-                    waits.append(window.sent[-limits.per_minute] + limits.minute + margin - now)
+                if len(window.sent) >= per_minute:
+                    waits.append(window.sent[-per_minute] + limits.minute + margin - now)
                 recent = [at for at in window.sent if at > now - limits.second - margin]
-                if len(recent) >= limits.per_second:
-                    waits.append(recent[-limits.per_second] + limits.second + margin - now)
+                if len(recent) >= per_second:
+                    waits.append(recent[-per_second] + limits.second + margin - now)
                 if batch and len(window.batches) >= limits.batch_per_minute:
                     waits.append(window.batches[-limits.batch_per_minute] + limits.minute + margin - now)
                 wait = max(waits)

@@ -115,6 +115,11 @@ def run_summary_of(run: RunRecord) -> RunSummary:
         review_count=run.review_cases,
         progress_message=(run.progress_channel, run.progress_ts) if run.progress_channel and run.progress_ts else None,
         connection_id=run.connection_id,
+        attachments_created=run.attachments_created,
+        payments_to_follow=run.payments_to_follow,
+        fee_bills_to_follow=run.fee_bills_to_follow,
+        pdfs_to_follow=run.pdfs_to_follow,
+        follow_up_run_id=run.follow_up_run_id,
     )
 
 

@@ -158,6 +158,7 @@ class World:
                 watermark_after=outcome.watermark_after,
                 review_id=outcome.review_id,
             )
+            await jobs.queue_follow_up(session, run, outcome)  # as the worker does (a bills-first run's follow-up)
         return outcome
 
     async def map_everything(self, except_concepts: tuple[str, ...] = ()) -> None:
