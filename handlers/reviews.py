@@ -9,7 +9,8 @@ within the workspace that sent the request.
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import structlog
 from slack_bolt.async_app import AsyncApp
@@ -35,6 +36,8 @@ from handlers.views.review import (
 )
 from sync import messages
 from sync.api import ReviewView, ServiceError, TeamRef
+
+T = TypeVar("T")
 
 log = structlog.get_logger(__name__)
 
@@ -189,13 +192,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await ack()
         connection_id, _ = unscoped(str(action.get("value") or ""))
         team, user_id = team_of(context).on(connection_id), _user_id(body)
-        if not await deps.admins.is_admin(client, team, user_id):
-            await _tell(respond, blocks.refusal_message("ask for approval of a posting"))
-            return
-        try:
-            made = await deps.service.request_review(team, user_id)
-        except ServiceError as error:
-            await _tell(respond, blocks.error_message(error.message))
+        made = await _as_admin(
+            deps, client, respond, team, user_id, "ask for approval of a posting",
+            lambda: deps.service.request_review(team, user_id),
+        )  # fmt: skip
+        if made is None:
             return
         settings = await deps.service.workspace_settings(team)
         await _tell(respond, blocks.info_message(review_requested_text(made, settings.finance_channel_id)))
@@ -212,13 +213,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await ack()
         connection_id, invoice_id = unscoped(str(action.get("value") or ""))
         team, user_id = team_of(context).on(connection_id), _user_id(body)
-        if not await deps.admins.is_admin(client, team, user_id):
-            await _tell(respond, blocks.refusal_message("include an invoice again"))
-            return
-        try:
-            number = await deps.service.include_invoice(team, user_id, invoice_id)
-        except ServiceError as error:
-            await _tell(respond, blocks.error_message(error.message))
+        number = await _as_admin(
+            deps, client, respond, team, user_id, "include an invoice again",
+            lambda: deps.service.include_invoice(team, user_id, invoice_id),
+        )  # fmt: skip
+        if number is None:
             return
         text = f":white_check_mark: Invoice {blocks.escape(number)} is included again: a sync is queued to post it."
         await _tell(respond, blocks.info_message(text))
@@ -236,3 +235,24 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
 async def _acknowledge(ack: AsyncAck) -> None:
     await ack()
+
+
+async def _as_admin(
+    deps: Deps,
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    team: TeamRef,
+    user_id: str,
+    purpose: str,
+    call: Callable[[], Awaitable[T]],
+) -> T | None:
+    """`call`'s answer when the person is an admin (asked afresh) and the service agrees; otherwise None, with the
+    refusal or the service's sentence told to the person."""
+    if not await deps.admins.is_admin(client, team, user_id):
+        await _tell(respond, blocks.refusal_message(purpose))
+        return None
+    try:
+        return await call()
+    except ServiceError as error:
+        await _tell(respond, blocks.error_message(error.message))
+        return None
