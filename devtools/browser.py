@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urlencode, urljoin
 
 import httpx
 
@@ -74,6 +74,18 @@ class Browser:
     async def open(self, url: str) -> Page:
         """GET a page, following redirects (the QuickBooks button: /qbo/start → Intuit → /qbo/callback)."""
         answer = await self.http.get(url)
+        return Page(answer.status_code, answer.text)
+
+    async def consent_qbo(self, url: str, realm_id: str | None = None) -> Page:
+        """The QuickBooks button: /qbo/start → Intuit's consent → /qbo/callback, picking the company `realm_id` on
+        the consent page when the person has several (the emulator's consent takes it as `realmId`)."""
+        if realm_id is None:
+            return await self.open(url)
+        start = await self.http.get(url, follow_redirects=False)
+        consent = start.headers.get("location")
+        if not start.is_redirect or not consent:
+            return Page(start.status_code, start.text)
+        answer = await self.http.get(f"{urljoin(url, consent)}&{urlencode({'realmId': realm_id})}")
         return Page(answer.status_code, answer.text)
 
     async def fill_ontop_login(self, url: str, email: str, password: str, backfill: str | None = None) -> Page:

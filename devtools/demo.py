@@ -4,6 +4,8 @@ Emulated QuickBooks and Ontop and a fake Slack run on loopback; the real web app
 step is a signed HTTP request to /slack/events. At the end the demo checks QuickBooks itself (devtools/demo_checks.py)
 and exits non-zero if any promise is broken. `--multicurrency` turns multicurrency on in the QuickBooks company and
 adds the case of a contractor whose QuickBooks supplier is in one currency while Ontop now pays them in another.
+Before the end, the workspace connects a second company (another QuickBooks realm, another Ontop account) with its
+own finance channel; the end check runs for each company, and each channel must name no other company's worker.
 """
 
 from __future__ import annotations
@@ -26,28 +28,34 @@ from bot.config import Settings
 from bot.logs import configure_logging
 from devtools.browser import ONTOP_LOGIN_PATH, QBO_START_PATH, Browser, link_in
 from devtools.demo_checks import (
+    DemoVerdict,
     TrackingChosen,
     Verdict,
     booked_to,
     books_table,
     check_books,
     check_tracking,
+    demo_verdict_lines,
     failing_without_fix,
     is_run_summary,
     ledger_failures,
+    names_in,
     posted_summaries,
     read_qbo,
     summary_run,
     tracked_bills,
-    verdict_lines,
+    worker_names,
 )
 from devtools.demo_world import WALLET_NAME, CurrencyChange, OutsideWorld, invoice_rows
 from devtools.render import render_call, render_message
 from devtools.signing import SlackClientSimulator, view_state
 from devtools.stack import ADMIN_USER, FINANCE_CHANNEL, MEMBER_USER, LocalStack, StackOptions
+from emulators.ontop.app import OntopEmulatorState
+from emulators.ontop.generator import CompanyGenerator
 from emulators.qbo.state import DEFAULT_REALM
 from handlers.ids import (
     BooksIds,
+    ChooseIds,
     ConnectIds,
     DisconnectIds,
     FixIds,
@@ -59,7 +67,7 @@ from handlers.ids import (
     VendorIds,
 )
 from storage.db import create_engine, session_factory
-from storage.models import LedgerPosting, Review, ReviewItem, RunStatus, SyncedInvoice, SyncRun
+from storage.models import Connection, LedgerPosting, Review, ReviewItem, RunStatus, SyncedInvoice, SyncRun
 from sync.api import CREATE_WALLET
 
 RULE = "─" * 78
@@ -70,6 +78,16 @@ EXTERNAL_HISTORY_START = "2020-01-01"
 PRESSED_FIXES = {FixIds.MAP, FixIds.BOOKS, FixIds.CREATE_VENDOR, FixIds.CREATE_VENDOR_IN_CURRENCY, FixIds.RETRY}
 MAP_FIXES = {FixIds.MAP, FixIds.BOOKS}
 FIX_ROUNDS = 3
+# The second company: another realm of the same Intuit user, another Ontop client with its own admin, a channel.
+SECOND_REALM = "9341453050000002"
+SECOND_COMPANY = "Acme Europe"
+SECOND_CHANNEL = "C0EUR"
+SECOND_CHANNEL_NAME = "finance-europe"
+SECOND_ONTOP_EMAIL = "finance@acme-europe.test"
+SECOND_ONTOP_PASSWORD = "acme-europe-demo-password"  # the emulated Ontop account's login, not a real secret
+SECOND_ONTOP_CLIENT_ID = 200
+SECOND_WORKERS = 8  # the generator's fewest
+SECOND_INVOICES = 20
 
 
 @dataclass
@@ -86,6 +104,25 @@ class DemoOptions:
     ontop_password: str | None = field(default=None, repr=False)
     json_path: str | None = None
     keep: bool = False
+
+
+@dataclass
+class DemoCompany:
+    """One QuickBooks company the walkthrough connects, its Ontop account, and what Ann chose for it."""
+
+    label: str  # the company's name in QuickBooks
+    realm_id: str
+    channel: str
+    ontop: OntopEmulatorState | None  # None: an Ontop emulator started separately
+    ontop_email: str | None = None
+    ontop_password: str | None = field(default=None, repr=False)
+    name: str = ""  # its short name in commands, once connected
+    connection_id: int | None = None
+    mapped: dict[str, str] = field(default_factory=dict)  # concept -> the account id Ann chose
+    fees_on_ontop: bool = True
+    excluded: list[str] = field(default_factory=list)  # invoice numbers Ann left out of the first sync's review
+    tracking: TrackingChosen | None = None  # the classes and location Ann chose in /qbo tracking
+    change: CurrencyChange | None = None
 
 
 @dataclass(frozen=True)
@@ -141,13 +178,18 @@ class Demo:
         assert stack.settings is not None
         self.engine = create_engine(stack.settings.database_url)
         self.sessions = session_factory(self.engine)
-        self.mapped: dict[str, str] = {}  # concept -> the account id Ann chose
-        self.fees_on_ontop = True
         self.pressed: set[tuple[str, str, str]] = set()  # (summary ts, action id, value)
         self.world = OutsideWorld(stack)
-        self.change: CurrencyChange | None = None
-        self.excluded: list[str] = []  # invoice numbers Ann left out of the first sync's review
-        self.tracking: TrackingChosen | None = None  # the classes and location Ann chose in /qbo tracking
+        first = DemoCompany(
+            stack.qbo_state.companies[DEFAULT_REALM].company_name if stack.qbo_state else "QuickBooks",
+            DEFAULT_REALM,
+            FINANCE_CHANNEL,
+            stack.ontop_state,
+            options.ontop_email or stack.options.ontop_email,
+            options.ontop_password or stack.options.ontop_password,
+        )
+        self.companies = [first]
+        self.company = first  # the company the current step is about
 
     # --- Slack plumbing -------------------------------------------------------------------------------------------
 
@@ -165,7 +207,7 @@ class Demo:
 
     async def command(self, slack: SlackClientSimulator, who: str, text: str) -> None:
         self.t.user(who, f"/qbo {text}".rstrip())
-        response = await slack.command(text)
+        response = await slack.command(text, channel_id=self.company.channel)
         if response.status_code != 200:
             raise DemoFailed(f"/qbo {text} answered HTTP {response.status_code}")
         if response.content:
@@ -220,13 +262,14 @@ class Demo:
 
     # --- the walkthrough ------------------------------------------------------------------------------------------
 
-    async def run(self) -> Verdict:
+    async def run(self) -> DemoVerdict:
         started = time.monotonic()
         admin = self.stack.slack(ADMIN_USER)
         member = self.stack.slack(MEMBER_USER)
         try:
             await self._walk(admin, member)
-            verdict = await self.verify()
+            await self._second_company(admin)
+            verdict = DemoVerdict([await self.verify(company) for company in self.companies])
             verdict.seconds = time.monotonic() - started
             await self._disconnect(admin)
         finally:
@@ -237,7 +280,7 @@ class Demo:
     async def _walk(self, admin: SlackClientSimulator, member: SlackClientSimulator) -> None:
         t = self.t
         t.skip_seen()
-        self.change = change = self.world.supplier_in_another_currency() if self.options.multicurrency else None
+        self.company.change = change = self.world.supplier_in_another_currency() if self.options.multicurrency else None
         if change is not None:
             t.step("Before the bot: QuickBooks (multicurrency on) already pays one contractor in another currency")
             t.say(
@@ -273,33 +316,7 @@ class Demo:
 
         t.step("/qbo connect: QuickBooks sign-in (OAuth with the emulator), then the Ontop login on the bot's page")
         await self.command(admin, "ann", "connect")
-        connect = self.view(ConnectIds.CALLBACK)
-        email = self.options.ontop_email or self.stack.options.ontop_email
-        password = self.options.ontop_password or self.stack.options.ontop_password
-        # The generated company's history starts months ago; Ann books all of it (the default is this month).
-        backfill = (
-            self.stack.ontop_state.generator.start.date().isoformat()
-            if self.stack.ontop_state
-            else EXTERNAL_HISTORY_START  # an emulator started separately: book its whole history
-        )
-        async with Browser() as browser:  # one browser: the cookie /qbo/start sets must come back to the callback
-            t.user("ann", "[Connect QuickBooks ↗] → the bot's /qbo/start → Intuit consent → back to the bot")
-            page = await browser.open(link_in(connect, QBO_START_PATH))
-            t.say(_indent(f"browser: HTTP {page.status} · {page.text}"))
-            await self.settle()
-            t.show_slack()
-            t.user("ann", "[Enter Ontop login ↗] → the bot's own login page (the password never goes through Slack)")
-            t.user("ann", "[Save Ontop login] (a typo in the password)")
-            page = await browser.fill_ontop_login(link_in(connect, ONTOP_LOGIN_PATH), email, "not-the-password")
-            t.say(_indent(f"browser: HTTP {page.status} · {page.text}"))
-            t.user("ann", f"[Save Ontop login], syncing invoices from {backfill}")
-            page = await browser.fill_ontop_login(link_in(connect, ONTOP_LOGIN_PATH), email, password, backfill)
-            t.say(_indent(f"browser: HTTP {page.status} · {page.text}"))
-        if page.status != 200:
-            raise DemoFailed(f"the Ontop login page answered HTTP {page.status}: {page.text}")
-        await self.settle()
-        t.show_slack()
-        await self.submit(admin, ConnectIds.CALLBACK, {}, "Check")
+        await self.connect_in_browser(admin, with_typo=True)
 
         t.step("/qbo vendors: Ontop contracts next to QuickBooks suppliers; create the missing ones")
         await self.command(admin, "ann", "vendors")
@@ -362,26 +379,174 @@ class Demo:
         t.step("/qbo status")
         await self.command(admin, "ann", "status")
 
-    async def approve_first_review(self, admin: SlackClientSimulator) -> None:
+    async def connect_in_browser(self, admin: SlackClientSimulator, *, with_typo: bool = False) -> None:
+        """The connect modal's two buttons in one browser (Intuit's consent, picking the company's realm when it is
+        not the first; the Ontop login on the bot's page), then *Check*."""
+        t, company = self.t, self.company
+        connect = self.view(ConnectIds.CALLBACK)
+        email, password = company.ontop_email or "", company.ontop_password or ""
+        # The generated company's history starts months ago; Ann books all of it (the default is this month).
+        backfill = (
+            company.ontop.generator.start.date().isoformat()
+            if company.ontop
+            else EXTERNAL_HISTORY_START  # an emulator started separately: book its whole history
+        )
+        realm = None if company is self.companies[0] else company.realm_id
+        async with Browser() as browser:  # one browser: the cookie /qbo/start sets must come back to the callback
+            pick = f" (Ann picks {company.label} among her companies)" if realm else ""
+            t.user("ann", f"[Connect QuickBooks ↗] → the bot's /qbo/start → Intuit consent{pick} → back to the bot")
+            page = await browser.consent_qbo(link_in(connect, QBO_START_PATH), realm)
+            t.say(_indent(f"browser: HTTP {page.status} · {page.text}"))
+            await self.settle()
+            t.show_slack()
+            t.user("ann", "[Enter Ontop login ↗] → the bot's own login page (the password never goes through Slack)")
+            if with_typo:
+                t.user("ann", "[Save Ontop login] (a typo in the password)")
+                page = await browser.fill_ontop_login(link_in(connect, ONTOP_LOGIN_PATH), email, "not-the-password")
+                t.say(_indent(f"browser: HTTP {page.status} · {page.text}"))
+            t.user("ann", f"[Save Ontop login] as {email}, syncing invoices from {backfill}")
+            page = await browser.fill_ontop_login(link_in(connect, ONTOP_LOGIN_PATH), email, password, backfill)
+            t.say(_indent(f"browser: HTTP {page.status} · {page.text}"))
+        if page.status != 200:
+            raise DemoFailed(f"the Ontop login page answered HTTP {page.status}: {page.text}")
+        await self.settle()
+        t.show_slack()
+        await self.submit(admin, ConnectIds.CALLBACK, {}, "Check")
+        await self._learn_connection(company)
+
+    async def _learn_connection(self, company: DemoCompany) -> None:
+        """The connection the bot made for this company's realm, and the short name it gave it."""
+        async with self.sessions() as session:
+            connection = await session.scalar(
+                select(Connection)
+                .where(Connection.realm_id == company.realm_id, Connection.status != "disconnected")
+                .order_by(Connection.id.desc())
+                .limit(1)
+            )
+            if connection is None and company is self.companies[0]:  # a QBO emulator started separately: any realm
+                connection = await session.scalar(select(Connection).order_by(Connection.id.desc()).limit(1))
+        if connection is not None:
+            company.connection_id, company.name = connection.id, connection.name
+            company.label = connection.company_name or company.label
+
+    # --- the second company ----------------------------------------------------------------------------------------
+
+    def add_second_company(self) -> DemoCompany | None:
+        """Acme Europe: another QuickBooks company Ann can consent to, and Acme Europe's own Ontop account (another
+        client behind the same Ontop address, with its own admin), small. None with emulators started separately."""
+        if self.stack.qbo_state is None or self.stack.ontop_state is None:
+            return None
+        self.stack.add_qbo_company(SECOND_REALM, SECOND_COMPANY)
+        first = self.stack.ontop_state
+        generator = CompanyGenerator(
+            workers=SECOND_WORKERS,
+            invoices=SECOND_INVOICES,
+            months=1,
+            seed=self.options.seed + 1000,
+            start=first.generator.start,
+        )
+        ontop = OntopEmulatorState(
+            generator=generator,
+            admin_email=SECOND_ONTOP_EMAIL,
+            admin_password=SECOND_ONTOP_PASSWORD,
+            client_id=SECOND_ONTOP_CLIENT_ID,
+            now=first.now,
+            webhook_retry_delays=first.webhook_retry_delays,
+        )
+        self.stack.add_ontop_company(ontop)
+        self.fake.add_channel(SECOND_CHANNEL, SECOND_CHANNEL_NAME)
+        company = DemoCompany(
+            SECOND_COMPANY, SECOND_REALM, SECOND_CHANNEL, ontop, SECOND_ONTOP_EMAIL, SECOND_ONTOP_PASSWORD
+        )
+        self.companies.append(company)
+        return company
+
+    async def _second_company(self, admin: SlackClientSimulator) -> None:
+        """`/qbo connect new` for Acme Europe, its own channel, suppliers and mapping, its first sync approved; then an
+        unnamed `/qbo sync` asks which company."""
+        t, first = self.t, self.companies[0]
+        second = self.add_second_company()
+        if second is None:
+            t.step("A second company needs the built-in emulators (started separately here): skipped")
+            return
+        self.company = second
+        t.step(f"/qbo connect new: a second company, {second.label}, with its own QuickBooks and Ontop account")
+        await self.command(admin, "ann", "connect new")
+        await self.connect_in_browser(admin)
+        if not second.name:
+            raise DemoFailed(f"{second.label} did not get a connection")
+        t.say(_indent(f"(the bot names it {second.name}; {first.label} is {first.name})"))
+
+        t.step(f"/qbo settings {second.name}: its own finance channel #{SECOND_CHANNEL_NAME}")
+        await self.command(admin, "ann", f"settings {second.name}")
+        await self.submit(
+            admin,
+            SettingsIds.CALLBACK,
+            {
+                SettingsIds.CHANNEL_BLOCK: second.channel,
+                SettingsIds.HOUR_BLOCK: "8",
+                SettingsIds.TIMEZONE_BLOCK: "Europe/Madrid",
+                SettingsIds.AUTO_CREATE_BLOCK: [],
+            },
+            "Save settings",
+        )
+
+        t.step(f"/qbo vendors {second.name}: Acme Europe's contracts; create the missing suppliers")
+        await self.command(admin, "ann", f"vendors {second.name}")
+        await self.submit(admin, VendorIds.CALLBACK, {}, "Create suppliers")
+
+        t.step(f"/qbo map {second.name}: its own mapping; its first sync waits for approval in #{SECOND_CHANNEL_NAME}")
+        runs_before = await self.finished_runs()
+        await self.command(admin, "ann", f"map {second.name}")
+        await self.map_all(admin)
+        run = await self.wait_for_runs(runs_before + 1)
+        t.say(_indent(f"sync #{run} finished: it posted nothing and waits for approval"))
+        await self.settle()
+        t.show_slack()
+
+        t.step(f"{second.label}'s review: Ann approves it in #{SECOND_CHANNEL_NAME}, and it syncs")
+        await self.approve_first_review(admin, leave_one_out=False)
+        await self.fix_rounds(admin, first_run=run)
+
+        t.step("/qbo sync with no name: with two companies, the bot asks which one")
+        seen = len(self.fake.ephemerals(user_id=ADMIN_USER))
+        await self.command(admin, "ann", "sync")
+        question = await self._ephemeral_after(seen)
+        t.user("ann", f"[chooses {second.name}]")
+        runs_before = await self.finished_runs()
+        response = await admin.choose_in_ephemeral(
+            second.channel, question, ChooseIds.SELECT, str(second.connection_id)
+        )
+        if response.status_code != 200:
+            raise DemoFailed(f"choosing a company answered HTTP {response.status_code}")
+        await self.settle()
+        t.show_slack()
+        await self.wait_for_runs(runs_before + 1)
+        await self.settle()
+        t.show_slack()
+
+    async def _ephemeral_after(self, seen: int, timeout_seconds: float = 10.0) -> dict[str, Any]:
+        """The first ephemeral answer to Ann past the `seen` first ones (the bot's question with its select)."""
+        deadline = time.monotonic() + timeout_seconds
+        while time.monotonic() < deadline:
+            found = self.fake.ephemerals(user_id=ADMIN_USER)
+            if len(found) > seen:
+                return found[seen]
+            await asyncio.sleep(0.05)
+        raise DemoFailed("an unnamed /qbo sync did not ask which company")
+
+    async def approve_first_review(self, admin: SlackClientSimulator, *, leave_one_out: bool = True) -> None:
         """The review message in the finance channel: *Review details*, tick the largest invoice to leave it out,
         *Save*, then *Approve and post*; the run that follows must post exactly the approved invoices."""
+        channel = self.company.channel
         review = await self.wait_for_review()
         ts = str(review["ts"])
-        self.t.user("ann", "[Review details]")
-        await admin.click_message_button(FINANCE_CHANNEL, ts, ReviewIds.DETAILS)
-        await self.settle()
-        await self._wait_while_loading(ADMIN_USER)
-        self.t.show_slack()
-        details = self.view(ReviewIds.DETAILS_CALLBACK)
-        group = next(block for block in details["blocks"] if block.get("type") == "input")
-        left_out = group["element"]["options"][0]
-        label = str(left_out["text"]["text"])
-        self.excluded.append(label.split(" · ")[0])
-        await self.submit(admin, ReviewIds.DETAILS_CALLBACK, {group["block_id"]: [left_out]}, f"tick {label} · Save")
+        if leave_one_out:
+            await self._leave_out_largest(admin, ts)
         approved = await self._reviewed_bills()
         runs_before = await self.finished_runs()
         self.t.user("ann", "[Approve and post] → [Approve and post] (the confirmation)")
-        await admin.click_message_button(FINANCE_CHANNEL, ts, ReviewIds.APPROVE)
+        await admin.click_message_button(channel, ts, ReviewIds.APPROVE)
         await self.settle()
         posting = await self.wait_for_runs(runs_before + 1)
         await self.settle()
@@ -393,11 +558,25 @@ class Demo:
             raise DemoFailed(f"sync #{posting} booked {booked} invoices; {approved} were approved")
         self.t.say(_indent(f"sync #{posting} booked exactly the {approved} approved invoices"))
 
+    async def _leave_out_largest(self, admin: SlackClientSimulator, ts: str) -> None:
+        """*Review details*, tick the largest invoice and *Save*: it stays out of the run the approval starts."""
+        self.t.user("ann", "[Review details]")
+        await admin.click_message_button(self.company.channel, ts, ReviewIds.DETAILS)
+        await self.settle()
+        await self._wait_while_loading(ADMIN_USER)
+        self.t.show_slack()
+        details = self.view(ReviewIds.DETAILS_CALLBACK)
+        group = next(block for block in details["blocks"] if block.get("type") == "input")
+        left_out = group["element"]["options"][0]
+        label = str(left_out["text"]["text"])
+        self.company.excluded.append(label.split(" · ")[0])
+        await self.submit(admin, ReviewIds.DETAILS_CALLBACK, {group["block_id"]: [left_out]}, f"tick {label} · Save")
+
     async def wait_for_review(self, timeout_seconds: float = 30.0) -> dict[str, Any]:
         """The review message the outbox posts in the finance channel after the first sync."""
         deadline = time.monotonic() + timeout_seconds
         while time.monotonic() < deadline:
-            for message in reversed(self.fake.top_level(FINANCE_CHANNEL)):
+            for message in reversed(self.fake.top_level(self.company.channel)):
                 if any(button.action_id == ReviewIds.APPROVE for button in buttons(message, ReviewIds)):
                     return message
             await asyncio.sleep(0.1)
@@ -406,7 +585,8 @@ class Demo:
     async def _reviewed_bills(self) -> int:
         """The invoices of the latest review an admin did not leave out."""
         async with self.sessions() as session:
-            review_id = await session.scalar(select(Review.id).order_by(Review.id.desc()).limit(1))
+            latest = select(Review.id).where(Review.connection_id == self.company.connection_id)
+            review_id = await session.scalar(latest.order_by(Review.id.desc()).limit(1))
             items = (await session.scalars(select(ReviewItem).where(ReviewItem.review_id == review_id))).all()
         return sum(1 for item in items if not item.excluded)
 
@@ -422,7 +602,7 @@ class Demo:
             for fix in fixes:
                 self.pressed.add((str(summary["ts"]), fix.action_id, fix.value))
                 self.t.user("ann", f"[{fix.label}]")
-                await admin.click_message_button(FINANCE_CHANNEL, summary["ts"], fix.action_id, value=fix.value)
+                await admin.click_message_button(self.company.channel, summary["ts"], fix.action_id, value=fix.value)
                 await self.settle()
                 await self._wait_while_loading(ADMIN_USER)
                 self.t.show_slack()
@@ -463,7 +643,7 @@ class Demo:
                 options = response.json().get("options", []) if response.content else []
             if options:
                 answers[block_id] = options[0]
-                self.mapped[concept] = str(options[0]["value"])
+                self.company.mapped[concept] = str(options[0]["value"])
         choices = ", ".join(
             f"{block_id[len(MappingIds.BLOCK_PREFIX) :]} → {option['text']['text']}"
             for block_id, option in answers.items()
@@ -473,7 +653,7 @@ class Demo:
         answers.update(books)
         if said:
             self.t.say(_indent(f"(ann {said})"))
-        self.fees_on_ontop = books.get(BooksIds.FEES_BLOCK, {}).get("value", BooksIds.FEES_ON_ONTOP) == (
+        self.company.fees_on_ontop = books.get(BooksIds.FEES_BLOCK, {}).get("value", BooksIds.FEES_ON_ONTOP) == (
             BooksIds.FEES_ON_ONTOP
         )
         await self.submit(slack, MappingIds.CALLBACK, answers, "Save mapping")
@@ -525,7 +705,7 @@ class Demo:
             )
         )
         await self.submit(slack, TrackingIds.CALLBACK, answers, "Save")
-        self.tracking = TrackingChosen(
+        self.company.tracking = TrackingChosen(
             concept=concept_block[len(TrackingIds.CONCEPT_PREFIX) :],
             concept_class_id=str(answers[concept_block]["value"]),
             agreement_id=worker,
@@ -561,7 +741,7 @@ class Demo:
         without one in time the demo goes on, and the end check counts the failures nobody was shown."""
         deadline = time.monotonic() + timeout_seconds
         while time.monotonic() < deadline:
-            if any(summary_run(message) == run_id for message in self.fake.top_level(FINANCE_CHANNEL)):
+            if any(summary_run(message) == run_id for message in self.fake.top_level(self.company.channel)):
                 return
             await asyncio.sleep(0.1)
 
@@ -573,74 +753,97 @@ class Demo:
         """The summary of run `run_id` in the finance channel (None: the latest summary)."""
         if run_id is None:
             return self.latest_summary()
-        return next((m for m in reversed(self.fake.top_level(FINANCE_CHANNEL)) if summary_run(m) == run_id), None)
+        channel = self.company.channel
+        return next((m for m in reversed(self.fake.top_level(channel)) if summary_run(m) == run_id), None)
 
     def latest_summary(self) -> dict[str, Any] | None:
         """The finance channel's latest run summary (a run's message once it has finished)."""
-        return next((m for m in reversed(self.fake.top_level(FINANCE_CHANNEL)) if is_run_summary(m)), None)
+        return next((m for m in reversed(self.fake.top_level(self.company.channel)) if is_run_summary(m)), None)
 
     async def finished_runs(self) -> int:
         return sum(1 for run in await self._runs() if run.status not in (RunStatus.QUEUED, RunStatus.RUNNING))
 
     async def _disconnect(self, admin: SlackClientSimulator) -> None:
-        self.t.step("/qbo disconnect: tokens revoked, mapping forgotten, QuickBooks data left as it is")
+        first = self.company = self.companies[0]
+        several = len(self.companies) > 1
+        named = f" {first.name}" if several and first.name else ""
+        self.t.step(
+            f"/qbo disconnect{named}: tokens revoked, mapping forgotten, QuickBooks data left as it is"
+            + (" (the other company stays connected)" if several else "")
+        )
         async with self.stack.slack(ADMIN_USER) as slack:
-            await self.command(slack, "ann", "disconnect")
+            await self.command(slack, "ann", f"disconnect{named}")
             await self.submit(slack, DisconnectIds.CALLBACK, {}, "Disconnect")
+            if several:
+                self.t.say(_indent(f"({first.label} is disconnected; with one company left, commands need no name)"))
             await self.command(slack, "ann", "status")
 
     # --- the end state --------------------------------------------------------------------------------------------
 
-    async def verify(self) -> Verdict:
-        """QuickBooks against Ontop (devtools/demo_checks.py), and the failures Slack shows against their fixes."""
-        qbo, ontop = self.stack.qbo_state, self.stack.ontop_state
+    async def verify(self, company: DemoCompany) -> Verdict:
+        """QuickBooks against Ontop (devtools/demo_checks.py) for one company, the failures its channel shows
+        against their fixes, and no other company's worker in its channel."""
+        qbo, ontop = self.stack.qbo_state, company.ontop
         if qbo is None or ontop is None:
             return Verdict()  # external emulators: the summary messages are the evidence
-        books = read_qbo(qbo)
+        books = read_qbo(qbo, company.realm_id)
         invoices = invoice_rows(ontop)
         verdict = check_books(
             books,
             invoices,
-            fees_on_ontop=self.fees_on_ontop,
-            fee_account_id=self._fee_account(),
-            excluded=self.excluded,
+            fees_on_ontop=company.fees_on_ontop,
+            fee_account_id=_fee_account(company.mapped),
+            excluded=company.excluded,
         )
-        top_level = self.fake.top_level(FINANCE_CHANNEL)
-        threads = {str(message["ts"]): self.fake.replies(FINANCE_CHANNEL, str(message["ts"])) for message in top_level}
+        verdict.company, verdict.name, verdict.channel = company.label, company.name, company.channel
+        verdict.channel_name = str(self.fake.channel_ref(company.channel).get("name", ""))
+        top_level = self.fake.top_level(company.channel)
+        threads = {str(message["ts"]): self.fake.replies(company.channel, str(message["ts"])) for message in top_level}
         async with self.sessions() as session:
-            ledger = list((await session.scalars(select(SyncedInvoice))).all())
-            postings = list((await session.scalars(select(LedgerPosting))).all())
+            mine = company.connection_id
+            ledger = list(await session.scalars(select(SyncedInvoice).where(SyncedInvoice.connection_id == mine)))
+            postings = list(await session.scalars(select(LedgerPosting).where(LedgerPosting.connection_id == mine)))
         verdict.failing_without_fix = failing_without_fix(
             posted_summaries(top_level, threads), ledger_failures(ledger, postings)
         )
-        if self.tracking is not None:
-            verdict.wrong_tracking = check_tracking(books, invoices, self.tracking, fees_on_ontop=self.fees_on_ontop)
-        self.t.step("What is now in QuickBooks")
+        if company.tracking is not None:
+            verdict.wrong_tracking = check_tracking(
+                books, invoices, company.tracking, fees_on_ontop=company.fees_on_ontop
+            )
+        messages = top_level + [reply for replies in threads.values() for reply in replies]
+        own = worker_names(ontop.generator.workers)
+        others = {name for other in self.companies if other.ontop and other is not company
+                  for name in worker_names(other.ontop.generator.workers)} - own  # fmt: skip
+        verdict.others_in_channel, _ = names_in(messages, others)
+        _, verdict.own_workers_named = names_in(messages, own)
+        self.t.step(f"What is now in QuickBooks: {company.label}")
         for line in books_table(books, invoices):
             self.t.say(line)
-        if self.tracking is not None:
-            carried = tracked_bills(books, self.tracking)
+        if company.tracking is not None:
+            carried = tracked_bills(books, company.tracking)
             self.t.say(
                 f"  classes and locations: {carried} bills carry the class or location Ann chose "
                 "(read back from QuickBooks)"
             )
-        if self.change is not None:
-            booked = booked_to(books, invoices, self.change.agreement_id, self.change.paid_in)
+        if company.change is not None:
+            change = company.change
+            booked = booked_to(books, invoices, change.agreement_id, change.paid_in)
             self.t.say(
-                f"  {self.change.name}, paid in {self.change.paid_in} since their supplier was in "
-                f"{self.change.supplier_currency}: {booked}"
+                f"  {change.name}, paid in {change.paid_in} since their supplier was in "
+                f"{change.supplier_currency}: {booked}"
             )
         return verdict
 
-    def _fee_account(self) -> str | None:
-        """The account Ann mapped the FEE concept to, when no other concept shares it."""
-        account = self.mapped.get("FEE")
-        if account is None or any(other == account for concept, other in self.mapped.items() if concept != "FEE"):
-            return None
-        return account
-
     async def aclose(self) -> None:
         await self.engine.dispose()
+
+
+def _fee_account(mapped: dict[str, str]) -> str | None:
+    """The account Ann mapped the FEE concept to, when no other concept shares it."""
+    account = mapped.get("FEE")
+    if account is None or any(other == account for concept, other in mapped.items() if concept != "FEE"):
+        return None
+    return account
 
 
 def account_hint(concept: str) -> str:
@@ -783,19 +986,19 @@ def run_demo(options: DemoOptions, settings: Settings, out: TextIO | None = None
     return 0 if verdict.ok else 1
 
 
-async def _run(demo: Demo) -> Verdict:
+async def _run(demo: Demo) -> DemoVerdict:
     try:
         return await demo.run()
     finally:
         await demo.aclose()
 
 
-def report(verdict: Verdict, transcript: Transcript) -> None:
-    transcript.step("Checked")
+def report(verdict: DemoVerdict, transcript: Transcript) -> None:
+    transcript.step("Checked, company by company")
     if not verdict.paid_invoices:
         transcript.say("  (emulators started separately: see the summaries above)")
         return
-    for line in verdict_lines(verdict):
+    for line in demo_verdict_lines(verdict):
         transcript.say(line)
 
 

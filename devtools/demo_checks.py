@@ -6,10 +6,14 @@ Ontop charged in USD, to the cent; every bill is paid exactly once; Ontop's fees
 Across the walkthrough, no record that existed before the bot was changed, and no invoice is left failing without a
 button that fixes it (read from the run summaries the finance channel received and the bot's ledger). An invoice an
 admin left out of a review is expected to have no bill: it is checked for that, not counted as missing.
+
+With several companies every check runs for each (its realm, its Ontop account, its ledger rows and its own finance
+channel), and no company's channel names a worker of another's (failures, reviews and mappings stay in their own).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Sequence
@@ -50,8 +54,15 @@ class Verdict:
     wrong_tracking: list[str] = field(default_factory=list)  # bills without the class or location chosen
     excluded: list[str] = field(default_factory=list)  # left out of a review by an admin: no bill expected
     excluded_but_booked: list[str] = field(default_factory=list)
+    # Workers of another company of the workspace that this company's finance channel names (none is the promise).
+    others_in_channel: list[str] = field(default_factory=list)
     preexisting_touched: int = 0
     seconds: float = 0.0
+    company: str = ""  # the company's name in QuickBooks
+    name: str = ""  # its short name in commands
+    channel: str = ""  # its finance channel's id
+    channel_name: str = ""
+    own_workers_named: int = 0  # its channel's messages that name one of its own workers (the check can see names)
 
     @property
     def ok(self) -> bool:
@@ -65,6 +76,7 @@ class Verdict:
             or self.failing_without_fix
             or self.wrong_tracking
             or self.excluded_but_booked
+            or self.others_in_channel
             or self.preexisting_touched
         )
 
@@ -83,7 +95,28 @@ class Verdict:
             ("failing without a fix button", self.failing_without_fix),
             ("class or location not as chosen", self.wrong_tracking),
             ("left out of a review but booked", self.excluded_but_booked),
+            ("another company's workers in its channel", self.others_in_channel),
         ]
+
+
+@dataclass
+class DemoVerdict:
+    """Every company's verdict, the first company's first (its keys stay at the top of the JSON summary)."""
+
+    companies: list[Verdict] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(verdict.ok for verdict in self.companies)
+
+    @property
+    def paid_invoices(self) -> int:
+        return sum(verdict.paid_invoices for verdict in self.companies)
+
+    def as_json(self) -> dict[str, Any]:
+        first = self.companies[0].as_json() if self.companies else Verdict().as_json()
+        return {**first, "ok": self.ok, "seconds": self.seconds, "companies": [v.as_json() for v in self.companies]}
 
 
 @dataclass(frozen=True)
@@ -127,7 +160,9 @@ def read_qbo(qbo: QboEmulatorState, realm_id: str = DEFAULT_REALM) -> QboBooks:
             attached=attached,
             vendors_created=sum(1 for key in vendors if ("Vendor", key) not in company.preexisting),
             home_currency=company.home_currency,
-            preexisting_touched=sum(1 for entry in qbo.audit_log() if entry["touched_preexisting"]),
+            preexisting_touched=sum(
+                1 for entry in qbo.audit_log() if entry["touched_preexisting"] and entry["realm_id"] == realm_id
+            ),
         )
 
 
@@ -477,6 +512,27 @@ def _paid_from(payment: dict[str, Any]) -> str:
     return str(check.get("name") or card.get("name") or "?")
 
 
+def worker_names(workers: Iterable[Any]) -> set[str]:
+    """The names a company's Ontop workers go by in messages: "First Last", and a business's legal name."""
+    names: set[str] = set()
+    for worker in workers:
+        full = f"{worker.first_name or ''} {worker.last_name or ''}".strip()
+        names.update(name for name in (full, worker.legal_name) if name)
+    return names
+
+
+def names_in(messages: Iterable[dict[str, Any]], names: Collection[str]) -> tuple[list[str], int]:
+    """(which of `names` the messages mention, how many messages mention one), text and blocks both read."""
+    found: set[str] = set()
+    naming = 0
+    for message in messages:
+        text = json.dumps({"text": message.get("text"), "blocks": message.get("blocks")}, ensure_ascii=False)
+        here = {name for name in names if name in text}
+        found |= here
+        naming += bool(here)
+    return sorted(found), naming
+
+
 def verdict_lines(verdict: Verdict) -> list[str]:
     lines = [
         f"  {verdict.paid_invoices} paid Ontop invoices → {verdict.contractor_bills} contractor bills, "
@@ -486,11 +542,32 @@ def verdict_lines(verdict: Verdict) -> list[str]:
         lines.append(f"  left out of a review by an admin, not booked: {', '.join(verdict.excluded)}")
     counts = [f"{what}: {len(which)}" for what, which in verdict.problems()]
     counts.append(f"pre-existing records touched: {verdict.preexisting_touched}")
-    lines += ["  " + " · ".join(counts[:4]), "  " + " · ".join(counts[4:])]
+    lines += ["  " + " · ".join(counts[:4]), "  " + " · ".join(counts[4:8]), "  " + " · ".join(counts[8:])]
     for what, which in verdict.problems():
         if which:
             more = f" … and {len(which) - 10} more" if len(which) > 10 else ""
             lines.append(f"  ✗ {what}: {', '.join(which[:10])}{more}")
-    lines.append(f"  walkthrough took {verdict.seconds:.1f} s")
-    lines.append("  ✅ every promise held" if verdict.ok else "  ❌ a promise was broken (see above)")
+    if verdict.channel:
+        channel = f"#{verdict.channel_name or verdict.channel}"
+        others = ", ".join(verdict.others_in_channel) or "none"
+        lines.append(
+            f"  {channel}: {verdict.own_workers_named} messages name this company's workers; "
+            f"workers of another company named: {others}"
+        )
+    who = verdict.name or verdict.company or "the company"
+    lines.append(f"  ✅ {who}: every promise held" if verdict.ok else f"  ❌ {who}: a promise was broken (see above)")
+    return lines
+
+
+def demo_verdict_lines(verdict: DemoVerdict) -> list[str]:
+    """Each company's verdict under its name, then the walkthrough's time and the overall answer."""
+    lines: list[str] = []
+    for company in verdict.companies:
+        if len(verdict.companies) > 1 or company.name:
+            channel = f"#{company.channel_name or company.channel}"
+            lines.append(f"\n  {company.name or company.company} ({company.company}, finance channel {channel})")
+        lines += verdict_lines(company)
+    lines.append(f"\n  walkthrough took {verdict.seconds:.1f} s")
+    several = f", in each of the {len(verdict.companies)} companies" if len(verdict.companies) > 1 else ""
+    lines.append(f"  ✅ every promise held{several}" if verdict.ok else "  ❌ a promise was broken (see above)")
     return lines

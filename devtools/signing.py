@@ -352,6 +352,31 @@ class SlackClientSimulator:
         )
         return await self.post(interactive_body(payload), FORM_CONTENT_TYPE)
 
+    async def choose_in_ephemeral(
+        self, channel_id: str, message: dict[str, Any], action_id: str, value: str
+    ) -> httpx.Response:
+        """Pick the option `value` in a select of an ephemeral message the app sent (Slack then sends no `message`,
+        only its container, and a fresh response_url)."""
+        block_id, element = next(
+            (str(block.get("block_id")), element)
+            for block in message.get("blocks") or []
+            for element in [block.get("accessory") or {}, *block.get("elements", [])]
+            if isinstance(element, dict) and element.get("action_id") == action_id
+        )
+        option = next(option for option in _options(element) if option.get("value") == value)
+        action = {"type": element["type"], "action_id": action_id, "block_id": block_id, "selected_option": option}
+        payload = block_actions_payload(
+            self.actor,
+            action,
+            trigger_id=self._fake.mint_trigger_id(self.actor.user_id),
+            message=message,
+            channel=self._fake.channel_ref(channel_id),
+            response_url=self._fake.new_response_url(channel_id=channel_id, user_id=self.actor.user_id),
+        )
+        payload["container"]["is_ephemeral"] = True
+        del payload["message"]
+        return await self.post(interactive_body(payload), FORM_CONTENT_TYPE)
+
     async def click_view_element(
         self,
         view_id: str,

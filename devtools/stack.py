@@ -21,7 +21,13 @@ from bot.server import build_web_app
 from devtools.fake_slack import FakeSlack
 from devtools.server import BackgroundServer, free_port
 from devtools.signing import SlackClientSimulator
-from emulators.ontop.app import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD, OntopEmulatorState, create_ontop_emulator
+from emulators.ontop.app import (
+    DEFAULT_ADMIN_EMAIL,
+    DEFAULT_ADMIN_PASSWORD,
+    OntopEmulatorState,
+    add_company,
+    create_ontop_emulator,
+)
 from emulators.ontop.generator import CompanyGenerator
 from emulators.qbo.app import create_qbo_emulator
 from emulators.qbo.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REALM, QboEmulatorState
@@ -67,6 +73,7 @@ class LocalStack:
         self._workdir = tempfile.TemporaryDirectory(prefix="qbo-bot-stack-")
         self.qbo_state: QboEmulatorState | None = None
         self.ontop_state: OntopEmulatorState | None = None
+        self._ontop_app: Any = None
         self._servers: list[BackgroundServer] = []
         self.fake_slack = FakeSlack(bot_token=BOT_TOKEN, client_secret=FAKE_CLIENT_SECRET)
         self.app_port = free_port()
@@ -95,7 +102,8 @@ class LocalStack:
                 workers=options.workers, invoices=options.invoices, months=options.months, seed=options.seed
             )
             self.ontop_state = OntopEmulatorState(generator=generator)
-            self.ontop_url = self._serve(create_ontop_emulator(self.ontop_state))
+            self._ontop_app = create_ontop_emulator(self.ontop_state)
+            self.ontop_url = self._serve(self._ontop_app)
         self.fake_slack.start()
         self.settings = Settings(
             _env_file=None,
@@ -149,6 +157,19 @@ class LocalStack:
             vendor = state.add_entity(company, "Vendor", record)
             company.preexisting.add(("Vendor", vendor["Id"]))
             return dict(vendor)
+
+    def add_qbo_company(self, realm_id: str, company_name: str) -> None:
+        """Another company in the QuickBooks emulator, one the same Intuit user may consent to (single-currency)."""
+        if self.qbo_state is None:
+            raise RuntimeError("a QBO emulator started separately: seed the company there")
+        self.qbo_state.seed_company(realm_id, company_name=company_name)
+
+    def add_ontop_company(self, state: OntopEmulatorState) -> OntopEmulatorState:
+        """Another Ontop client company behind the same Ontop address, with its own admin login and client id."""
+        if self._ontop_app is None:
+            raise RuntimeError("an Ontop emulator started separately: add the company there")
+        add_company(self._ontop_app, state)
+        return state
 
     def _serve(self, app: object) -> str:
         server = BackgroundServer(app).start()

@@ -20,9 +20,12 @@ from devtools.demo_checks import (
     check_tracking,
     failing_without_fix,
     ledger_failures,
+    names_in,
     posted_summaries,
+    worker_names,
 )
 from devtools.signing import view_state
+from emulators.ontop.generator import CompanyGenerator
 from handlers.ids import BooksIds
 from storage.models import LedgerPosting, SyncedInvoice
 from sync.api import CREATE_WALLET, NO_PAYMENTS
@@ -35,7 +38,9 @@ NEW_CHECKS = (
     "failing_without_fix",
     "excluded_but_booked",
     "wrong_tracking",
+    "others_in_channel",
 )
+SECOND = "acme-europe"
 
 
 def run_demo(tmp_path: Path, *options: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
@@ -44,7 +49,7 @@ def run_demo(tmp_path: Path, *options: str) -> tuple[subprocess.CompletedProcess
         [sys.executable, "-c", "from bot.cli import main; main()", "demo", "--json", str(summary), *options],
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=300,  # two companies: about 110 s on 2 cores
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -63,6 +68,48 @@ def assert_every_promise_held(verdict: dict[str, Any]) -> None:
     for check in NEW_CHECKS:
         assert verdict[check] == [], check
     assert verdict["preexisting_touched"] == 0
+
+
+def assert_each_company_kept_its_promises(summary: dict[str, Any]) -> None:
+    """Both companies were checked on their own books, ledger and channel; the top-level keys are the first's."""
+    first, second = summary["companies"]
+    assert (first["name"], second["name"]) == ("northwind-design-studio", SECOND)
+    assert first["channel"] != second["channel"]
+    assert {key: first[key] for key in ("paid_invoices", "excluded", "contractor_bills")} == {
+        key: summary[key] for key in ("paid_invoices", "excluded", "contractor_bills")
+    }
+    assert second["excluded"] == []  # Ann approved Acme Europe's first review whole
+    assert second["contractor_bills"] + second["credits"] == second["paid_invoices"] > 0
+    for company in (first, second):
+        assert company["ok"] is True, company["name"]
+        assert company["fee_bills"] > 0 and company["payments"] >= company["contractor_bills"]
+        for check in ("missing", "duplicated", *NEW_CHECKS):
+            assert company[check] == [], (company["name"], check)
+        assert company["preexisting_touched"] == 0
+        assert company["own_workers_named"] > 0, "the channel check could not see any worker's name"
+
+
+def assert_the_second_company_was_walked(transcript: str) -> None:
+    for step in (
+        "/qbo connect new",
+        "Ann picks Acme Europe among her companies",
+        "QuickBooks company Acme Europe connected",
+        "as finance@acme-europe.test",  # its own Ontop account
+        f"/qbo settings {SECOND}",
+        "summaries to #C0EUR",
+        f"/qbo map {SECOND}",
+        "── chat.postMessage → C0EUR",
+        "several QuickBooks companies connected. Which one?",  # an unnamed /qbo sync asks ...
+        f"[chooses {SECOND}]",  # ... and carries on
+        "What is now in QuickBooks: Acme Europe",
+        f"✅ {SECOND}: every promise held",
+        "✅ northwind-design-studio: every promise held",
+        "every promise held, in each of the 2 companies",
+    ):
+        assert step in transcript, step
+    after_disconnect = transcript.split("/qbo disconnect northwind-design-studio", 1)[1]
+    assert "QuickBooks company *Northwind Design Studio* disconnected" in after_disconnect
+    assert "*QuickBooks:* Acme Europe · connected" in after_disconnect  # /qbo status: the other company stays
 
 
 def test_the_demo_walks_every_step_and_verifies_quickbooks(tmp_path: Path) -> None:
@@ -95,11 +142,13 @@ def test_the_demo_walks_every_step_and_verifies_quickbooks(tmp_path: Path) -> No
         "bills carry the class or location Ann chose",  # ... and read back from QuickBooks
         "fee bills to Ontop",
         "bill payments",
-        "QuickBooks disconnected",
+        "QuickBooks company *Northwind Design Studio* disconnected",  # the confirmation names the company
         "every promise held",
     ):
         assert step in transcript, step
     assert_every_promise_held(verdict)
+    assert_the_second_company_was_walked(transcript)
+    assert_each_company_kept_its_promises(verdict)
     assert "Traceback" not in result.stderr
 
 
@@ -112,6 +161,8 @@ def test_the_multicurrency_demo_books_every_currency_and_a_contractor_paid_in_a_
     assert re.search(r"Created: [^\n]*\(EUR\)", transcript), "pressing it creates the supplier in EUR"
     assert "Currency of new suppliers" in transcript
     assert_every_promise_held(verdict)
+    assert_the_second_company_was_walked(transcript)
+    assert_each_company_kept_its_promises(verdict)
     assert "Traceback" not in result.stderr
 
 
@@ -346,3 +397,18 @@ def test_the_books_part_is_answered_explicitly_and_unanswered_selects_keep_their
     assert view_state(view, answers)[BooksIds.PAY_FROM_BLOCK][BooksIds.PAY_FROM]["selected_option"] == wallet
     assert 'chooses: pay bills from → Create an "Ontop wallet"' in said
     assert "keeps: fees → On a bill to the Ontop supplier (recommended); ap:EUR → A/P EUR" in said
+
+
+def test_a_channel_that_names_another_company_s_worker_is_caught() -> None:
+    ours = worker_names(CompanyGenerator(workers=8, invoices=8, months=1, seed=1).workers)
+    theirs = worker_names(CompanyGenerator(workers=8, invoices=8, months=1, seed=2).workers) - ours
+    stranger = sorted(theirs)[0]
+    mine = sorted(ours)[0]
+    channel = [
+        {"text": "QuickBooks sync #3 finished", "blocks": [{"type": "section", "text": {"text": f"*INV-1* · {mine}"}}]},
+        {"text": "Review #2", "blocks": [{"type": "section", "text": {"text": f"*INV-9* · {stranger} · 1 USD"}}]},
+    ]
+
+    assert names_in(channel, theirs) == ([stranger], 1)
+    assert names_in(channel[:1], theirs) == ([], 0)
+    assert names_in(channel, ours)[1] == 1

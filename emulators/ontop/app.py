@@ -3,6 +3,10 @@
 `create_ontop_emulator(state)` returns a Starlette app; everything it knows lives in `OntopEmulatorState`, which
 tests drive directly or through the JSON control endpoints under `/_emulator/`. Invoices come from a streaming
 `CompanyGenerator`, so a company with 100,000 invoices costs no more memory than one with 100.
+
+Like Ontop, one address serves several client companies: each has its own admin login, and the token a login
+returns (claim `clientId`) decides whose workers, invoices and webhook every later call sees. The first company
+is the one the control endpoints drive; `add_company(app, state)` adds another.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from emulators.ontop.state import (
     invoice_event,
     invoice_pdf_bytes,
     kyc_event,
+    token_client_id,
     wallet_top_up_event,
 )
 
@@ -44,6 +49,7 @@ __all__ = [
     "OntopEmulatorState",
     "Patch",
     "WebhookDelivery",
+    "add_company",
     "create_ontop_emulator",
     "invoice_event",
     "kyc_event",
@@ -53,24 +59,51 @@ __all__ = [
 ]
 
 
-def create_ontop_emulator(state: OntopEmulatorState | None = None) -> Starlette:
-    """The Ontop emulator as a Starlette app over `state` (a fresh default company when None)."""
+def create_ontop_emulator(state: OntopEmulatorState | None = None, *others: OntopEmulatorState) -> Starlette:
+    """The Ontop emulator as a Starlette app over `state` (a fresh default company when None) and, behind the same
+    address, the client companies `others` (each with its own admin login and client id)."""
     emu = state or OntopEmulatorState()
-    routes = _api_routes(emu) + control_routes(emu)
-    app = Starlette(routes=routes)
+    companies = [emu]
+    app = Starlette(routes=_api_routes(companies) + control_routes(emu))
     app.state.ontop = emu
+    app.state.ontop_companies = companies
+    for other in others:
+        add_company(app, other)
     return app
 
 
-Handler = Callable[[Request], Awaitable[Response]]
+def add_company(app: Starlette, state: OntopEmulatorState) -> None:
+    """Another client company behind the emulator's address: its admin logs in with its own email and password."""
+    companies: list[OntopEmulatorState] = app.state.ontop_companies
+    for known in companies:
+        if known.admin_email.lower() == state.admin_email.lower() or known.client_id == state.client_id:
+            raise ValueError(f"a company with admin {state.admin_email} or client id {state.client_id} exists")
+    companies.append(state)
 
 
-def _api_routes(emu: OntopEmulatorState) -> list[Route]:
-    def api(handler: Handler, *, authenticated: bool = True, part_b: bool = False) -> Handler:
-        """Wrap an API handler with the request log, faults, Part B gating and bearer auth."""
+Handler = Callable[[Request, OntopEmulatorState], Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+async def _company_of(request: Request, companies: list[OntopEmulatorState], login: bool) -> OntopEmulatorState:
+    """The client company a request is for: the login's email, else the bearer token's clientId (the first company
+    when neither names one: it then answers 400 or 401 as usual)."""
+    if login:
+        body = await json_body(request)  # Starlette keeps the body: the handler reads it again
+        email = str(body.get("email", "")).lower() if isinstance(body, dict) else ""
+        return next((company for company in companies if company.admin_email.lower() == email), companies[0])
+    _, _, token = request.headers.get("authorization", "").partition(" ")
+    client_id = token_client_id(token)
+    return next((company for company in companies if company.client_id == client_id), companies[0])
+
+
+def _api_routes(companies: list[OntopEmulatorState]) -> list[Route]:
+    def api(handler: Handler, *, authenticated: bool = True, part_b: bool = False) -> Endpoint:
+        """Wrap an API handler with the company it is for, the request log, faults, Part B gating and bearer auth."""
 
         async def endpoint(request: Request) -> Response:
             path = request.url.path
+            emu = await _company_of(request, companies, login=not authenticated)
             emu.requests.append((request.method, path))
             faulted = await _apply_faults(emu, path)
             if faulted is not None:
@@ -82,11 +115,11 @@ def _api_routes(emu: OntopEmulatorState) -> list[Route]:
                 scheme, _, token = header.partition(" ")
                 if scheme.lower() != "bearer" or not token or not emu.token_valid(token):
                     return error(401, "Full authentication is required to access this resource", path)
-            return await handler(request)
+            return await handler(request, emu)
 
         return endpoint
 
-    async def login(request: Request) -> Response:
+    async def login(request: Request, emu: OntopEmulatorState) -> Response:
         body = await json_body(request)
         if not isinstance(body, dict) or not body.get("email") or not body.get("password"):
             return error(400, "email and password are required", request.url.path)
@@ -97,7 +130,7 @@ def _api_routes(emu: OntopEmulatorState) -> list[Route]:
         emu.logins += 1
         return json_response({"token": emu.issue_token()})
 
-    async def workers_list(request: Request) -> Response:
+    async def workers_list(request: Request, emu: OntopEmulatorState) -> Response:
         rows = emu.worker_rows()
         status_id = request.query_params.get("statusId")
         if status_id is not None:
@@ -106,7 +139,7 @@ def _api_routes(emu: OntopEmulatorState) -> list[Route]:
         page, size = paging(request)
         return json_response(spring_page(rows[page * size : (page + 1) * size], page, size, len(rows)))
 
-    async def worker_by_email(request: Request) -> Response:
+    async def worker_by_email(request: Request, emu: OntopEmulatorState) -> Response:
         email = request.query_params.get("email", "").lower()
         matches = [row for row in emu.worker_rows() if str(row.get("email", "")).lower() == email]
         if not matches:
@@ -116,7 +149,7 @@ def _api_routes(emu: OntopEmulatorState) -> list[Route]:
             return error(404, "Worker has not started onboarding", request.url.path)
         return json_response(onboarded[0])
 
-    async def invite_workers(request: Request) -> Response:
+    async def invite_workers(request: Request, emu: OntopEmulatorState) -> Response:
         body = await json_body(request)
         if not isinstance(body, list):
             return error(400, "a JSON array of workers is required", request.url.path)
@@ -146,23 +179,23 @@ def _api_routes(emu: OntopEmulatorState) -> list[Route]:
             created.append({"agreementId": agreement_id, "workerEmail": item["workerEmail"]})
         return json_response(created)
 
-    async def create_paylist(request: Request) -> Response:
+    async def create_paylist(request: Request, emu: OntopEmulatorState) -> Response:
         body = await json_body(request)
         problem = _paylist_problem(body)
         if problem:
             return error(400, problem, request.url.path)
         return json_response(emu.create_paylist(body))
 
-    async def list_paylists(request: Request) -> Response:
+    async def list_paylists(request: Request, emu: OntopEmulatorState) -> Response:
         rows = [emu.paylist_summary(p) for p in emu.paylists.values() if _in_dates(request, p["creation_date"])]
         page, size = paging(request)
         return json_response(spring_page(rows[page * size : (page + 1) * size], page, size, len(rows)))
 
-    async def get_paylist(request: Request) -> Response:
+    async def get_paylist(request: Request, emu: OntopEmulatorState) -> Response:
         paylist = emu.paylists.get(int_param(request, "paylist_id"))
         return json_response(paylist) if paylist else error(404, "Paylist not found", request.url.path)
 
-    async def paylist_payments(request: Request) -> Response:
+    async def paylist_payments(request: Request, emu: OntopEmulatorState) -> Response:
         paylist_id = int_param(request, "paylist_id")
         if paylist_id not in emu.paylists:
             return error(404, "Paylist not found", request.url.path)
@@ -170,16 +203,16 @@ def _api_routes(emu: OntopEmulatorState) -> list[Route]:
         page, size = paging(request)
         return json_response(spring_page(rows[page * size : (page + 1) * size], page, size, len(rows)))
 
-    async def get_payment(request: Request) -> Response:
+    async def get_payment(request: Request, emu: OntopEmulatorState) -> Response:
         payment = emu.payments.get(int_param(request, "payment_id"))
         return json_response(payment) if payment else error(404, "Payment not found", request.url.path)
 
-    async def list_payments(request: Request) -> Response:
+    async def list_payments(request: Request, emu: OntopEmulatorState) -> Response:
         rows = [p for p in emu.payments.values() if _in_dates(request, p["update_date"])]
         page, size = paging(request)
         return json_response(spring_page(rows[page * size : (page + 1) * size], page, size, len(rows)))
 
-    async def list_agreements(request: Request) -> Response:
+    async def list_agreements(request: Request, emu: OntopEmulatorState) -> Response:
         rows = emu.agreement_rows()
         status_id = request.query_params.get("statusId")
         if status_id is not None:
@@ -190,12 +223,12 @@ def _api_routes(emu: OntopEmulatorState) -> list[Route]:
         page, size = paging(request)
         return json_response(spring_page(rows[page * size : (page + 1) * size], page, size, len(rows)))
 
-    async def get_agreement(request: Request) -> Response:
+    async def get_agreement(request: Request, emu: OntopEmulatorState) -> Response:
         agreement_id = int_param(request, "agreement_id")
         row = next((row for row in emu.agreement_rows() if row["agreementId"] == agreement_id), None)
         return json_response(row) if row else error(404, "Agreement not found", request.url.path)
 
-    async def list_invoices(request: Request) -> Response:
+    async def list_invoices(request: Request, emu: OntopEmulatorState) -> Response:
         try:
             since = _instant(request.query_params.get("startDate"))
             until = _instant(request.query_params.get("endDate"))
@@ -209,11 +242,11 @@ def _api_routes(emu: OntopEmulatorState) -> list[Route]:
         )
         return json_response(spring_page(content, page, size, total))
 
-    async def get_invoice(request: Request) -> Response:
+    async def get_invoice(request: Request, emu: OntopEmulatorState) -> Response:
         row = emu.invoice_row(int_param(request, "invoice_id"))
         return json_response(row) if row else error(404, "Invoice not found", request.url.path)
 
-    async def get_invoice_pdf(request: Request) -> Response:
+    async def get_invoice_pdf(request: Request, emu: OntopEmulatorState) -> Response:
         row = emu.invoice_row(int_param(request, "invoice_id"))
         if row is None:
             return error(404, "Invoice not found", request.url.path)
@@ -226,7 +259,7 @@ def _api_routes(emu: OntopEmulatorState) -> list[Route]:
             headers={"Content-Disposition": f'attachment; filename="{number}.pdf"'},
         )
 
-    async def set_webhook(request: Request) -> Response:
+    async def set_webhook(request: Request, emu: OntopEmulatorState) -> Response:
         body = await json_body(request)
         if not isinstance(body, dict) or not isinstance(body.get("url"), str):
             return error(400, "url is required", request.url.path)
@@ -234,10 +267,10 @@ def _api_routes(emu: OntopEmulatorState) -> list[Route]:
         emu.webhook_secret = body.get("secret") or None
         return json_response({"url": emu.webhook_url})
 
-    async def get_webhook(request: Request) -> Response:
+    async def get_webhook(request: Request, emu: OntopEmulatorState) -> Response:
         return json_response({"url": emu.webhook_url})
 
-    async def test_webhook(request: Request) -> Response:
+    async def test_webhook(request: Request, emu: OntopEmulatorState) -> Response:
         if not emu.webhook_url:
             return error(400, "no webhook configured", request.url.path)
         statuses = await emu.deliver_webhook_async({"event_type": wire.TEST_EVENT, "data": {}})

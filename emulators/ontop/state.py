@@ -500,6 +500,20 @@ class OntopEmulatorState:
         return statuses
 
 
+def token_client_id(token: str) -> int | None:
+    """The `clientId` claim of a token this emulator issued, unverified (None when it is not one): which company's
+    state then checks it."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return None
+    client_id = claims.get("clientId") if isinstance(claims, dict) else None
+    return client_id if isinstance(client_id, int) else None
+
+
 def kyc_event(worker_row: Mapping[str, Any], client_id: int) -> dict[str, Any]:
     return {
         "event_type": "KYC",

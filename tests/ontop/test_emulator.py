@@ -24,6 +24,7 @@ from emulators.ontop.app import (
     create_ontop_emulator,
     wallet_top_up_event,
 )
+from emulators.ontop.generator import CompanyGenerator
 from sync.money import loads
 
 # Key orders copied from the reference examples (../shared/reference/ontop-api.md, Part A).
@@ -298,3 +299,28 @@ def test_fired_webhooks_arrive_in_the_requested_order_and_are_retried_until_acce
         fired = http.post("/_emulator/webhooks/fire", json={"url": receiver.url + "/hook", "events": events})
     assert fired.json() == {"statuses": [503, 200, 200]}
     assert received == ["PAID", "PAID", "PENDING"]  # out of order on purpose, the first one retried
+
+
+def test_each_client_company_logs_in_with_its_own_admin_and_sees_only_its_own_data() -> None:
+    first = OntopEmulatorState(generator=CompanyGenerator(workers=8, invoices=10, months=1, seed=1))
+    second = OntopEmulatorState(
+        generator=CompanyGenerator(workers=9, invoices=12, months=1, seed=2),
+        admin_email="finance@acme-europe.test",
+        admin_password="another-password",
+        client_id=200,
+    )
+    with BackgroundServer(create_ontop_emulator(first, second)) as server, httpx.Client(base_url=server.url) as http:
+
+        def workers(email: str, password: str) -> int:
+            token = http.post("/login/login/v2", json={"email": email, "password": password}).json()["token"]
+            answer = http.get("/contract/workers/list", headers={"Authorization": f"Bearer {token}"})
+            return int(answer.json()["totalElements"])
+
+        assert workers(DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD) == 8
+        assert workers("finance@acme-europe.test", "another-password") == 9
+        refused = http.post(
+            "/login/login/v2", json={"email": "finance@acme-europe.test", "password": "ontop-demo-password"}
+        )
+        assert refused.status_code == 401  # one company's password does not open another's
+    with pytest.raises(ValueError, match="client id 200"):
+        create_ontop_emulator(first, second, OntopEmulatorState(admin_email="x@y.test", client_id=200))
