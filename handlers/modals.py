@@ -101,10 +101,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
         async with submission.guarded():
             if not await submission.allowed("connect QuickBooks and Ontop"):
                 return
-            # A `/qbo connect new` modal carries no company: the one it made waits for its Ontop login (none yet, with
-            # several others: nothing done to show).
+            # A `/qbo connect new` modal carries no company: the one it made is the one waiting for its Ontop login,
+            # or, once that is done too, the newest (none yet, with several others: nothing done to show).
             with contextlib.suppress(ConnectionChoiceNeeded):
-                submission.team = await deps.service.which_connection(submission.team, prefer_unfinished=True)
+                submission.team = await deps.service.which_connection(
+                    submission.team, prefer_unfinished=True, prefer_newest=True
+                )
             progress = (
                 await flows.connect_progress(deps, submission.team)
                 if submission.team.connection_id is not None

@@ -597,10 +597,13 @@ class BotService(Protocol):
         (or none) they are the workspace's, which every connection uses unless it has its own."""
         ...
 
-    async def which_connection(self, team: TeamRef, *, prefer_unfinished: bool = False) -> TeamRef:
+    async def which_connection(
+        self, team: TeamRef, *, prefer_unfinished: bool = False, prefer_newest: bool = False
+    ) -> TeamRef:
         """The request about one connection, by id: the one it names (UnknownConnectionError listing the names
         otherwise), the only one, or ConnectionChoiceNeeded when there are several and it names none (with
-        prefer_unfinished, the newest one still waiting for its Ontop login first). Unchanged when there is none."""
+        prefer_unfinished, the newest one still waiting for its Ontop login first; with prefer_newest, the newest
+        one rather than asking). Unchanged when there is none."""
         ...
 
     async def connections(self, team: TeamRef) -> list[ConnectionChoice]:

@@ -118,8 +118,12 @@ class Service:
             connection_name=connection_name,
         )
 
-    async def which_connection(self, team: TeamRef, *, prefer_unfinished: bool = False) -> TeamRef:
-        return await self.workspaces.which_connection(team, prefer_unfinished=prefer_unfinished)
+    async def which_connection(
+        self, team: TeamRef, *, prefer_unfinished: bool = False, prefer_newest: bool = False
+    ) -> TeamRef:
+        return await self.workspaces.which_connection(
+            team, prefer_unfinished=prefer_unfinished, prefer_newest=prefer_newest
+        )
 
     async def connections(self, team: TeamRef) -> list[ConnectionChoice]:
         return await self.reports.connections(team)

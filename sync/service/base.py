@@ -58,11 +58,14 @@ class ServiceContext:
             record = await ReviewRepo(session).get(review_id)
         return team.on(record.connection_id) if record is not None else team
 
-    async def which_connection(self, team: TeamRef, *, prefer_unfinished: bool = False) -> TeamRef:
+    async def which_connection(
+        self, team: TeamRef, *, prefer_unfinished: bool = False, prefer_newest: bool = False
+    ) -> TeamRef:
         """The request about one connection by id (see `resolve_connection`); unchanged when the workspace has none.
 
         prefer_unfinished: with several and none named, the newest one still waiting for its Ontop login (what
         `/qbo connect` finishes) rather than asking.
+        prefer_newest: with several and none named, the newest one (what a `/qbo connect new` modal just made).
         """
         async with self.sessions() as session:
             workspace = await WorkspaceRepo(session).find(team.team_id, team.enterprise_id)
@@ -76,6 +79,10 @@ class ServiceContext:
                 ]
                 if unfinished:
                     return team.on(unfinished[-1].id)
+            if prefer_newest and not (team.connection or team.connection_id):
+                open_ones = await ConnectionRepo(session).list_open(workspace.id)
+                if open_ones:
+                    return team.on(open_ones[-1].id)
             connection = await resolve_connection(session, workspace.id, team)
         return team.on(connection.id) if connection is not None else team
 

@@ -33,8 +33,12 @@ class Workspaces:
     def __init__(self, context: ServiceContext) -> None:
         self._context = context
 
-    async def which_connection(self, team: TeamRef, *, prefer_unfinished: bool = False) -> TeamRef:
-        return await self._context.which_connection(team, prefer_unfinished=prefer_unfinished)
+    async def which_connection(
+        self, team: TeamRef, *, prefer_unfinished: bool = False, prefer_newest: bool = False
+    ) -> TeamRef:
+        return await self._context.which_connection(
+            team, prefer_unfinished=prefer_unfinished, prefer_newest=prefer_newest
+        )
 
     async def ensure_workspace(self, team: TeamRef, team_name: str = "") -> WorkspaceSettings:
         async with transaction(self._context.sessions) as session:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from devtools.signing import FORM_CONTENT_TYPE, SlackClientSimulator, block_actions_payload, interactive_body
 from devtools.stack import ADMIN_USER, FINANCE_CHANNEL, LocalStack
 from emulators.ontop.app import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD
-from handlers.ids import ChooseIds, DisconnectIds, MappingIds, MiscIds
+from handlers.ids import ChooseIds, ConnectIds, DisconnectIds, MappingIds, MiscIds
 from storage.models import ConceptMapping, InvoiceState, RunStatus, SyncRun
 from storage.repos.connections import ConnectionRepo
 from storage.repos.workspaces import WorkspaceRepo
@@ -393,3 +393,18 @@ async def test_disconnecting_one_company_names_it_and_tells_its_own_channel(driv
     await wait_until(announced, timeout_seconds=10, what="the announcement in the company's own channel")
     assert said not in json.dumps(stack.fake_slack.messages(FINANCE_CHANNEL)[before_first_channel:])
     assert [choice.connection_id for choice in await driver.runtime.service.connections(TEAM)] == [first]
+
+
+async def test_check_in_a_connect_new_modal_shows_the_company_it_connected_once_both_are_done(driver: Driver) -> None:
+    await driver.connect(map_all=False)
+    stack = driver.stack
+    async with stack.slack(ADMIN_USER) as slack:
+        assert (await slack.command("connect new")).status_code == 200
+        view_id = await opened_view(stack)
+        await view_settled(stack, view_id, ConnectIds.CALLBACK)
+        await connect_second_company(driver)  # consent and Ontop login in the browser, from that modal's links
+
+        assert (await slack.submit_view(view_id, {})).status_code == 200  # *Check*
+        done = await view_settled(stack, view_id, MiscIds.RESULT)
+
+    assert SECOND_COMPANY in json.dumps(done["blocks"]), "the company the modal connected, not a question"

@@ -320,7 +320,9 @@ class FakeService:
         with self._lock:
             return self._team(team).settings
 
-    async def which_connection(self, team: TeamRef, *, prefer_unfinished: bool = False) -> TeamRef:
+    async def which_connection(
+        self, team: TeamRef, *, prefer_unfinished: bool = False, prefer_newest: bool = False
+    ) -> TeamRef:
         # Not recorded as a call: every per-company command asks it first, and tests count the calls that matter.
         with self._lock:
             choices = self._choices(self._team(team))
@@ -334,6 +336,8 @@ class FakeService:
                 names = ", ".join(f"`{choice.name}`" for choice in choices)
                 raise UnknownConnectionError(f"No QuickBooks company here is called `{team.connection}`: {names}.")
             return team.on(named[0].connection_id)
+        if len(choices) > 1 and prefer_newest:
+            return team.on(choices[-1].connection_id)
         if len(choices) > 1:
             raise ConnectionChoiceNeeded("This workspace has several QuickBooks companies connected.", choices)
         return team.on(choices[0].connection_id) if choices else team
