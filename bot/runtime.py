@@ -23,7 +23,7 @@ from storage.repos.workspaces import WorkspaceRepo
 from sync.api import QboLinks, RunTrigger, TeamRef
 from sync.connections import ClientFactory, QboSettings
 from sync.outbox import Outbox
-from sync.qbo.limiter import RateLimits
+from sync.qbo.limiter import RateLimits, RealmLimiter
 from sync.run import SyncEngine
 from sync.service import Service
 from sync.worker import EngineExecutor, default_worker_id, run_jobs
@@ -49,11 +49,15 @@ class Runtime:
         await self.engine.dispose()
 
     def sibling(self) -> Runtime:
-        """Another runtime on the same settings and QBO limits, for another event loop: a database pool, HTTP
-        clients and locks belong to the loop that made them (the embedded worker's thread builds its own)."""
+        """Another runtime on the same settings, for another event loop: a database pool and HTTP clients belong to
+        the loop that made them (the embedded worker's thread builds its own). The QBO rate limiter is shared: both
+        loops spend one realm's budget, and two budgets would overrun QuickBooks' limits (a 429 costs 60 s)."""
         qbo = self.clients.qbo
         return build_runtime(
-            self.settings, rate_limits=qbo.rate_limits, throttle_wait_seconds=qbo.throttle_wait_seconds
+            self.settings,
+            rate_limits=qbo.rate_limits,
+            throttle_wait_seconds=qbo.throttle_wait_seconds,
+            limiter=self.clients.limiter,
         )
 
 
@@ -62,7 +66,11 @@ def qbo_redirect_uri(settings: Settings) -> str:
 
 
 def build_runtime(
-    settings: Settings, *, rate_limits: RateLimits | None = None, throttle_wait_seconds: float = 60.0
+    settings: Settings,
+    *,
+    rate_limits: RateLimits | None = None,
+    throttle_wait_seconds: float = 60.0,
+    limiter: RealmLimiter | None = None,
 ) -> Runtime:
     """Everything but the Slack side; `settings.require(...)` has been checked by the caller."""
     if settings.encryption_keys is None:
@@ -84,6 +92,7 @@ def build_runtime(
             throttle_wait_seconds=throttle_wait_seconds,
         ),
         ontop_base_url=settings.ontop_api_base_url or "",
+        limiter=limiter,
     )
     service = Service(
         sessions,

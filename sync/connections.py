@@ -119,13 +119,15 @@ class ClientFactory:
         qbo: QboSettings,
         ontop_base_url: str,
         http: httpx.AsyncClient | None = None,
+        limiter: RealmLimiter | None = None,
     ) -> None:
+        """`limiter`: one already spending the process's QBO budget (another event loop's factory), else a new one."""
         self.sessions = sessions
         self.box = box
         self.qbo = qbo
         self.ontop_base_url = ontop_base_url
         self.http = http or httpx.AsyncClient(timeout=httpx.Timeout(connect=5, read=130, write=130, pool=10))
-        self.limiter = RealmLimiter(qbo.rate_limits)
+        self.limiter = limiter or RealmLimiter(qbo.rate_limits)
 
     def __repr__(self) -> str:
         return f"ClientFactory(qbo_api={self.qbo.api_base_url!r}, ontop={self.ontop_base_url!r})"

@@ -1,9 +1,16 @@
-"""Per-realm client-side throttle that keeps under QBO's published limits (reference §14)."""
+"""Per-realm client-side throttle that keeps under QBO's published limits (reference §14).
+
+One limiter serves a whole process, whatever event loops it runs: `qbo-bot serve` answers Slack on one loop and runs
+its embedded worker on another thread's loop, and both spend the same realm's budget. The windows are kept under a
+thread lock (no await inside it); only the in-flight cap is per event loop.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -44,10 +51,22 @@ class RateLimits:
 
 @dataclass
 class _RealmWindow:
-    semaphore: asyncio.Semaphore
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    max_in_flight: int
+    lock: threading.Lock = field(default_factory=threading.Lock)
     sent: deque[float] = field(default_factory=deque)
     batches: deque[float] = field(default_factory=deque)
+    semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
+
+    def semaphore(self) -> asyncio.Semaphore:
+        """This event loop's in-flight cap (an asyncio semaphore belongs to one loop)."""
+        loop = asyncio.get_running_loop()
+        with self.lock:
+            found = self.semaphores.get(loop)
+            if found is None:
+                found = self.semaphores[loop] = asyncio.Semaphore(self.max_in_flight)
+            return found
 
 
 class RealmLimiter:
@@ -64,13 +83,14 @@ class RealmLimiter:
         self._clock = clock
         self._sleep = sleep
         self._realms: dict[str, _RealmWindow] = {}
+        self._realms_lock = threading.Lock()
 
     def _window(self, realm_id: str) -> _RealmWindow:
-        window = self._realms.get(realm_id)
-        if window is None:
-            window = _RealmWindow(asyncio.Semaphore(self.limits.max_in_flight))
-            self._realms[realm_id] = window
-        return window
+        with self._realms_lock:
+            window = self._realms.get(realm_id)
+            if window is None:
+                window = self._realms[realm_id] = _RealmWindow(self.limits.max_in_flight)
+            return window
 
     @asynccontextmanager
     async def slot(self, realm_id: str, *, batch: bool = False, background: bool = False) -> AsyncIterator[None]:
@@ -81,7 +101,7 @@ class RealmLimiter:
         stream of uploads never delays the batch calls that post the bills.
         """
         window = self._window(realm_id)
-        async with window.semaphore:
+        async with window.semaphore():
             await self._reserve(window, batch, background)
             yield
 
@@ -94,7 +114,7 @@ class RealmLimiter:
         # The margin shrinks with the windows it pads, but never below the jitter between two processes.
         margin = max(limits.margin_seconds * limits.time_scale, MIN_MARGIN_SECONDS)
         while True:
-            async with window.lock:
+            with window.lock:  # held for arithmetic only: never across an await
                 now = self._clock()
                 while window.sent and window.sent[0] <= now - limits.minute - margin:
                     window.sent.popleft()

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
+from pathlib import Path
 
+from bot.config import Settings
+from bot.runtime import build_runtime
+from storage.crypto import generate_key
 from sync.qbo.client import MemoryTokenSource
 from sync.qbo.limiter import RateLimits, RealmLimiter
 from tests.qbo.conftest import REALM, Emulator, RecordingSleep, make_client
@@ -83,3 +89,39 @@ async def test_unlimited_burst_is_throttled_by_the_emulator(
     async with make_client(emulator, token_source, sleep=RecordingSleep()) as qbo:
         await asyncio.gather(*(qbo.preferences() for _ in range(6)), return_exceptions=True)
     assert state.throttled > 0
+
+
+def test_one_limiter_shared_by_two_event_loops_spends_one_budget() -> None:
+    """`qbo-bot serve` runs the Slack side and the embedded worker on two threads, each with its own event loop;
+    both spend the same realm's budget. 2 × 15 requests at 5 a (scaled) second need at least five whole windows
+    after the first; two separate budgets would let them through in about two."""
+    limits = RateLimits(per_minute=10_000, per_second=5, max_in_flight=4, time_scale=0.2)
+    limiter = RealmLimiter(limits)
+
+    async def fifteen_requests() -> None:
+        for _ in range(15):
+            async with limiter.slot(REALM):
+                pass
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=asyncio.run, args=(fifteen_requests(),)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert time.monotonic() - started >= 5 * limits.second * 0.95
+
+
+def test_the_embedded_workers_runtime_shares_the_web_sides_rate_limiter(tmp_path: Path) -> None:
+    settings = Settings(
+        _env_file=None,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}",
+        encryption_keys=generate_key(),
+        qbo_client_id="limiter-test",
+    )
+    runtime = build_runtime(settings)
+    sibling = runtime.sibling()
+
+    assert sibling.clients.limiter is runtime.clients.limiter
+    assert sibling.clients.http is not runtime.clients.http, "HTTP pools belong to their own event loop"
