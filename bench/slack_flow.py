@@ -16,7 +16,8 @@ import httpx
 
 from bot.runtime import build_runtime
 from devtools.browser import ONTOP_LOGIN_PATH, QBO_START_PATH, Browser, link_in
-from devtools.signing import SlackClientSimulator, selected_option_state
+from devtools.demo import books_answers
+from devtools.signing import SlackClientSimulator, view_state
 from devtools.stack import ADMIN_USER, FINANCE_CHANNEL, TEAM_ID, LocalStack
 from emulators.ontop.app import DEFAULT_ADMIN_EMAIL, DEFAULT_ADMIN_PASSWORD
 from emulators.ontop.generator import DEFAULT_START
@@ -135,14 +136,14 @@ async def contractors_option(slack: SlackClientSimulator, view: dict[str, Any]) 
 
 
 async def map_everything(stack: LocalStack, slack: SlackClientSimulator) -> float:
-    """Map every concept to Contractors; returns the monotonic time the submission was acknowledged."""
+    """Map every concept to Contractors and answer the books part as the demo does (bills paid from a new "Ontop
+    wallet", fees on the Ontop supplier), so the first sync pays its bills; returns the monotonic time the
+    submission was acknowledged."""
     view = await open_mapping(stack, slack)
     option = await contractors_option(slack, view)
-    state = selected_option_state(option["value"], option["text"]["text"])
-    values: dict[str, dict[str, dict[str, Any]]] = {
-        block_id: {MappingIds.ACCOUNT.value: state} for block_id in concept_blocks(view)
-    }
-    submitted = await slack.submit_view(view["id"], values)
+    answers: dict[str, Any] = {block_id: option for block_id in concept_blocks(view)}
+    answers.update(books_answers(view)[0])
+    submitted = await slack.submit_view(view["id"], view_state(view, answers))
     _expect_ok(submitted, "the mapping submission")
     return time.monotonic()
 
