@@ -61,14 +61,18 @@ def throughput_figures(results: list[ThroughputResult], time_scale: float) -> li
             note += "; bills land 30 at a time, so the ratio is ±0.03 over two windows"
         if not result.rate.full:
             note += "; the run ended before the planned measuring windows (short measurement)"
+        if not simple:
+            # Every bill is paid too (a second batch item), so bills alone can reach half of this ceiling at most: the
+            # target is on the paid-bills figure, which counts both.
+            note += "; informational: the target is on paid bills, below"
         figures.append(
             Figure(
                 "Sync throughput",
-                f"{result.mode}: share of the ceiling",
+                f"{result.mode}: bills alone, share of the bills-only ceiling"
+                if not simple
+                else f"{result.mode}: share of the ceiling",
                 result.ratio,
                 "× ceiling",
-                target="" if simple else f"≥ {THROUGHPUT_TARGET}",
-                met=None if simple else result.ratio >= THROUGHPUT_TARGET,
                 note=note,
                 decimals=3,
             )
