@@ -466,11 +466,13 @@ MISSED: dict[str, str] = {
         " 480/min (still under 500; 429s are honoured with back-off) would allow about 0.96."
     ),
     "First sync": (
-        "- **First sync.** The upload of each invoice's PDF is one request, so a company's first sync is bounded by"
-        " 450 requests/min; 2,000+ bills with PDFs need about 5 minutes of request budget at any engine speed."
-        " Closing it: create every bill first (40 batch calls/min, about 1,200 bills/min) and post the summary, then"
-        " attach PDFs in the background (the ledger already tracks `attachment_pending`), or raise the budget to"
-        " 480/min."
+        "- **First sync.** Bills go first: the first run books suppliers and bills in full batch calls and posts its"
+        " summary, uploading PDFs alongside with the request budget the batch calls leave (the uploads reserve 40"
+        " requests a minute and one a second for them); a follow-up run then pays, books the Ontop fee bills and"
+        " attaches the rest. The whole sync stays under 0.9 of its request mix's ceiling because the first run's"
+        " uploads go slower than the budget left to them (each waits for its bill, for its PDF from Ontop and for one"
+        " of the four in-flight slots it shares with the batch calls) and the follow-up starts only after the first"
+        " run's summary. Not yet profiled; the request trace of `bench/throughput.py` shows where requests wait."
     ),
     "Memory": (
         "- **Memory.** Peak RSS grows with the number of invoices; see the figures for the sizes. Something in the"
