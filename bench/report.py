@@ -23,6 +23,7 @@ FIRST_SYNC_TARGET_MINUTES = 2.5  # every bill booked and the summary posted (iss
 FIRST_SYNC_CEILING_SHARE = 0.9  # the whole first sync against the least time QBO's limits allow
 MEMORY_FLAT_TOLERANCE = 0.10
 ACK_P99_TARGET_MS = 100.0
+ENGINE_CPU_TARGET_MS = 1.0
 
 
 @dataclass
@@ -157,7 +158,13 @@ def engine_cost_figures(costs: list[EngineCost]) -> list[Figure]:
             f"{cost.invoices_seen:,} invoices, {cost.bills_created:,} bills, {cost.cpu_seconds:.1f} s CPU in "
             f"{cost.wall_seconds:.1f} s"
         )
-        figures.append(Figure("Engine overhead", f"CPU per invoice {label}", cost.cpu_ms_per_invoice, "ms", note=note))
+        cpu = cost.cpu_ms_per_invoice
+        # Issue #19: under 1 ms per invoice without PDFs (with PDFs the bot also reads and uploads each file).
+        target = "" if cost.pdfs else f"< {ENGINE_CPU_TARGET_MS:g} ms"
+        met = None if cost.pdfs else cpu < ENGINE_CPU_TARGET_MS
+        figures.append(
+            Figure("Engine overhead", f"CPU per invoice {label}", cpu, "ms", target=target, met=met, note=note)
+        )
         figures.append(Figure("Engine overhead", f"invoices per second {label}", cost.invoices_per_second, "/s"))
     return figures
 
@@ -473,6 +480,15 @@ MISSED: dict[str, str] = {
         " uploads go slower than the budget left to them (each waits for its bill, for its PDF from Ontop and for one"
         " of the four in-flight slots it shares with the batch calls) and the follow-up starts only after the first"
         " run's summary. Not yet profiled; the request trace of `bench/throughput.py` shows where requests wait."
+    ),
+    "Engine overhead": (
+        "- **Engine overhead.** Every paid invoice is now up to three QuickBooks documents (bill, fee bill, payments)"
+        " and their ledger rows, each written down before it is sent. A py-spy profile of a 3,000-invoice run puts"
+        " about 40% of the bot's samples in SQLAlchemy sessions (flushes, commits, queries) and the SQLite thread,"
+        " and about 30% in the QBO client building, sending and parsing batch calls; the rest is planning and reading"
+        " Ontop's pages. It measured 2.6 ms earlier on 2026-12-05; one transaction per page for the cancelled"
+        " invoices' ledger rows (instead of one each) and the changes since brought it to about 1.6. Closing the rest:"
+        " fewer, larger ledger writes (one per batch for each kind of document), not yet done."
     ),
     "Memory": (
         "- **Memory.** Peak RSS grows with the number of invoices; see the figures for the sizes. Something in the"
