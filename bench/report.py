@@ -495,17 +495,13 @@ MISSED: dict[str, str] = {
         " run keeps per-invoice state."
     ),
     "Slack responsiveness": (
-        "- **Slack responsiveness.** Two causes. (1) Bolt's asyncio listener runner, with `process_before_response`"
-        " off (our setting), starts the listener as a task and then polls for its `ack()` every 10 ms"
-        " (`slack_bolt/listener/asyncio_runner.py`, `await asyncio.sleep(0.01)`): even one request alone takes"
-        ' 10-15 ms (see "one at a time"), and 50 requests mean 50 polling loops on one event loop. (2) One event'
-        " loop answers a burst one request after the other, so the last of 50 waits for the 49 before it; with a"
-        " sync in the same process the engine's CPU work (parsing pages, building bills, SQLite) takes its turns"
-        " on that loop too. Slack's hard limit (3 s) is far away, but p99 < 100 ms for a burst of 50 needs:"
-        " `process_before_response=True` with listeners that only ack and hand their slow part to a background"
-        " task (no polling), fewer per-request look-ups before the ack, and the sync worker in its own process"
-        " (`qbo-bot worker`, or `qbo-bot serve --no-worker` for the web side) so a running sync never shares the"
-        " web app's event loop; more web processes behind the load balancer divide a burst between them."
+        "- **Slack responsiveness.** What is done: Bolt runs with `process_before_response=True` and every listener"
+        " answers at its ack and works after it in a task of its own (`handlers/errors.py` `reported`; no 10 ms"
+        " polling), and the embedded worker runs on its own thread and event loop. What remains: one event loop still"
+        " answers a burst one request after another (signature check, installation look-up, Bolt's dispatch), and"
+        " during a sync the worker's thread competes with it for the interpreter (one GIL). Closing it: the worker"
+        " in its own process (`qbo-bot serve --no-worker` beside `qbo-bot worker`, as production runs it), and more"
+        " web processes behind the load balancer to share a burst."
     ),
 }
 
