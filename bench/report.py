@@ -491,8 +491,11 @@ MISSED: dict[str, str] = {
         " fewer, larger ledger writes (one per batch for each kind of document), not yet done."
     ),
     "Memory": (
-        "- **Memory.** Peak RSS grows with the number of invoices; see the figures for the sizes. Something in the"
-        " run keeps per-invoice state."
+        "- **Memory.** Peak RSS grows with the number of invoices. One known cause: a run keeps the id of every"
+        " invoice it queued (`sync/run.py` `_Run.queued`, so an invoice met again when Ontop's pages shift under the"
+        " run is not planned twice); 80,000 such ids take about 8 MiB (measured with tracemalloc), about half the"
+        " growth at 100,000 invoices. Closing it: keep only the ids of the batch not yet written down, and let the"
+        " ledger answer for the rest (with care for the counts of an invoice met twice)."
     ),
     "Slack responsiveness": (
         "- **Slack responsiveness.** What is done: Bolt runs with `process_before_response=True` and every listener"
