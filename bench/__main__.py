@@ -1,7 +1,7 @@
 """`python -m bench` (what `make bench` runs): every benchmark of issue #10, printed and written to docs/benchmarks.md.
 
 python -m bench                      # the full set, under 15 minutes on 2 cores
-python -m bench --quick              # a smoke run in about 2 minutes (smaller sizes, scaled limits)
+python -m bench --quick              # a smoke run in about 3 minutes (smaller sizes, scaled limits)
 python -m bench --time-scale 0.1     # throughput runs with every QBO limit raised 10×
 python -m bench --only throughput,memory
 python -m bench --only attack        # what unauthenticated traffic costs (also: python -m bench.attack)
@@ -47,9 +47,9 @@ def plan_for(args: argparse.Namespace) -> Plan:
             first_sync_time_scale=args.first_sync_time_scale or 0.1,
             first_sync_invoices=600,
             first_sync_workers=50,
-            measure_windows=2,
+            measure_windows=1,
             overhead_invoices=1_000,
-            memory_sizes=(1_000, 3_000, 10_000),
+            memory_sizes=(1_000, 2_000, 5_000),
             emulator_bills=15_000,
             slack_sync_invoices=3_000,
             slack_bursts=2,
