@@ -22,7 +22,9 @@ from sync.outbox import (
     Outbox,
     RetryLater,
     Unreachable,
+    owe_reauth_alert,
     owe_reauth_reminder,
+    owe_run_result,
     reminder_key,
 )
 from sync.worker import Worker
@@ -197,3 +199,49 @@ async def test_finishing_a_run_owes_the_reminder_due_then(sessions: async_sessio
     async with sessions() as session:
         pending = await NotificationRepo(session).claim_due("t", 1, NOW)
     assert {n.kind for n in pending} == {NotificationKind.RUN_RESULT, NotificationKind.REAUTH}
+
+
+class TeamRecordingSender(RecordingSender):
+    """Also records which connection each delivery was about (what picks that company's finance channel)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.about: list[tuple[str, int | None]] = []
+
+    async def deliver(self, team: TeamRef, notification: NotificationRecord, steps: DeliverySteps) -> DeliveryResult:
+        self.about.append((notification.kind, team.connection_id))
+        return await super().deliver(team, notification, steps)
+
+
+async def test_every_kind_of_notification_is_delivered_about_its_own_company(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """With two companies in a workspace, a summary, a reconnect alert and a reminder of the second go out about the
+    second (the sender then uses its finance channel), never about the workspace in general or the first."""
+    await connection_with_run(sessions, ends_in=timedelta(days=300))
+    async with transaction(sessions) as session:
+        workspace = await WorkspaceRepo(session).get_or_create("T1")
+        other = Connection(
+            workspace_id=workspace.id,
+            realm_id="456",
+            company_name="Acme Europe",
+            status=ConnectionStatus.ACTIVE,
+            refresh_expires_at=NOW + timedelta(days=12),
+        )
+        session.add(other)
+        await session.flush()
+        run, _ = await RunRepo(session).enqueue(other.id, "manual", "U0ANN", now=NOW, join_running=False)
+        record = await ConnectionRepo(session).get(other.id)
+        assert record is not None
+        assert await owe_run_result(session, other.id, run.id, NOW)
+        assert await owe_reauth_alert(session, record, "refresh token rejected", NOW)
+        assert await owe_reauth_reminder(session, record, NOW)
+    sender = TeamRecordingSender()
+
+    assert await Outbox(sessions, sender, owner="a", clock=lambda: NOW).deliver_due() == 3
+
+    assert sorted(sender.about) == [
+        (NotificationKind.REAUTH, other.id),  # the refused connection
+        (NotificationKind.REAUTH, other.id),  # the reminder before the authorization ends
+        (NotificationKind.RUN_RESULT, other.id),
+    ]
