@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from bot.config import Settings
-from bot.processes import EmbeddedWorker
+from bot.processes import EmbeddedWorker, freeze_startup_heap
 from bot.runtime import Runtime, build_runtime
 from bot.server import build_web_app
 from devtools.fake_slack import FakeSlack
@@ -136,7 +136,7 @@ class LocalStack:
             self.runtime.service,
             self.runtime.engine,
             self.runtime.box,
-            on_startup=[embedded.start],
+            on_startup=[embedded.start, freeze_startup_heap],  # as `qbo-bot serve` does
             on_shutdown=[embedded.stop],
         )
         server = BackgroundServer(web, port=self.app_port)
