@@ -20,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import flows
 from handlers.blocks import context, escape
-from handlers.deps import Deps, team_in, unscoped
+from handlers.deps import Deps, team_in, unscoped, user_of
 from handlers.errors import reported
 from handlers.ids import FixIds, HomeIds
 from handlers.views.common import result_view
@@ -244,7 +244,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         team = team_in(context, body)
         if connection_id is not None:
             team = team.on(connection_id)
-        user_id = str((body.get("user") or {}).get("id") or "")
+        user_id = user_of(body)
         structlog.contextvars.bind_contextvars(team_id=team.team_id, user_id=user_id, action_id=action_id)
         await press(deps, client, body, team, user_id, action_id, value)
 

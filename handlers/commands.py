@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import blocks, flows
 from handlers.actions import BUTTONS, press
-from handlers.deps import Deps, team_of
+from handlers.deps import Deps, team_of, user_of
 from handlers.errors import reported
 from handlers.ids import ChooseIds, CommandIds
 from handlers.runs import run_details_builder
@@ -284,7 +284,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         view = body.get("view")
         session = flows.ModalSession(client, str(view.get("id")), view.get("hash")) if view else None
         team = team_of(context).on(int(chosen)) if chosen.isdigit() else team_of(context)
-        user_id = str((body.get("user") or {}).get("id") or "")
+        user_id = user_of(body)
         structlog.contextvars.bind_contextvars(team_id=team.team_id, user_id=user_id)
         if session is None:
             # The question is answered: replace it, so choosing again cannot run the command a second time.

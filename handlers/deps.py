@@ -64,6 +64,17 @@ def team_of(context: AsyncBoltContext) -> TeamRef:
     return TeamRef(team_id=team_id, enterprise_id=context.enterprise_id)
 
 
+def user_of(body: dict[str, Any]) -> str:
+    """The Slack user who clicked or submitted ("" when the payload names none)."""
+    return str((body.get("user") or {}).get("id") or "")
+
+
+def number_of(value: Any) -> int | None:
+    """A button value or metadata field that should be a run, review or page number; None when it is not one."""
+    text = str(value or "")
+    return int(text) if text.isdigit() else None
+
+
 # --- which connection a button or modal is about -------------------------------------------------------------
 # A button's value and a modal's private_metadata carry the connection's id; it is only a claim: the service looks it
 # up among the signed workspace's own connections and refuses another workspace's.

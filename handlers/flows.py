@@ -93,6 +93,27 @@ async def guarded(show: ShowView, title: str) -> AsyncIterator[None]:
         await _show_or_log(show, error_view(title, reference), reference)
 
 
+async def in_modal_as_admin(
+    deps: Deps,
+    client: AsyncWebClient,
+    body: dict[str, Any],
+    team: TeamRef,
+    user_id: str,
+    title: str,
+    action: str,
+    work: Callable[[ModalSession, dict[str, Any]], Awaitable[None]],
+) -> None:
+    """A button inside an open modal that only admins may press: asked afresh, then `work(session, view)`, with any
+    failure shown in the modal (see `guarded`)."""
+    view = body.get("view") or {}
+    session = ModalSession(client, str(view.get("id")), view.get("hash"))
+    async with guarded(session.show, title):
+        if not await deps.admins.is_admin(client, team, user_id):
+            await session.show(refusal_view(title, action))
+            return
+        await work(session, view)
+
+
 async def _show_or_log(show: ShowView, view: dict[str, Any], reference: str | None) -> None:
     try:
         await show(view)

@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import blocks, flows
-from handlers.deps import Deps, team_in, with_connection
+from handlers.deps import Deps, team_in, user_of, with_connection
 from handlers.errors import reported
 from handlers.ids import ConnectIds, DisconnectIds, MappingIds, MiscIds, SettingsIds, TrackingIds, VendorIds
 from handlers.notify import announce
@@ -58,10 +58,6 @@ async def channel_problem(client: AsyncWebClient, channel_id: str | None) -> str
     return None
 
 
-def _user_id(body: dict[str, Any]) -> str:
-    return str((body.get("user") or {}).get("id") or "")
-
-
 class Submission:
     """A submitted modal after its "working" ack: the view can now only change through views.update."""
 
@@ -72,7 +68,7 @@ class Submission:
         self.client = client
         self.title = title
         self.team: TeamRef = team_in(context, body)
-        self.user_id = _user_id(body)
+        self.user_id = user_of(body)
         self.view_id = str((body.get("view") or {}).get("id"))
         structlog.contextvars.bind_contextvars(team_id=self.team.team_id, user_id=self.user_id)
 

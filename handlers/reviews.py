@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import blocks, flows
-from handlers.deps import Deps, team_of, unscoped
+from handlers.deps import Deps, number_of, team_of, unscoped, user_of
 from handlers.errors import reported
 from handlers.ids import ReviewIds
 from handlers.modals import Submission
@@ -42,15 +42,6 @@ T = TypeVar("T")
 log = structlog.get_logger(__name__)
 
 TITLE = "Review"
-
-
-def _user_id(body: dict[str, Any]) -> str:
-    return str((body.get("user") or {}).get("id") or "")
-
-
-def _number(value: Any) -> int | None:
-    text = str(value or "")
-    return int(text) if text.isdigit() else None
 
 
 async def _tell(respond: AsyncRespond, message: blocks.Message) -> None:
@@ -95,14 +86,14 @@ def register(app: AsyncApp, deps: Deps) -> None:
     ) -> None:
         """*Approve and post* or *Skip*: only an admin decides; the message then says who did, and when."""
         await ack()
-        team, user_id = team_of(context), _user_id(body)
+        team, user_id = team_of(context), user_of(body)
         approving = action.get("action_id") == ReviewIds.APPROVE
         structlog.contextvars.bind_contextvars(team_id=team.team_id, user_id=user_id, action_id=action.get("action_id"))
         if not await deps.admins.is_admin(client, team, user_id):
             log.info("refused_non_admin", action="approve_review" if approving else "skip_review")
             await _tell(respond, blocks.refusal_message("approve or skip what is posted to QuickBooks"))
             return
-        review_id = _number(action.get("value"))
+        review_id = number_of(action.get("value"))
         where = _pressed_in(body)
         metadata = (body.get("message") or {}).get("metadata")
         try:
@@ -125,7 +116,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
         await ack()
-        team, user_id = team_of(context), _user_id(body)
+        team, user_id = team_of(context), user_of(body)
         await flows.show_modal(
             deps,
             client,
@@ -134,7 +125,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             user_id=user_id,
             title=TITLE,
             action="review what is posted to QuickBooks",
-            build=details_builder(deps, team, _number(action.get("value"))),
+            build=details_builder(deps, team, number_of(action.get("value"))),
             push=(body.get("view") or {}).get("type") == "modal",
         )
 
@@ -164,21 +155,20 @@ def register(app: AsyncApp, deps: Deps) -> None:
     ) -> None:
         """*Previous* / *Next*: what was ticked on this page is kept, then the other page is shown."""
         await ack()
-        team, user_id = team_of(context), _user_id(body)
-        view = body.get("view") or {}
-        session = flows.ModalSession(client, str(view.get("id")), view.get("hash"))
-        async with flows.guarded(session.show, TITLE):
-            if not await deps.admins.is_admin(client, team, user_id):
-                await session.show(flows.refusal_view(TITLE, "review what is posted to QuickBooks"))
-                return
+        team, user_id = team_of(context), user_of(body)
+
+        async def keep_ticks_and_turn(session: flows.ModalSession, view: dict[str, Any]) -> None:
             review_id, _ = details_metadata(view)
             if review_id is None:
                 raise ServiceError(messages.REVIEW_NOT_FOUND)
             shown, excluded = read_exclusions(view, flatten_state(view))
             if shown:
                 await deps.service.save_review_exclusions(team, user_id, review_id, shown, excluded)
-            page = _number(action.get("value")) or 0
+            page = number_of(action.get("value")) or 0
             await session.show(await details_builder(deps, team, review_id, page)())
+
+        purpose = "review what is posted to QuickBooks"
+        await flows.in_modal_as_admin(deps, client, body, team, user_id, TITLE, purpose, keep_ticks_and_turn)
 
     async def ask_channel_for_approval(
         ack: AsyncAck,
@@ -191,7 +181,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         """The preview's *Ask for approval in the channel*: the same content, as a review in the finance channel."""
         await ack()
         connection_id, _ = unscoped(str(action.get("value") or ""))
-        team, user_id = team_of(context).on(connection_id), _user_id(body)
+        team, user_id = team_of(context).on(connection_id), user_of(body)
         made = await _as_admin(
             deps, client, respond, team, user_id, "ask for approval of a posting",
             lambda: deps.service.request_review(team, user_id),
@@ -212,7 +202,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         """The preview's *Include again*: an invoice left out of a review is planned like any other again."""
         await ack()
         connection_id, invoice_id = unscoped(str(action.get("value") or ""))
-        team, user_id = team_of(context).on(connection_id), _user_id(body)
+        team, user_id = team_of(context).on(connection_id), user_of(body)
         number = await _as_admin(
             deps, client, respond, team, user_id, "include an invoice again",
             lambda: deps.service.include_invoice(team, user_id, invoice_id),

@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import flows
-from handlers.deps import Deps, team_of
+from handlers.deps import Deps, number_of, team_of, user_of
 from handlers.errors import reported
 from handlers.ids import RunIds
 from handlers.notify import open_dm
@@ -31,15 +31,6 @@ TITLE = "Sync details"
 PURPOSE = "see a sync's invoices"
 RUN_GONE = "I can't find that sync. `/qbo history` lists the latest ones."
 RUN_NUMBER_MISSING = "Give the sync's number, like `/qbo run 12` (`/qbo history` lists them)."
-
-
-def _user_id(body: dict[str, Any]) -> str:
-    return str((body.get("user") or {}).get("id") or "")
-
-
-def _number(value: Any) -> int | None:
-    text = str(value or "")
-    return int(text) if text.isdigit() else None
 
 
 def run_details_builder(deps: Deps, team: TeamRef, run_id: int | None, page: int = 0) -> flows.ViewBuilder:
@@ -81,10 +72,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
             client,
             trigger_id=str(body.get("trigger_id")),
             team=team,
-            user_id=_user_id(body),
+            user_id=user_of(body),
             title=TITLE,
             action=PURPOSE,
-            build=run_details_builder(deps, team, _number(action.get("value"))),
+            build=run_details_builder(deps, team, number_of(action.get("value"))),
             push=(body.get("view") or {}).get("type") == "modal",
         )
 
@@ -92,28 +83,22 @@ def register(app: AsyncApp, deps: Deps) -> None:
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
         await ack()
-        team, user_id = team_of(context), _user_id(body)
-        view = body.get("view") or {}
-        session = flows.ModalSession(client, str(view.get("id")), view.get("hash"))
-        async with flows.guarded(session.show, TITLE):
-            if not await deps.admins.is_admin(client, team, user_id):
-                await session.show(flows.refusal_view(TITLE, PURPOSE))
-                return
+        team, user_id = team_of(context), user_of(body)
+
+        async def show_page(session: flows.ModalSession, view: dict[str, Any]) -> None:
             run_id, _ = run_metadata(view)
-            await session.show(await run_details_builder(deps, team, run_id, _number(action.get("value")) or 0)())
+            await session.show(await run_details_builder(deps, team, run_id, number_of(action.get("value")) or 0)())
+
+        await flows.in_modal_as_admin(deps, client, body, team, user_id, TITLE, PURPOSE, show_page)
 
     async def download_run_csv(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
         """*Download CSV*: the file goes to the person's DM with the bot; the modal then says where it is."""
         await ack()
-        team, user_id = team_of(context), _user_id(body)
-        view = body.get("view") or {}
-        session = flows.ModalSession(client, str(view.get("id")), view.get("hash"))
-        async with flows.guarded(session.show, TITLE):
-            if not await deps.admins.is_admin(client, team, user_id):
-                await session.show(flows.refusal_view(TITLE, PURPOSE))
-                return
+        team, user_id = team_of(context), user_of(body)
+
+        async def send_and_say_so(session: flows.ModalSession, view: dict[str, Any]) -> None:
             run_id, page = run_metadata(view)
             if run_id is None or await deps.service.run_details(team, run_id) is None:
                 raise ServiceError(RUN_GONE)
@@ -125,6 +110,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 await session.show(shown)
             except SlackApiError as error:  # the file is sent; the note is a courtesy
                 log.info("csv_note_not_shown", error=error.response.get("error"))
+
+        await flows.in_modal_as_admin(deps, client, body, team, user_id, TITLE, PURPOSE, send_and_say_so)
 
     app.action(RunIds.DETAILS.value)(reported(open_run_details))
     app.action(re.compile(f"^{RunIds.PAGE.value}-"))(reported(turn_run_page))
