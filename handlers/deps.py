@@ -94,26 +94,26 @@ def unscoped(value: str) -> tuple[int | None, str]:
     return (int(found.group(1)), found.group(2)) if found else (None, value)
 
 
+def metadata_of(view: dict[str, Any] | None) -> dict[str, Any]:
+    """A modal's private_metadata as the JSON object the app wrote there ({} when it is missing or not one: it came
+    back from Slack, so it is only a claim)."""
+    try:
+        metadata = json.loads((view or {}).get("private_metadata") or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return metadata if isinstance(metadata, dict) else {}
+
+
 def with_connection(view: dict[str, Any], connection_id: int | None) -> dict[str, Any]:
     """The view, its private_metadata (a JSON object) also carrying the connection it is about."""
     if connection_id is None:
         return view
-    try:
-        metadata = json.loads(view.get("private_metadata") or "{}")
-    except json.JSONDecodeError:
-        metadata = {}
-    if not isinstance(metadata, dict):
-        metadata = {}
-    return {**view, "private_metadata": json.dumps({**metadata, METADATA_KEY: connection_id})}
+    return {**view, "private_metadata": json.dumps({**metadata_of(view), METADATA_KEY: connection_id})}
 
 
 def connection_in(view: dict[str, Any] | None) -> int | None:
     """The connection a modal's private_metadata carries (None: none)."""
-    try:
-        metadata = json.loads((view or {}).get("private_metadata") or "{}")
-    except json.JSONDecodeError:
-        return None
-    found = metadata.get(METADATA_KEY) if isinstance(metadata, dict) else None
+    found = metadata_of(view).get(METADATA_KEY)
     return found if isinstance(found, int) and not isinstance(found, bool) else None
 
 

@@ -28,7 +28,7 @@ from handlers.blocks import (
     truncate,
     user_mention,
 )
-from handlers.deps import scoped
+from handlers.deps import metadata_of, scoped
 from handlers.ids import ReviewIds
 from handlers.labels import counted, review_state_label
 from handlers.run_messages import cause_text, causes, fix_button, fix_rows, summary_fixes
@@ -277,12 +277,7 @@ def read_exclusions(view: dict[str, Any], state: dict[str, Any]) -> tuple[list[s
 
 def details_metadata(view: dict[str, Any]) -> tuple[int | None, int]:
     """(review id, page) from the details modal's private_metadata (only ever looked up within the workspace)."""
-    try:
-        loaded = json.loads(view.get("private_metadata") or "{}")
-    except json.JSONDecodeError:
-        return None, 0
-    if not isinstance(loaded, dict):
-        return None, 0
+    loaded = metadata_of(view)
     review_id, page = loaded.get("review_id"), loaded.get("page", 0)
     return (review_id if isinstance(review_id, int) else None), (page if isinstance(page, int) else 0)
 

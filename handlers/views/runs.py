@@ -26,6 +26,7 @@ from handlers.blocks import (
     truncate,
     user_mention,
 )
+from handlers.deps import metadata_of
 from handlers.ids import RunIds
 from handlers.labels import counted, review_state_label, row_outcome_label, run_status_label, trigger_label
 from handlers.run_messages import FIX_ACTIONS, fix_button, summary_title
@@ -178,12 +179,7 @@ def run_details_view(details: RunDetails, page: int = 0, links: QboLinks | None 
 
 def run_metadata(view: dict[str, Any]) -> tuple[int | None, int]:
     """(run id, page) from the drill-down's private_metadata (only ever looked up within the workspace)."""
-    try:
-        loaded = json.loads(view.get("private_metadata") or "{}")
-    except json.JSONDecodeError:
-        return None, 0
-    if not isinstance(loaded, dict):
-        return None, 0
+    loaded = metadata_of(view)
     run_id, page = loaded.get("run_id"), loaded.get("page", 0)
     return (run_id if isinstance(run_id, int) else None), (page if isinstance(page, int) else 0)
 
