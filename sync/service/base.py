@@ -71,17 +71,12 @@ class ServiceContext:
             workspace = await WorkspaceRepo(session).find(team.team_id, team.enterprise_id)
             if workspace is None:
                 return team
-            if prefer_unfinished and not (team.connection or team.connection_id):
-                unfinished = [
-                    one
-                    for one in await ConnectionRepo(session).list_open(workspace.id)
-                    if one.status == ConnectionStatus.PENDING
-                ]
-                if unfinished:
+            if (prefer_unfinished or prefer_newest) and not (team.connection or team.connection_id):
+                open_ones = await ConnectionRepo(session).list_open(workspace.id)  # oldest first
+                unfinished = [one for one in open_ones if one.status == ConnectionStatus.PENDING]
+                if prefer_unfinished and unfinished:
                     return team.on(unfinished[-1].id)
-            if prefer_newest and not (team.connection or team.connection_id):
-                open_ones = await ConnectionRepo(session).list_open(workspace.id)
-                if open_ones:
+                if prefer_newest and open_ones:
                     return team.on(open_ones[-1].id)
             connection = await resolve_connection(session, workspace.id, team)
         return team.on(connection.id) if connection is not None else team
