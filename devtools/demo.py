@@ -67,7 +67,16 @@ from handlers.ids import (
     VendorIds,
 )
 from storage.db import create_engine, session_factory
-from storage.models import Connection, LedgerPosting, Review, ReviewItem, RunStatus, SyncedInvoice, SyncRun
+from storage.models import (
+    Connection,
+    LedgerPosting,
+    Review,
+    ReviewItem,
+    RunStatus,
+    RunTrigger,
+    SyncedInvoice,
+    SyncRun,
+)
 from sync.api import CREATE_WALLET
 
 RULE = "─" * 78
@@ -545,14 +554,17 @@ class Demo:
             await self._leave_out_largest(admin, ts)
         approved = await self._reviewed_bills()
         runs_before = await self.finished_runs()
+        newest_before = max((run.id for run in await self._runs()), default=0)
         self.t.user("ann", "[Approve and post] → [Approve and post] (the confirmation)")
         await admin.click_message_button(channel, ts, ReviewIds.APPROVE)
         await self.settle()
-        posting = await self.wait_for_runs(runs_before + 1)
+        await self.wait_for_runs(runs_before + 1)
         await self.settle()
         self.t.show_slack()
-        async with self.sessions() as session:
-            run = await session.get(SyncRun, posting)
+        # The run the approval queued (a big one then queues a follow-up for payments, fee bills and PDFs).
+        posted = [run for run in await self._runs() if run.id > newest_before and run.trigger == RunTrigger.APPROVAL]
+        run = posted[0] if posted else None
+        posting = run.id if run is not None else 0
         booked = run.bills_created + run.credits_created if run is not None else -1
         if booked != approved:
             raise DemoFailed(f"sync #{posting} booked {booked} invoices; {approved} were approved")
