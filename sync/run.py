@@ -40,6 +40,7 @@ from sync.attachments import Attacher
 from sync.bills import BillProblem, Booking
 from sync.books import ConnectionBooks, company_of, load_books, refresh_caches, refresh_tracking, with_preferences
 from sync.connections import ClientFactory, mark_needs_reauth
+from sync.invoice_ids import InvoiceIdSet
 from sync.jobs import RunCounts, RunOutcome
 from sync.ledger import PaymentRequest, RunLedger
 from sync.ontop.client import OntopClient
@@ -88,7 +89,7 @@ class _Run:
     attacher: Attacher
     counts: RunCounts = field(default_factory=RunCounts)
     batch: list[tuple[InvoicePlan, Booking]] = field(default_factory=list)
-    queued: set[str] = field(default_factory=set)
+    queued: InvoiceIdSet = field(default_factory=InvoiceIdSet)  # compact: a run may read 100,000 invoices
     # Cancelled invoices of the page being processed, written down together when the page is done (a lost skip
     # only means the next run writes it again).
     skips: list[tuple[Invoice, str]] = field(default_factory=list)
