@@ -118,9 +118,10 @@ def first_sync_figures(result: FirstSyncResult) -> list[Figure]:
     everything = result.minutes_to_everything
     ceiling = (
         f"{result.bills:,} bills, {result.fee_bills:,} fee bills, {result.payments:,} payments in "
-        f"{result.batch_calls:,} full batch calls, and {result.uploads:,} uploads: QBO's limits allow it in "
-        f"{result.minimum_minutes:.2f} min at best (the larger of the batch items at 40 × 30 a minute and the "
-        f"batch calls plus uploads at the client's 450 requests a minute)"
+        f"{result.batch_calls:,} full batch calls, {result.uploads:,} uploads and {result.vendors:,} suppliers "
+        f"created one request each: QBO's limits allow it in {result.minimum_minutes:.2f} min at best (the larger "
+        f"of the batch items at 40 × 30 a minute and those {result.requests:,} writes at the client's 450 requests "
+        f"a minute; the sync also sent {max(0, result.qbo_requests - result.requests):,} reads, not counted)"
     )
     return [
         first_sync_figure(result),

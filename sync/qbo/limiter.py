@@ -13,7 +13,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 
 MIN_MARGIN_SECONDS = 0.005
@@ -55,18 +55,29 @@ class _RealmWindow:
     lock: threading.Lock = field(default_factory=threading.Lock)
     sent: deque[float] = field(default_factory=deque)
     batches: deque[float] = field(default_factory=deque)
-    semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = field(
+    batches_waiting: int = 0  # batch calls waiting for their slot: background requests hold back for them
+    semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _InFlight] = field(
         default_factory=weakref.WeakKeyDictionary
     )
 
-    def semaphore(self) -> asyncio.Semaphore:
-        """This event loop's in-flight cap (an asyncio semaphore belongs to one loop)."""
+    def in_flight(self) -> _InFlight:
+        """This event loop's in-flight caps (an asyncio semaphore belongs to one loop)."""
         loop = asyncio.get_running_loop()
         with self.lock:
             found = self.semaphores.get(loop)
             if found is None:
-                found = self.semaphores[loop] = asyncio.Semaphore(self.max_in_flight)
+                found = self.semaphores[loop] = _InFlight(self.max_in_flight)
             return found
+
+
+class _InFlight:
+    """Requests in flight on one event loop, and the share of them background requests may hold: a background
+    request waits for its rate slot while holding one, so they must never hold them all and keep a batch call from
+    even asking for its slot."""
+
+    def __init__(self, max_in_flight: int) -> None:
+        self.any = asyncio.Semaphore(max_in_flight)
+        self.background = asyncio.Semaphore(max(1, max_in_flight - 1))
 
 
 class RealmLimiter:
@@ -96,42 +107,59 @@ class RealmLimiter:
     async def slot(self, realm_id: str, *, batch: bool = False, background: bool = False) -> AsyncIterator[None]:
         """Wait until a request for this realm fits every limit, then hold an in-flight slot while it runs.
 
-        background: a request that yields to batch calls (PDF uploads sent while bills or payments go out): it
-        leaves a minute's batch calls room in the per-minute budget and one request in the per-second one, so a
-        stream of uploads never delays the batch calls that post the bills.
+        background: a request that yields to batch calls (PDF uploads sent while bills or payments go out): while
+        batch calls go out it leaves room for those the minute still allows and one request a second, so a stream
+        of uploads never delays the batch calls that post the bills; alone, it may use the whole budget.
         """
         window = self._window(realm_id)
-        async with window.semaphore():
+        in_flight = window.in_flight()
+        async with in_flight.background if background else nullcontext(), in_flight.any:
             await self._reserve(window, batch, background)
             yield
 
     async def _reserve(self, window: _RealmWindow, batch: bool, background: bool = False) -> None:
         limits = self.limits
-        per_minute, per_second = limits.per_minute, limits.per_second
-        if background:
-            per_minute = max(1, per_minute - limits.batch_per_minute)
-            per_second = max(1, per_second - 1)
         # The margin shrinks with the windows it pads, but never below the jitter between two processes.
         margin = max(limits.margin_seconds * limits.time_scale, MIN_MARGIN_SECONDS)
-        while True:
-            with window.lock:  # held for arithmetic only: never across an await
-                now = self._clock()
-                while window.sent and window.sent[0] <= now - limits.minute - margin:
-                    window.sent.popleft()
-                while window.batches and window.batches[0] <= now - limits.minute - margin:
-                    window.batches.popleft()
-                waits = [0.0]
-                if len(window.sent) >= per_minute:
-                    waits.append(window.sent[-per_minute] + limits.minute + margin - now)
-                recent = [at for at in window.sent if at > now - limits.second - margin]
-                if len(recent) >= per_second:
-                    waits.append(recent[-per_second] + limits.second + margin - now)
-                if batch and len(window.batches) >= limits.batch_per_minute:
-                    waits.append(window.batches[-limits.batch_per_minute] + limits.minute + margin - now)
-                wait = max(waits)
-                if wait <= 0:
-                    window.sent.append(now)
-                    if batch:
-                        window.batches.append(now)
-                    return
-            await self._sleep(wait)
+        if batch:
+            with window.lock:
+                window.batches_waiting += 1
+        try:
+            while True:
+                with window.lock:  # held for arithmetic only: never across an await
+                    now = self._clock()
+                    wait = self._wait(window, now, margin, batch, background)
+                    if wait <= 0:
+                        window.sent.append(now)
+                        if batch:
+                            window.batches.append(now)
+                        return
+                await self._sleep(wait)
+        finally:
+            if batch:
+                with window.lock:
+                    window.batches_waiting -= 1
+
+    def _wait(self, window: _RealmWindow, now: float, margin: float, batch: bool, background: bool) -> float:
+        """Seconds until this request fits every limit (0 or less: now). Called under the window's lock."""
+        limits = self.limits
+        while window.sent and window.sent[0] <= now - limits.minute - margin:
+            window.sent.popleft()
+        while window.batches and window.batches[0] <= now - limits.minute - margin:
+            window.batches.popleft()
+        per_minute, per_second = limits.per_minute, limits.per_second
+        if background and (window.batches or window.batches_waiting):
+            # Batch calls are going out: leave room for those the batch limit still allows in this minute, and one
+            # request a second. With none going out, background requests may use the whole budget; a batch call
+            # that then arrives takes the next free slot, because background requests hold back while it waits.
+            per_minute = max(1, per_minute - (limits.batch_per_minute - len(window.batches)))
+            per_second = max(1, per_second - 1)
+        waits = [0.0]
+        if len(window.sent) >= per_minute:
+            waits.append(window.sent[-per_minute] + limits.minute + margin - now)
+        recent = [at for at in window.sent if at > now - limits.second - margin]
+        if len(recent) >= per_second:
+            waits.append(recent[-per_second] + limits.second + margin - now)
+        if batch and len(window.batches) >= limits.batch_per_minute:
+            waits.append(window.batches[-limits.batch_per_minute] + limits.minute + margin - now)
+        return max(waits)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
 import threading
 import time
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from bot.config import Settings
 from bot.runtime import build_runtime
@@ -125,3 +130,140 @@ def test_the_embedded_workers_runtime_shares_the_web_sides_rate_limiter(tmp_path
 
     assert sibling.clients.limiter is runtime.clients.limiter
     assert sibling.clients.http is not runtime.clients.http, "HTTP pools belong to their own event loop"
+
+
+class VirtualTime:
+    """Simulated time for many concurrent tasks: when every task is asleep, time jumps to the earliest wake-up.
+
+    The limiter's arithmetic runs unchanged; only its clock and its sleep are these."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._events = 0  # clock reads and sleeps: while they change, some task is still running
+
+    def __call__(self) -> float:
+        self._events += 1
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._events += 1
+        heapq.heappush(self._sleepers, (self.now + max(0.0, seconds), self._events, future))
+        await future
+
+    async def run(self, *coroutines: Coroutine[Any, Any, None]) -> None:
+        tasks = [asyncio.create_task(coroutine) for coroutine in coroutines]
+        while not all(task.done() for task in tasks):
+            await self._settle()
+            if not self._sleepers:
+                break  # nothing asleep and nothing running: the tasks are done (or stuck, which gather reports)
+            wake_at, _, future = heapq.heappop(self._sleepers)
+            self.now = max(self.now, wake_at)
+            future.set_result(None)
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=1)
+
+    async def _settle(self) -> None:
+        """Yield until no task reads the clock or falls asleep any more."""
+        quiet = 0
+        while quiet < 5:
+            before = self._events
+            await asyncio.sleep(0)
+            quiet = quiet + 1 if self._events == before else 0
+
+
+# Ten times smaller than the product's budget, so a simulated minute holds few requests; windows unpadded; no
+# in-flight cap (a task waiting for one is not asleep, and the simulation only moves time when every task sleeps).
+SMALL = RateLimits(per_minute=45, per_second=100, max_in_flight=1000, batch_per_minute=4, margin_seconds=0.0)
+MARGIN = 0.005  # the limiter's floor for the margin
+
+
+def most_in_any_minute(times: list[float]) -> int:
+    return max((sum(1 for t in times if start <= t < start + 60 + MARGIN) for start in times), default=0)
+
+
+async def send_batches(limiter: RealmLimiter, clock: VirtualTime, count: int, sent: list[float]) -> None:
+    for _ in range(count):
+        async with limiter.slot(REALM, batch=True):
+            sent.append(clock.now)
+
+
+async def send_uploads(limiter: RealmLimiter, clock: VirtualTime, count: int, sent: list[float]) -> None:
+    async def one() -> None:
+        async with limiter.slot(REALM, background=True):
+            sent.append(clock.now)
+
+    await asyncio.gather(*(one() for _ in range(count)))
+
+
+async def test_uploads_alone_use_the_whole_per_minute_budget() -> None:
+    clock = VirtualTime()
+    limiter = RealmLimiter(SMALL, clock=clock, sleep=clock.sleep)
+    uploads: list[float] = []
+
+    await clock.run(send_uploads(limiter, clock, 90, uploads))
+
+    assert sum(1 for t in uploads if t < 60) == 45, "no batch call is going out: nothing to leave room for"
+    assert most_in_any_minute(uploads) <= 45
+
+
+async def test_batch_calls_go_out_at_their_own_pace_through_a_stream_of_uploads() -> None:
+    alone: list[float] = []
+    clock = VirtualTime()
+    limiter = RealmLimiter(SMALL, clock=clock, sleep=clock.sleep)
+    await clock.run(send_batches(limiter, clock, 8, alone))
+
+    batches: list[float] = []
+    uploads: list[float] = []
+    clock = VirtualTime()
+    limiter = RealmLimiter(SMALL, clock=clock, sleep=clock.sleep)
+    await clock.run(send_batches(limiter, clock, 8, batches), send_uploads(limiter, clock, 200, uploads))
+
+    assert batches == alone, "the uploads delayed a batch call"
+    assert most_in_any_minute(batches + uploads) <= SMALL.per_minute
+    assert most_in_any_minute(batches) <= SMALL.batch_per_minute
+    # While the batch calls go out the uploads take the rest of each minute; once they are done, all of it.
+    first_minute = sum(1 for t in uploads if t < 60)
+    assert first_minute == SMALL.per_minute - SMALL.batch_per_minute
+    last_batch = max(batches)
+    after = sorted(t for t in uploads if t > last_batch + 60 + MARGIN)
+    assert sum(1 for t in after if t < after[0] + 60) == SMALL.per_minute
+
+
+async def test_a_batch_call_that_arrives_after_the_uploads_filled_the_minute_takes_the_first_free_slot() -> None:
+    batches: list[float] = []
+    uploads: list[float] = []
+    clock = VirtualTime()
+    limiter = RealmLimiter(SMALL, clock=clock, sleep=clock.sleep)
+
+    async def batch_later() -> None:
+        await clock.sleep(10)
+        await send_batches(limiter, clock, 1, batches)
+
+    await clock.run(send_uploads(limiter, clock, 120, uploads), batch_later())
+
+    assert sum(1 for t in uploads if t < 60) == 45
+    assert batches == [pytest.approx(60 + MARGIN)], "the batch call waited behind uploads that came after it"
+    assert most_in_any_minute(batches + uploads) <= SMALL.per_minute
+
+
+async def test_background_requests_never_hold_every_in_flight_slot() -> None:
+    """A background request waits for its rate slot while holding an in-flight one; if they could hold them all, a
+    batch call could not even ask for its slot."""
+    limiter = RealmLimiter(RateLimits(per_minute=1000, per_second=1000, max_in_flight=2))
+    release = asyncio.Event()
+    inside: list[int] = []
+
+    async def upload() -> None:
+        async with limiter.slot(REALM, background=True):
+            inside.append(1)
+            await release.wait()
+
+    uploads = [asyncio.create_task(upload()) for _ in range(3)]
+    await asyncio.sleep(0.05)
+    assert len(inside) == 1
+    async with asyncio.timeout(5), limiter.slot(REALM, batch=True):
+        pass  # the slot the uploads may not take
+    release.set()
+    await asyncio.gather(*uploads)
+    assert len(inside) == 3
