@@ -27,8 +27,8 @@ from sync.qbo.errors import (
     QboThrottled,
     QboValidationError,
     error_from_entries,
-    error_from_response,
     fault_entries,
+    read_response,
 )
 from sync.qbo.limiter import RealmLimiter
 from sync.qbo.models import (
@@ -226,10 +226,10 @@ class QboClient:
                     token = await self._tokens.refresh_after_unauthorized(token)
                     continue
                 text = response.text
-                error = error_from_response(response.status_code, text, tid, response.headers.get("retry-after"))
+                body, error = read_response(response.status_code, text, tid, response.headers.get("retry-after"))
                 self._log(method, path, response, request_id, started, [e.code for e in error.errors] if error else [])
                 if error is None:
-                    return money.loads(text) if text else None
+                    return body
             assert error is not None
             if not error.is_transient:
                 raise error

@@ -99,5 +99,10 @@ def test_unparseable_bodies_never_crash(status: int, text: str) -> None:
     assert error.is_transient == (status >= 500)
 
 
+def test_a_success_whose_body_is_not_json_is_an_error_to_retry() -> None:
+    error = error_from_response(200, "<html>Our proxy says hello</html>", None)
+    assert isinstance(error, QboServiceError) and error.is_transient
+
+
 def test_plain_success_is_not_an_error() -> None:
     assert error_from_response(200, '{"Vendor": {"Id": "1"}}', None) is None
