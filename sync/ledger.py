@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.db import transaction
 from storage.models import InvoiceDocument, InvoiceState, PostingKind, PostingState
 from storage.records import LedgerEntry, PostingRecord
-from storage.repos.ledger import FixRef, InvoiceFacts, LedgerRepo
+from storage.repos.ledger import CreatedDocument, FixRef, InvoiceFacts, LedgerRepo
 from storage.repos.postings import PostingRepo
 from sync.api import Fix
 from sync.bills import BillProblem, request_id_for
@@ -267,12 +267,8 @@ class RunLedger:
         """
         async with transaction(self._sessions) as session:
             repo = self._repo(session)
-            ids = [item[0] for item in created] + [item[0] for item in refused] + [item[0] for item in unknown]
-            await repo.get_many(ids)  # one query loads them all
-            for invoice_id, document_id, attachment_pending, home in created:
-                await repo.record_created(
-                    invoice_id, bill_id=document_id, attachment_pending=attachment_pending, home_amount_booked=home
-                )
+            await repo.record_created_many([CreatedDocument(*item) for item in created])
+            await repo.get_many([item[0] for item in refused] + [item[0] for item in unknown])  # one query for all
             for invoice_id, problem in refused:
                 await repo.record_post_failure(
                     invoice_id, code=problem.code, message=problem.message, fix=fix_ref(problem.fix)
@@ -289,10 +285,11 @@ class RunLedger:
         """The fee bills' outcomes: (invoice id, fee bill id, home amount), refusals, unknown outcomes."""
         async with transaction(self._sessions) as session:
             postings = self._postings(session)
-            ids = [item[0] for item in created] + [item[0] for item in refused] + [item[0] for item in unknown]
+            await postings.record_done_many(
+                [((invoice_id, PostingKind.FEE_BILL), bill_id, home) for invoice_id, bill_id, home in created]
+            )
+            ids = [item[0] for item in refused] + [item[0] for item in unknown]
             await postings.get_many([(invoice_id, PostingKind.FEE_BILL) for invoice_id in ids])  # one query for all
-            for invoice_id, bill_id, home in created:
-                await postings.record_done((invoice_id, PostingKind.FEE_BILL), qbo_id=bill_id, home_amount=home)
             for invoice_id, problem in refused:
                 await postings.record_failed(
                     (invoice_id, PostingKind.FEE_BILL), code=problem.code, message=problem.message
@@ -312,10 +309,7 @@ class RunLedger:
     async def attached(self, attachments: Sequence[tuple[str, str]]) -> None:
         """(invoice id, attachment id) of PDFs attached to their bills."""
         async with transaction(self._sessions) as session:
-            repo = self._repo(session)
-            await repo.get_many([invoice_id for invoice_id, _ in attachments])
-            for invoice_id, attachment_id in attachments:
-                await repo.record_attachment(invoice_id, attachment_id)
+            await self._repo(session).record_attachments(attachments)
 
     # --- payments -------------------------------------------------------------------------------------------
 
@@ -353,13 +347,14 @@ class RunLedger:
         """Payments made (or found: None when someone else paid the bill), refused, or of unknown outcome."""
         async with transaction(self._sessions) as session:
             postings = self._postings(session)
-            requests = [request for request, _ in done] + [request for request, _ in refused] + list(unknown)
+            await postings.record_done_many(
+                [
+                    ((r.invoice_id, r.kind), payment.id if payment else None, payment.home_total if payment else None)
+                    for r, payment in done
+                ]
+            )
+            requests = [request for request, _ in refused] + list(unknown)
             await postings.get_many([(r.invoice_id, r.kind) for r in requests])  # one query, not one per payment
-            for request, payment in done:
-                home = payment.home_total if payment is not None else None
-                await postings.record_done(
-                    (request.invoice_id, request.kind), qbo_id=payment.id if payment else None, home_amount=home
-                )
             for request, message in refused:
                 await postings.record_failed(
                     (request.invoice_id, request.kind), code="payment_refused", message=message or "refused"

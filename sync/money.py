@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -42,21 +43,24 @@ def loads(text: str | bytes) -> Any:
     return json.loads(text, parse_float=Decimal)
 
 
-_MARK = "\x00decimal:"
-_MARKED = re.compile(r'"\\u0000decimal:(-?[0-9]+(?:\.[0-9]+)?)"')
+# A marker text from Ontop or people cannot know (it is drawn per process), so no string of theirs becomes a number.
+_MARK = f"\x00decimal-{secrets.token_hex(8)}:"
+_MARKED = re.compile(r'"\\u0000' + re.escape(_MARK[1:]) + r'(-?[0-9]+(?:\.[0-9]+)?)"')
 
 
 def dumps(data: Any) -> str:
     """Serialise JSON writing every Decimal as an exact JSON number (never through float)."""
-    text = json.dumps(_mark_decimals(data), separators=(",", ":"), ensure_ascii=False)
-    return _MARKED.sub(r"\1", text)
+    return _MARKED.sub(r"\1", _ENCODER.encode(data))
 
 
-def _mark_decimals(data: Any) -> Any:
-    if isinstance(data, Decimal):
-        return _MARK + format(data, "f")
-    if isinstance(data, dict):
-        return {key: _mark_decimals(value) for key, value in data.items()}
-    if isinstance(data, list | tuple):
-        return [_mark_decimals(value) for value in data]
-    return data
+def _mark_decimal(value: object) -> str:
+    """The encoder's fallback: a Decimal becomes a marked string that `dumps` turns back into its exact digits."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise MoneyError(f"amount {value} is not finite")
+        return _MARK + format(value, "f")
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+# The C encoder calls the fallback only for Decimals, instead of a copy of the whole body made in Python first.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_mark_decimal)

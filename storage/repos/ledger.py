@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import InvoiceState, SyncedInvoice
@@ -32,11 +33,24 @@ class InvoiceFacts:
 
 
 @dataclass(frozen=True)
+class CreatedDocument:
+    """An invoice's bill or credit that QuickBooks created, as the ledger records it."""
+
+    invoice_id: str
+    document_id: str
+    pdf_pending: bool  # its PDF is still to attach
+    home: Decimal | None  # the home-currency amount QuickBooks booked
+
+
+@dataclass(frozen=True)
 class FixRef:
     """A stored fix: its kind (map_concept, create_vendor, reconnect, retry, ...) and what it acts on."""
 
     kind: str
     target: str
+
+
+_INVOICES = cast(Table, SyncedInvoice.__table__)
 
 
 class LedgerRepo:
@@ -323,17 +337,54 @@ class LedgerRepo:
         row.home_amount_expected = home_amount_expected
         row.attempts = (row.attempts or 0) + 1
 
-    async def record_created(
-        self, invoice_id: str, *, bill_id: str, attachment_pending: bool, home_amount_booked: Decimal | None = None
-    ) -> None:
-        """The bill (or credit) exists; home_amount_booked is what QuickBooks says it booked in home currency."""
-        await self._load([invoice_id])
-        row = self._loaded[invoice_id]
-        row.state = InvoiceState.CREATED
-        row.qbo_bill_id = bill_id
-        row.attachment_pending = attachment_pending
-        row.home_amount_booked = home_amount_booked
-        self._set_problem(row, None, None, None)
+    async def record_created_many(self, created: Sequence[CreatedDocument]) -> None:
+        """A batch's bills (or credits) that exist, in one statement executed for each (no row is read first)."""
+        if not created:
+            return
+        table = _INVOICES
+        statement = (
+            update(table)
+            .where(table.c.connection_id == self._connection_id, table.c.ontop_invoice_id == bindparam("b_invoice"))
+            .values(
+                state=InvoiceState.CREATED,
+                qbo_bill_id=bindparam("b_document"),
+                attachment_pending=bindparam("b_pdf_pending"),
+                home_amount_booked=bindparam("b_home"),
+                error_code=None,
+                error_message=None,
+                fix_action=None,
+                fix_value=None,
+            )
+        )
+        await self._session.execute(
+            statement,
+            [
+                {
+                    "b_invoice": c.invoice_id,
+                    "b_document": c.document_id,
+                    "b_pdf_pending": c.pdf_pending,
+                    "b_home": c.home,
+                }
+                for c in created
+            ],
+        )
+        for item in created:
+            self._loaded.pop(item.invoice_id, None)  # a row held from before would be stale now
+
+    async def record_attachments(self, attachments: Sequence[tuple[str, str]]) -> None:
+        """(invoice id, attachment id) of PDFs attached to their bills, in one statement executed for each."""
+        if not attachments:
+            return
+        table = _INVOICES
+        statement = (
+            update(table)
+            .where(table.c.connection_id == self._connection_id, table.c.ontop_invoice_id == bindparam("b_invoice"))
+            .values(attachment_id=bindparam("b_attachment"), attachment_pending=False)
+        )
+        await self._session.execute(
+            statement, [{"b_invoice": invoice_id, "b_attachment": attachment} for invoice_id, attachment in attachments]
+        )
+        self._forget([invoice_id for invoice_id, _ in attachments])
 
     async def record_post_failure(self, invoice_id: str, *, code: str, message: str, fix: FixRef | None) -> None:
         """QuickBooks refused the create: the next attempt is a new logical write with a new requestid."""
@@ -349,12 +400,6 @@ class LedgerRepo:
         row = self._loaded[invoice_id]
         row.error_code = code
         row.error_message = message
-
-    async def record_attachment(self, invoice_id: str, attachment_id: str) -> None:
-        await self._load([invoice_id])
-        row = self._loaded[invoice_id]
-        row.attachment_id = attachment_id
-        row.attachment_pending = False
 
     # --- helpers --------------------------------------------------------------------------------------------
 
@@ -400,6 +445,14 @@ class LedgerRepo:
         )
         for row in rows:
             self._loaded[row.ontop_invoice_id] = row
+
+    def _forget(self, invoice_ids: Sequence[str]) -> None:
+        """Rows a statement just changed behind the session's back (their own pending changes went out first: the
+        session flushes before any statement): a later read in this transaction loads them afresh."""
+        for invoice_id in invoice_ids:
+            row = self._loaded.pop(invoice_id, None)
+            if row is not None:
+                self._session.expire(row)
 
     @staticmethod
     def _set_problem(row: SyncedInvoice, code: str | None, message: str | None, fix: FixRef | None) -> None:

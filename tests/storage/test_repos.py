@@ -13,12 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.crypto import SecretBox
 from storage.db import transaction
-from storage.models import InvoiceState, SyncedInvoice, Workspace
+from storage.models import InvoiceState, PostingKind, PostingState, SyncedInvoice, Workspace
 from storage.records import ConnectionRecord, LedgerEntry, WorkspaceRecord
 from storage.repos.connections import ConnectionRepo
-from storage.repos.ledger import FixRef, InvoiceFacts, LedgerRepo
+from storage.repos.ledger import CreatedDocument, FixRef, InvoiceFacts, LedgerRepo
 from storage.repos.mappings import MappingRepo
 from storage.repos.oauth_states import OAuthStateRepo
+from storage.repos.postings import PostingRepo
 from storage.repos.webhook_deliveries import DeliveryOrderStore
 from storage.repos.workspaces import WorkspaceRepo
 
@@ -92,7 +93,7 @@ async def test_a_created_invoice_is_never_downgraded_to_failed(sessions: Session
     async with transaction(sessions) as session:
         repo = LedgerRepo(session, connection_id)
         await repo.touch([_facts("inv-1")], run_id=1)
-        await repo.record_created("inv-1", bill_id="151", attachment_pending=False)
+        await repo.record_created_many([CreatedDocument("inv-1", "151", pdf_pending=False, home=None)])
     async with transaction(sessions) as session:
         changed = await LedgerRepo(session, connection_id).record_failure(
             _facts("inv-1"), 2, worker_name="Maria", code="unmapped_concept", message="x", fix=FixRef("retry", "1")
@@ -196,3 +197,39 @@ async def _get_or_create_in_own_transaction(sessions: Sessions, team_id: str) ->
         record = await WorkspaceRepo(session).get_or_create(team_id)
         await WorkspaceRepo(session).find(team_id)  # the transaction is still usable after losing the race
         return record
+
+
+async def test_a_batch_of_outcomes_is_written_in_one_statement_and_read_back_fresh(sessions: Sessions) -> None:
+    _, connection_id = await _workspace_and_connection(sessions)
+    async with transaction(sessions) as session:
+        repo = LedgerRepo(session, connection_id)
+        await repo.touch([_facts("inv-1"), _facts("inv-2"), _facts("inv-3")], run_id=1)
+        repo.mark_pending("inv-1", request_id="r1", doc_number="D1", vendor_id="58", worker_name="Maria",
+                          amount=Decimal("10.00"), currency="USD")  # fmt: skip
+        # The rows are held (and inv-1 changed) in this transaction: the statement must not lose that change, and a
+        # read after it must not answer from the stale rows.
+        await repo.record_created_many(
+            [
+                CreatedDocument("inv-1", "151", pdf_pending=True, home=Decimal("10.00")),
+                CreatedDocument("inv-2", "152", pdf_pending=False, home=None),
+            ]
+        )
+        seen_inside = await repo.get_many(["inv-1", "inv-2", "inv-3"])
+        await repo.record_attachments([("inv-1", "900")])
+        postings = PostingRepo(session, connection_id)
+        await postings.touch([("inv-1", PostingKind.PAYMENT), ("inv-2", PostingKind.PAYMENT)], run_id=1)
+        await postings.record_done_many([(("inv-1", PostingKind.PAYMENT), "77", Decimal("10.00"))])
+    assert seen_inside["inv-1"].state == InvoiceState.CREATED and seen_inside["inv-1"].request_id == "r1"
+    assert seen_inside["inv-2"].qbo_bill_id == "152"
+    async with sessions() as session:
+        entries = await LedgerRepo(session, connection_id).get_many(["inv-1", "inv-2", "inv-3"])
+        payments = await PostingRepo(session, connection_id).of_invoices(["inv-1", "inv-2"])
+    first, second, third = entries["inv-1"], entries["inv-2"], entries["inv-3"]
+    assert (first.state, first.qbo_bill_id, first.attachment_id, first.attachment_pending) == (
+        InvoiceState.CREATED, "151", "900", False)  # fmt: skip
+    assert first.doc_number == "D1" and first.error_code is None
+    assert (second.state, second.qbo_bill_id, second.attachment_pending) == (InvoiceState.CREATED, "152", False)
+    assert third.state == InvoiceState.PENDING and third.qbo_bill_id is None, "an invoice not in the batch is untouched"
+    paid = payments[("inv-1", PostingKind.PAYMENT)]
+    assert (paid.state, paid.qbo_id, paid.home_amount) == (PostingState.DONE, "77", Decimal("10.00"))
+    assert payments[("inv-2", PostingKind.PAYMENT)].state == PostingState.PENDING
