@@ -7,6 +7,7 @@ later attempt has an unknown outcome and is looked up before it is created again
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -17,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.db import transaction
 from storage.models import InvoiceDocument, InvoiceState, PostingKind, PostingState
 from storage.records import LedgerEntry, PostingRecord
-from storage.repos.ledger import CreatedDocument, FixRef, InvoiceFacts, LedgerRepo
-from storage.repos.postings import PostingRepo
+from storage.repos.ledger import CreatedDocument, FixRef, InvoiceFacts, LedgerRepo, PendingDocument
+from storage.repos.postings import Key, PendingPosting, PostingRepo
 from sync.api import Fix
 from sync.bills import BillProblem, request_id_for
 from sync.ontop.models import Invoice
@@ -211,16 +212,20 @@ class RunLedger:
         Returns a ticket per request, and per fee bill a ticket or None when that fee bill exists already.
         """
         tickets = []
-        fee_tickets: list[Ticket | None] = []
         async with transaction(self._sessions) as session:
             repo = self._repo(session)
-            entries = await repo.touch([facts_of(request.invoice) for request in requests], self._run_id)
-            for request, entry in zip(requests, entries, strict=True):
+            facts = [facts_of(request.invoice) for request in requests]
+            held = await repo.get_many([fact.invoice_id for fact in facts])
+            new: list[tuple[InvoiceFacts, PendingDocument]] = []
+            known: list[tuple[InvoiceFacts, PendingDocument]] = []
+            for request, fact in zip(requests, facts, strict=True):
+                entry = held.get(fact.invoice_id)
                 operation = "credit" if request.document == InvoiceDocument.VENDOR_CREDIT else "bill"
-                request_id = request_id_for(self._realm_id, entry.invoice_id, operation, entry.generation)
-                unknown = entry.state == InvoiceState.PENDING and entry.request_id is not None
-                repo.mark_pending(
-                    entry.invoice_id,
+                request_id = request_id_for(
+                    self._realm_id, fact.invoice_id, operation, entry.generation if entry else 0
+                )
+                unknown = entry is not None and entry.state == InvoiceState.PENDING and entry.request_id is not None
+                pending = PendingDocument(
                     request_id=request_id,
                     doc_number=request.doc_number,
                     vendor_id=request.vendor_id,
@@ -232,24 +237,23 @@ class RunLedger:
                     paid_on=request.invoice.paid_date,
                     home_amount_expected=request.expected_home,
                 )
-                tickets.append(Ticket(entry.invoice_id, request_id, unknown))
-            postings = self._postings(session)
-            records = await postings.touch([(fee.invoice_id, PostingKind.FEE_BILL) for fee in fees], self._run_id)
-            for fee, record in zip(fees, records, strict=True):
-                if record.state == PostingState.DONE:
-                    fee_tickets.append(None)
-                    continue
-                request_id = request_id_for(self._realm_id, fee.invoice_id, "fee-bill", record.generation)
-                unknown = record.state == PostingState.PENDING and record.request_id is not None
-                postings.mark_pending(
-                    (fee.invoice_id, PostingKind.FEE_BILL),
-                    request_id=request_id,
-                    vendor_id=fee.vendor_id,
-                    amount=fee.amount,
-                    currency="USD",
-                    doc_number=fee.doc_number,
-                )
-                fee_tickets.append(Ticket(fee.invoice_id, request_id, unknown))
+                (known if entry is not None else new).append((fact, pending))
+                tickets.append(Ticket(fact.invoice_id, request_id, unknown))
+            await repo.touch([fact for fact, _ in known], self._run_id)
+            for fact, pending in known:
+                repo.mark_pending(fact.invoice_id, pending)
+            await repo.insert_pending(new, self._run_id)
+            fee_tickets = await self._begin_postings(
+                session,
+                [
+                    (
+                        (fee.invoice_id, PostingKind.FEE_BILL),
+                        "fee-bill",
+                        PendingPosting("", fee.vendor_id, fee.amount, "USD", doc_number=fee.doc_number),
+                    )
+                    for fee in fees
+                ],
+            )
         return tickets, fee_tickets
 
     async def finish(
@@ -315,26 +319,49 @@ class RunLedger:
 
     async def begin_payments(self, requests: Sequence[PaymentRequest]) -> list[Ticket | None]:
         """Write the payments down as pending with their requestids; None for a bill whose payment is done."""
-        tickets: list[Ticket | None] = []
         async with transaction(self._sessions) as session:
-            postings = self._postings(session)
-            records = await postings.touch([(r.invoice_id, r.kind) for r in requests], self._run_id)
-            for request, record in zip(requests, records, strict=True):
-                if record.state == PostingState.DONE:
-                    tickets.append(None)
-                    continue
-                request_id = request_id_for(self._realm_id, request.invoice_id, request.kind, record.generation)
-                unknown = record.state == PostingState.PENDING and record.request_id is not None
-                bill = request.bill
-                postings.mark_pending(
-                    (request.invoice_id, request.kind),
-                    request_id=request_id,
-                    vendor_id=bill.vendor_id,
-                    amount=bill.balance if bill.balance is not None else bill.total_amt,
-                    currency=bill.currency or "",
-                    paid_bill_id=bill.id,
-                )
-                tickets.append(Ticket(request.invoice_id, request_id, unknown))
+            return await self._begin_postings(
+                session,
+                [
+                    (
+                        (request.invoice_id, request.kind),
+                        request.kind,
+                        PendingPosting(
+                            "",
+                            request.bill.vendor_id,
+                            request.bill.balance if request.bill.balance is not None else request.bill.total_amt,
+                            request.bill.currency or "",
+                            paid_bill_id=request.bill.id,
+                        ),
+                    )
+                    for request in requests
+                ],
+            )
+
+    async def _begin_postings(
+        self, session: AsyncSession, wanted: Sequence[tuple[Key, str, PendingPosting]]
+    ) -> list[Ticket | None]:
+        """Fee bills or payments written down as pending: (key, requestid operation, what to write, its requestid
+        still to fill). None for one that is done already. New postings are inserted straight as pending."""
+        postings = self._postings(session)
+        held = await postings.get_many([key for key, _, _ in wanted])
+        tickets: list[Ticket | None] = []
+        new: list[tuple[Key, PendingPosting]] = []
+        known: list[tuple[Key, PendingPosting]] = []
+        for key, operation, pending in wanted:
+            record = held.get(key)
+            if record is not None and record.state == PostingState.DONE:
+                tickets.append(None)
+                continue
+            invoice_id = key[0]
+            request_id = request_id_for(self._realm_id, invoice_id, operation, record.generation if record else 0)
+            unknown = record is not None and record.state == PostingState.PENDING and record.request_id is not None
+            (known if record is not None else new).append((key, dataclasses.replace(pending, request_id=request_id)))
+            tickets.append(Ticket(invoice_id, request_id, unknown))
+        await postings.touch([key for key, _, _ in wanted if key in held], self._run_id)
+        for key, pending in known:
+            postings.mark_pending(key, pending)
+        await postings.insert_pending(new, self._run_id)
         return tickets
 
     async def finish_payments(

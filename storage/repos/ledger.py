@@ -33,6 +33,22 @@ class InvoiceFacts:
 
 
 @dataclass(frozen=True)
+class PendingDocument:
+    """What the ledger writes down about an invoice's bill (or credit) before it is sent."""
+
+    request_id: str
+    doc_number: str | None
+    vendor_id: str
+    worker_name: str
+    amount: Decimal
+    currency: str
+    document: str = "bill"
+    usd_total: Decimal | None = None
+    paid_on: date | None = None
+    home_amount_expected: Decimal | None = None
+
+
+@dataclass(frozen=True)
 class CreatedDocument:
     """An invoice's bill or credit that QuickBooks created, as the ledger records it."""
 
@@ -51,6 +67,21 @@ class FixRef:
 
 
 _INVOICES = cast(Table, SyncedInvoice.__table__)
+
+
+def _fact_columns(fact: InvoiceFacts, run_id: int | None) -> dict[str, object]:
+    """The columns an invoice's facts fill, as touch() sets them."""
+    columns: dict[str, object] = {
+        "invoice_number": fact.number,
+        "agreement_id": fact.agreement_id,
+        "ontop_status": fact.status,
+        "ontop_updated_at": fact.updated_at,
+        "amount": fact.amount,
+        "currency": fact.currency,
+    }
+    if run_id is not None:
+        columns["last_run_id"] = run_id
+    return columns
 
 
 class LedgerRepo:
@@ -307,35 +338,50 @@ class LedgerRepo:
                 row.error_code = None
                 row.error_message = reason
 
-    def mark_pending(
-        self,
-        invoice_id: str,
-        *,
-        request_id: str,
-        doc_number: str | None,
-        vendor_id: str,
-        worker_name: str,
-        amount: Decimal,
-        currency: str,
-        document: str = "bill",
-        usd_total: Decimal | None = None,
-        paid_on: date | None = None,
-        home_amount_expected: Decimal | None = None,
-    ) -> None:
+    def mark_pending(self, invoice_id: str, pending: PendingDocument) -> None:
         """Written (and committed) before the create is sent: the requestid that makes a retry a replay."""
         row = self._loaded[invoice_id]
         row.state = InvoiceState.PENDING
-        row.request_id = request_id
-        row.doc_number = doc_number
-        row.qbo_vendor_id = vendor_id
-        row.worker_name = worker_name
-        row.amount = amount
-        row.currency = currency
-        row.document = document
-        row.usd_total = usd_total
-        row.paid_on = paid_on
-        row.home_amount_expected = home_amount_expected
+        row.request_id = pending.request_id
+        row.doc_number = pending.doc_number
+        row.qbo_vendor_id = pending.vendor_id
+        row.worker_name = pending.worker_name
+        row.amount = pending.amount
+        row.currency = pending.currency
+        row.document = pending.document
+        row.usd_total = pending.usd_total
+        row.paid_on = pending.paid_on
+        row.home_amount_expected = pending.home_amount_expected
         row.attempts = (row.attempts or 0) + 1
+
+    async def insert_pending(self, new: Sequence[tuple[InvoiceFacts, PendingDocument]], run_id: int) -> None:
+        """Rows for invoices the ledger has never seen, written straight as pending (one statement for all): what
+        touch() and mark_pending() would make, without reading the rows back or updating them."""
+        if not new:
+            return
+        rows = [
+            {
+                **_fact_columns(fact, run_id),
+                "connection_id": self._connection_id,
+                "ontop_invoice_id": fact.invoice_id,
+                "state": InvoiceState.PENDING,
+                "generation": 0,
+                "attempts": 1,
+                "attachment_pending": False,
+                "request_id": pending.request_id,
+                "doc_number": pending.doc_number,
+                "qbo_vendor_id": pending.vendor_id,
+                "worker_name": pending.worker_name,
+                "amount": pending.amount,
+                "currency": pending.currency,
+                "document": pending.document,
+                "usd_total": pending.usd_total,
+                "paid_on": pending.paid_on,
+                "home_amount_expected": pending.home_amount_expected,
+            }
+            for fact, pending in new
+        ]
+        await self._session.execute(insert(_INVOICES), rows)
 
     async def record_created_many(self, created: Sequence[CreatedDocument]) -> None:
         """A batch's bills (or credits) that exist, in one statement executed for each (no row is read first)."""
@@ -420,14 +466,7 @@ class LedgerRepo:
                 "generation": 0,
                 "attempts": 0,
                 "attachment_pending": False,
-                # The facts touch() sets next, so the new rows need no UPDATE at commit.
-                "invoice_number": fact.number,
-                "agreement_id": fact.agreement_id,
-                "ontop_status": fact.status,
-                "ontop_updated_at": fact.updated_at,
-                "amount": fact.amount,
-                "currency": fact.currency,
-                "last_run_id": run_id,
+                **_fact_columns(fact, run_id),  # the facts touch() sets next: the new rows need no UPDATE at commit
             }
             for fact in new.values()
         ]

@@ -6,6 +6,7 @@ Like LedgerRepo, a repository lives for one transaction and keeps the rows it lo
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import cast
 
@@ -18,6 +19,18 @@ from storage.records import LedgerEntry, PostingRecord
 
 Key = tuple[str, str]  # (invoice id, kind)
 _POSTINGS = cast(Table, LedgerPosting.__table__)
+
+
+@dataclass(frozen=True)
+class PendingPosting:
+    """What the ledger writes down about a fee bill or a payment before it is sent."""
+
+    request_id: str
+    vendor_id: str
+    amount: Decimal
+    currency: str
+    doc_number: str | None = None
+    paid_bill_id: str | None = None  # a payment: the bill it pays
 
 
 class PostingRepo:
@@ -122,26 +135,40 @@ class PostingRepo:
             records.append(PostingRecord.of(row))
         return records
 
-    def mark_pending(
-        self,
-        key: Key,
-        *,
-        request_id: str,
-        vendor_id: str,
-        amount: Decimal,
-        currency: str,
-        doc_number: str | None = None,
-        paid_bill_id: str | None = None,
-    ) -> None:
+    def mark_pending(self, key: Key, pending: PendingPosting) -> None:
         """Written (and committed) before the write is sent: its requestid makes a retry a replay."""
         row = self._loaded[key]
         row.state = PostingState.PENDING
-        row.request_id = request_id
-        row.vendor_id = vendor_id
-        row.amount = amount
-        row.currency = currency
-        row.doc_number = doc_number
-        row.paid_bill_id = paid_bill_id
+        row.request_id = pending.request_id
+        row.vendor_id = pending.vendor_id
+        row.amount = pending.amount
+        row.currency = pending.currency
+        row.doc_number = pending.doc_number
+        row.paid_bill_id = pending.paid_bill_id
+
+    async def insert_pending(self, new: Sequence[tuple[Key, PendingPosting]], run_id: int) -> None:
+        """Postings never written before, straight as pending (one statement for all): what touch() and
+        mark_pending() would make, without reading the rows back or updating them."""
+        if not new:
+            return
+        rows = [
+            {
+                "connection_id": self._connection_id,
+                "invoice_id": invoice_id,
+                "kind": kind,
+                "state": PostingState.PENDING,
+                "generation": 0,
+                "last_run_id": run_id,
+                "request_id": pending.request_id,
+                "vendor_id": pending.vendor_id,
+                "amount": pending.amount,
+                "currency": pending.currency,
+                "doc_number": pending.doc_number,
+                "paid_bill_id": pending.paid_bill_id,
+            }
+            for (invoice_id, kind), pending in new
+        ]
+        await self._session.execute(insert(_POSTINGS), rows)
 
     async def record_done_many(self, done: Sequence[tuple[Key, str | None, Decimal | None]]) -> None:
         """(key, QuickBooks id, home amount) of postings that are done, in one statement executed for each (no row

@@ -16,7 +16,7 @@ from storage.db import transaction
 from storage.models import InvoiceState, PostingKind, PostingState, SyncedInvoice, Workspace
 from storage.records import ConnectionRecord, LedgerEntry, WorkspaceRecord
 from storage.repos.connections import ConnectionRepo
-from storage.repos.ledger import CreatedDocument, FixRef, InvoiceFacts, LedgerRepo
+from storage.repos.ledger import CreatedDocument, FixRef, InvoiceFacts, LedgerRepo, PendingDocument
 from storage.repos.mappings import MappingRepo
 from storage.repos.oauth_states import OAuthStateRepo
 from storage.repos.postings import PostingRepo
@@ -111,12 +111,9 @@ async def test_a_definite_failure_gives_the_next_attempt_a_new_generation(sessio
         [entry] = await repo.touch([_facts("inv-1")], run_id=1)
         repo.mark_pending(
             "inv-1",
-            request_id="r0",
-            doc_number="D1",
-            vendor_id="58",
-            worker_name="M",
-            amount=Decimal(1),
-            currency="USD",
+            PendingDocument(
+                request_id="r0", doc_number="D1", vendor_id="58", worker_name="M", amount=Decimal(1), currency="USD"
+            ),
         )
     async with transaction(sessions) as session:
         await LedgerRepo(session, connection_id).record_post_failure(
@@ -204,8 +201,8 @@ async def test_a_batch_of_outcomes_is_written_in_one_statement_and_read_back_fre
     async with transaction(sessions) as session:
         repo = LedgerRepo(session, connection_id)
         await repo.touch([_facts("inv-1"), _facts("inv-2"), _facts("inv-3")], run_id=1)
-        repo.mark_pending("inv-1", request_id="r1", doc_number="D1", vendor_id="58", worker_name="Maria",
-                          amount=Decimal("10.00"), currency="USD")  # fmt: skip
+        pending = PendingDocument("r1", "D1", vendor_id="58", worker_name="Maria", amount=Decimal(10), currency="USD")
+        repo.mark_pending("inv-1", pending)
         # The rows are held (and inv-1 changed) in this transaction: the statement must not lose that change, and a
         # read after it must not answer from the stale rows.
         await repo.record_created_many(
