@@ -46,7 +46,7 @@ from sync.ledger import PaymentRequest, RunLedger
 from sync.ontop.client import OntopClient
 from sync.ontop.models import Invoice, InvoiceStatus, OntopAuthError, OntopError, OntopNotFoundError
 from sync.payments import Payer
-from sync.plan import InvoicePlan, Outcome, VendorAction, plan_bill
+from sync.plan import InvoicePlan, Outcome, VendorAction, VendorResolution, plan_bill
 from sync.planning import Planner
 from sync.posting import BatchResult, Poster
 from sync.qbo.client import QboClient
@@ -367,6 +367,8 @@ class SyncEngine:
     async def _process_page(self, state: _Run, page: list[Invoice], *, seen: bool = True) -> None:
         """Plan a page and act on each plan. `seen` False: the invoices were counted already (read again to post)."""
         await state.planner.read_page(page)
+        if state.draft is None:
+            await self._create_suppliers_together(state, page)
         for invoice in page:
             if seen:
                 state.counts.invoices_seen += 1
@@ -396,6 +398,36 @@ class SyncEngine:
         if state.skips:
             await state.ledger.skip_many(state.skips)
             state.skips.clear()
+
+    async def _create_suppliers_together(self, state: _Run, page: list[Invoice]) -> None:
+        """The suppliers a page's invoices need, created in batch calls before the invoices are planned one by one:
+        a company's first sync meets most of its workers at once, and one request each was a tenth of its requests.
+        Whatever this cannot do (a refused name, QuickBooks not answering) each invoice's own turn does and reports."""
+        wanted: dict[str, VendorResolution] = {}
+        decided: set[str] = set()
+        for invoice in page:
+            worker = str(invoice.agreement_id)
+            if worker in decided or str(invoice.id) in state.queued:
+                continue
+            try:
+                plan = await state.planner.plan(invoice)
+            except (QboAuthError, QboForbidden):
+                raise
+            except (QboError, OntopError):
+                continue
+            if plan.outcome is not Outcome.POST or plan.vendor is None:
+                continue  # a later invoice of the worker's may still need the supplier
+            decided.add(worker)
+            if plan.vendor.action is VendorAction.CREATE:
+                wanted[worker] = plan.vendor
+        if len(wanted) < 2:
+            return  # one supplier costs its own request either way
+        try:
+            state.counts.vendors_created += await state.vendors.create_together(list(wanted.values()), state.resolver)
+        except (QboAuthError, QboForbidden):
+            raise
+        except QboError as exc:
+            log.info("sync.suppliers_batch_failed", code=exc.code, suppliers=len(wanted))
 
     @staticmethod
     def _pretend_posted(state: _Run, plan: InvoicePlan) -> None:

@@ -41,6 +41,7 @@ from sync.vendors import (
 log = structlog.get_logger(__name__)
 
 ONTOP_SUPPLIER_NAME = "Ontop"
+BATCH_ITEMS = 30  # QuickBooks' most per batch call
 
 
 async def load_vendor_directory(qbo: QboClient) -> VendorDirectory:
@@ -241,15 +242,44 @@ class VendorSync:
                     continue
                 name = worker.display_name or current.display_name
                 return BillProblem("vendor_conflict", messages.name_taken(name), Fix(FixKind.RETRY, invoice_id))
-            created_in = vendor.currency or resolver.company.home_currency
-            link = await self._link(worker, vendor.id, vendor.display_name, "created", currency=created_in, bot=True)
-            resolver.learn(link, vendor)
-            currency = vendor.currency if vendor.currency != resolver.company.home_currency else None
-            made = VendorResolution(
-                VendorAction.CREATE, current.agreement_id, vendor.display_name, vendor.id, currency, "created", worker
-            )
-            return Applied(made, created=True)
+            return Applied(await self._made(worker, vendor, resolver), created=True)
         raise AssertionError("unreachable: the second attempt returns")
+
+    async def create_together(self, wanted: Sequence[VendorResolution], resolver: VendorResolver) -> int:
+        """Create the suppliers of several workers in batch calls of 30 instead of one request each, and link them;
+        returns how many were made. One QuickBooks refuses (a name taken since the directory was read, say) is left
+        to `apply`, which the invoice's own turn calls and which knows what to do about it."""
+        made = 0
+        creates = [resolution for resolution in wanted if resolution.action is VendorAction.CREATE]
+        for start in range(0, len(creates), BATCH_ITEMS):
+            chunk = creates[start : start + BATCH_ITEMS]
+            items = []
+            for index, resolution in enumerate(chunk):
+                worker = resolution.worker
+                assert worker is not None
+                draft = new_vendor_for(worker, resolution.display_name, resolution.currency)
+                items.append((f"v{index}", draft, vendor_request_id(resolver.company, worker)))
+            results = await self._qbo.create_vendors_batch(items)
+            for (bid, _, _), resolution in zip(items, chunk, strict=True):
+                vendor = results[bid]
+                if not isinstance(vendor, Vendor):
+                    log.info("vendors.batch_item_refused", agreement_id=resolution.agreement_id, code=vendor.code)
+                    continue
+                assert resolution.worker is not None
+                await self._made(resolution.worker, vendor, resolver)
+                made += 1
+        return made
+
+    async def _made(self, worker: Worker, vendor: Vendor, resolver: VendorResolver) -> VendorResolution:
+        """A vendor the bot just created: linked to the worker, known to the resolver, and how to bill it."""
+        created_in = vendor.currency or resolver.company.home_currency
+        link = await self._link(worker, vendor.id, vendor.display_name, "created", currency=created_in, bot=True)
+        resolver.learn(link, vendor)
+        currency = vendor.currency if vendor.currency != resolver.company.home_currency else None
+        agreement_id = str(worker.agreement_id)
+        return VendorResolution(
+            VendorAction.CREATE, agreement_id, vendor.display_name, vendor.id, currency, "created", worker
+        )
 
     async def add_currency(self, worker: Worker, resolver: VendorResolver, currency: str) -> Vendor | BillProblem:
         """A second supplier for a worker now paid in another currency: "Name (EUR)" in EUR, linked for it."""
@@ -313,7 +343,12 @@ async def create_vendor(
     qbo: QboClient, company: Company, worker: Worker, display_name: str, currency: str | None, *, suffix: str = ""
 ) -> Vendor:
     """Create the worker's vendor (exactly once: the requestid is the agreement's, and the currency's if a second)."""
-    key = f"agreement-{worker.agreement_id}" + (f"-{suffix}" if suffix else "")
     return await qbo.create_vendor(
-        new_vendor_for(worker, display_name, currency), request_id_for(company.realm_id, key, "vendor", 0)
+        new_vendor_for(worker, display_name, currency), vendor_request_id(company, worker, suffix=suffix)
     )
+
+
+def vendor_request_id(company: Company, worker: Worker, *, suffix: str = "") -> str:
+    """The requestid of the worker's vendor: the agreement's (and the currency's, for a second supplier)."""
+    key = f"agreement-{worker.agreement_id}" + (f"-{suffix}" if suffix else "")
+    return request_id_for(company.realm_id, key, "vendor", 0)

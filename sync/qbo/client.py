@@ -60,8 +60,8 @@ _BATCH_NAMESPACE = uuid.UUID("6b9a4c1e-3f0d-4d5e-9a7b-2c8e1f4a5b6d")
 _PAGING_WORDS = re.compile(r"\b(startposition|maxresults)\b", re.IGNORECASE)
 _ORDER_WORDS = re.compile(r"\border\s*by\b", re.IGNORECASE)
 _QUERY_KEYS = {"startPosition", "maxResults", "totalCount"}
-_Draft = TypeVar("_Draft", BillDraft, BillPaymentDraft, VendorCreditDraft)
-_Created = TypeVar("_Created", Bill, BillPayment, VendorCredit)
+_Draft = TypeVar("_Draft", BillDraft, BillPaymentDraft, VendorCreditDraft, NewVendor)
+_Created = TypeVar("_Created", Bill, BillPayment, VendorCredit, Vendor)
 
 
 class TokenSource(Protocol):
@@ -451,6 +451,11 @@ class QboClient:
         """Create a vendor; QboDuplicateName (6240) when any Vendor/Customer/Employee holds the name."""
         body = await self._create("vendor", vendor.to_wire(), request_id)
         return Vendor.from_wire(body["Vendor"])
+
+    async def create_vendors_batch(self, items: list[tuple[str, NewVendor, str]]) -> dict[str, Vendor | QboError]:
+        """Create up to 30 vendors in one call, each item with its own result (a taken name is that item's
+        QboDuplicateName); see create_bills_batch."""
+        return await self._create_batch("Vendor", items, Vendor.from_wire)
 
     # ---- bills ------------------------------------------------------------------------------------------------------
     async def create_bill(self, draft: BillDraft, request_id: str, *, allow_duplicate_doc_number: bool = False) -> Bill:
