@@ -103,6 +103,15 @@ def qbo_stats(url: str) -> dict[str, Any]:
     return stats
 
 
+def qbo_audit(url: str) -> list[dict[str, Any]]:
+    """Every write the emulator took, in order: operation, entity, id and the requestid it came with (a batch
+    call's items share the call's)."""
+    answer = httpx.get(f"{url}/_emulator/audit", timeout=60)
+    answer.raise_for_status()
+    audit: list[dict[str, Any]] = answer.json()["audit"]
+    return audit
+
+
 def qbo_entities(url: str, kind: str) -> list[dict[str, Any]]:
     """Every entity of a kind the emulator holds for its default realm (Bill, BillPayment, Attachable, ...)."""
     answer = httpx.get(f"{url}/_emulator/entities/{kind}", timeout=60)

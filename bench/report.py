@@ -119,7 +119,8 @@ def first_sync_figures(result: FirstSyncResult) -> list[Figure]:
     ceiling = (
         f"{result.bills:,} bills, {result.fee_bills:,} fee bills, {result.payments:,} payments in "
         f"{result.batch_calls:,} full batch calls, {result.uploads:,} uploads and {result.vendors:,} suppliers "
-        f"created one request each: QBO's limits allow it in {result.minimum_minutes:.2f} min at best (the larger "
+        f"created in {result.vendor_calls:,} requests: QBO's limits allow it in {result.minimum_minutes:.2f} min at "
+        f"best (the larger "
         f"of the batch items at 40 × 30 a minute and those {result.requests:,} writes at the client's 450 requests "
         f"a minute; the sync also sent {max(0, result.qbo_requests - result.requests):,} reads, not counted)"
     )
@@ -446,6 +447,10 @@ METHOD = [
     "  processes. The admin runs `/qbo connect`, signs in at the QBO emulator (its redirect reaches our",
     "  `/qbo/callback`), saves the Ontop login in the modal, then maps every concept in `/qbo map`; the first sync is",
     "  queued by that save. Time runs from the mapping submission's ack to the summary message in the fake Slack.",
+    "  The whole sync's ceiling counts every write it sends: full batch calls of 30 (bills, fee bills, payments),",
+    "  one request per PDF, and the requests that created its suppliers (a batch call counted once, from the",
+    "  emulator's audit log); at most 40 batch calls and 450 requests a",
+    "  minute (the client's budget), whichever binds. Reads (a few dozen) are left out, in the sync's favour.",
     "- **Engine overhead.** QBO's limits off in the emulator and the client limiter opened wide; CPU is",
     "  `time.process_time()` of the bot process (every thread) over one run; emulators are other processes.",
     "- **Memory.** Each size runs in a fresh child process (the same engine run, limits off, without PDFs to keep",
@@ -474,29 +479,25 @@ MISSED: dict[str, str] = {
         " 480/min (still under 500; 429s are honoured with back-off) would allow about 0.96."
     ),
     "First sync": (
-        "- **First sync.** Bills go first: the first run books suppliers and bills in full batch calls and posts its"
-        " summary, uploading PDFs alongside with the request budget the batch calls leave (the uploads reserve 40"
-        " requests a minute and one a second for them); a follow-up run then pays, books the Ontop fee bills and"
-        " attaches the rest. The whole sync stays under 0.9 of its request mix's ceiling because the first run's"
-        " uploads go slower than the budget left to them (each waits for its bill, for its PDF from Ontop and for one"
-        " of the four in-flight slots it shares with the batch calls) and the follow-up starts only after the first"
-        " run's summary. Not yet profiled; the request trace of `bench/throughput.py` shows where requests wait."
+        "- **First sync.** Bills go first: the first run creates suppliers and bills in full batch calls and posts its"
+        " summary, uploading PDFs alongside with the request budget the batch calls leave; a follow-up run pays,"
+        " books the Ontop fee bills and attaches the rest. Uploads hold back only while batch calls go out, and only"
+        " for the batch calls the minute still allows (`sync/qbo/limiter.py`). A miss means the budget allowed"
+        " requests that were not sent: the request trace of `bench/throughput.py` shows where requests waited."
     ),
     "Engine overhead": (
-        "- **Engine overhead.** Every paid invoice is now up to three QuickBooks documents (bill, fee bill, payments)"
-        " and their ledger rows, each written down before it is sent. A py-spy profile of a 3,000-invoice run puts"
-        " about 40% of the bot's samples in SQLAlchemy sessions (flushes, commits, queries) and the SQLite thread,"
-        " and about 30% in the QBO client building, sending and parsing batch calls; the rest is planning and reading"
-        " Ontop's pages. It measured 2.6 ms earlier on 2026-12-05; one transaction per page for the cancelled"
-        " invoices' ledger rows (instead of one each) and the changes since brought it to about 1.6. Closing the rest:"
-        " fewer, larger ledger writes (one per batch for each kind of document), not yet done."
+        "- **Engine overhead.** Every paid invoice is up to three QuickBooks documents (bill, fee bill, payments) and"
+        " their ledger rows, each written down before it is sent. The ledger already writes one statement per batch"
+        " for each kind of document (new rows inserted as pending, outcomes one UPDATE executed per row) and each"
+        " answer is parsed once; a py-spy profile then puts about a third of the bot's samples in SQLAlchemy and a"
+        " tenth in httpx. Closing a miss: profile first (`py-spy record -- python -m bench.engine_cost --invoices"
+        " 5000 --no-pdfs`); the next candidates are the ledger's reads of the rows it is about to write."
     ),
     "Memory": (
-        "- **Memory.** Peak RSS grows with the number of invoices. One known cause: a run keeps the id of every"
-        " invoice it queued (`sync/run.py` `_Run.queued`, so an invoice met again when Ontop's pages shift under the"
-        " run is not planned twice); 80,000 such ids take about 8 MiB (measured with tracemalloc), about half the"
-        " growth at 100,000 invoices. Closing it: keep only the ids of the batch not yet written down, and let the"
-        " ledger answer for the rest (with care for the counts of an invoice met twice)."
+        "- **Memory.** A run keeps the id of every invoice it queued (so an invoice met again when Ontop's pages"
+        " shift under the run is not planned twice), now in a compact set of 8 bytes an id (`sync/invoice_ids.py`);"
+        " the rest of the growth is SQLAlchemy's and the allocator's. Closing a miss: tracemalloc snapshots of the"
+        " 10,000 and 100,000 runs, compared by line."
     ),
     "Slack responsiveness": (
         "- **Slack responsiveness.** What is done: Bolt runs with `process_before_response=True` and every listener"

@@ -148,11 +148,13 @@ class RealmLimiter:
         while window.batches and window.batches[0] <= now - limits.minute - margin:
             window.batches.popleft()
         per_minute, per_second = limits.per_minute, limits.per_second
-        if background and (window.batches or window.batches_waiting):
+        room_for_batches = limits.batch_per_minute - len(window.batches)  # batch calls this minute still allows
+        if background and (window.batches or window.batches_waiting) and room_for_batches > 0:
             # Batch calls are going out: leave room for those the batch limit still allows in this minute, and one
-            # request a second. With none going out, background requests may use the whole budget; a batch call
-            # that then arrives takes the next free slot, because background requests hold back while it waits.
-            per_minute = max(1, per_minute - (limits.batch_per_minute - len(window.batches)))
+            # request a second. With none going out, or none allowed until the window moves on, background requests
+            # may use the whole budget; a batch call that then arrives takes the next free slot, because background
+            # requests hold back while it waits.
+            per_minute = max(1, per_minute - room_for_batches)
             per_second = max(1, per_second - 1)
         waits = [0.0]
         if len(window.sent) >= per_minute:

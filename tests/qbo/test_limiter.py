@@ -267,3 +267,21 @@ async def test_background_requests_never_hold_every_in_flight_slot() -> None:
     release.set()
     await asyncio.gather(*uploads)
     assert len(inside) == 3
+
+
+async def test_uploads_and_batch_calls_together_use_the_whole_budget_at_the_products_limits() -> None:
+    """With QBO's real limits and the product's margins: once a minute's batch calls are out, nothing more needs
+    room kept for it, so the uploads take all the rest (per second too)."""
+    limits = RateLimits(max_in_flight=10_000)  # 450/min, 8/s, 40 batch calls/min, 50 ms margins
+    clock = VirtualTime()
+    limiter = RealmLimiter(limits, clock=clock, sleep=clock.sleep)
+    batches: list[float] = []
+    uploads: list[float] = []
+
+    await clock.run(send_batches(limiter, clock, 80, batches), send_uploads(limiter, clock, 1000, uploads))
+
+    for start in (0, 60):
+        in_minute = [t for t in batches + uploads if start <= t < start + 60]
+        assert sum(1 for t in batches if start <= t < start + 60) == limits.batch_per_minute
+        assert len(in_minute) == limits.per_minute, "requests the budget allowed were not sent"
+    assert most_in_any_minute(batches + uploads) <= limits.per_minute
