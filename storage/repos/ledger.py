@@ -361,13 +361,8 @@ class LedgerRepo:
             return
         rows = [
             {
-                **_fact_columns(fact, run_id),
-                "connection_id": self._connection_id,
-                "ontop_invoice_id": fact.invoice_id,
-                "state": InvoiceState.PENDING,
-                "generation": 0,
+                **self._new_row(fact, run_id),
                 "attempts": 1,
-                "attachment_pending": False,
                 "request_id": pending.request_id,
                 "doc_number": pending.doc_number,
                 "qbo_vendor_id": pending.vendor_id,
@@ -458,20 +453,22 @@ class LedgerRepo:
         new = {fact.invoice_id: fact for fact in facts if fact.invoice_id not in self._loaded}
         if not new:
             return
-        rows = [
-            {
-                "connection_id": self._connection_id,
-                "ontop_invoice_id": fact.invoice_id,
-                "state": InvoiceState.PENDING,
-                "generation": 0,
-                "attempts": 0,
-                "attachment_pending": False,
-                **_fact_columns(fact, run_id),  # the facts touch() sets next: the new rows need no UPDATE at commit
-            }
-            for fact in new.values()
-        ]
+        # With the facts touch() sets next, so the new rows need no UPDATE at commit.
+        rows = [self._new_row(fact, run_id) for fact in new.values()]
         await self._session.execute(insert(SyncedInvoice), rows)
         await self._load(list(new))
+
+    def _new_row(self, fact: InvoiceFacts, run_id: int | None) -> dict[str, object]:
+        """A ledger row never written before: pending, first generation, with the invoice's facts."""
+        return {
+            "connection_id": self._connection_id,
+            "ontop_invoice_id": fact.invoice_id,
+            "state": InvoiceState.PENDING,
+            "generation": 0,
+            "attempts": 0,
+            "attachment_pending": False,
+            **_fact_columns(fact, run_id),
+        }
 
     async def _load(self, invoice_ids: Sequence[str]) -> None:
         missing = [key for key in dict.fromkeys(invoice_ids) if key not in self._loaded]

@@ -153,12 +153,7 @@ class PostingRepo:
             return
         rows = [
             {
-                "connection_id": self._connection_id,
-                "invoice_id": invoice_id,
-                "kind": kind,
-                "state": PostingState.PENDING,
-                "generation": 0,
-                "last_run_id": run_id,
+                **self._new_row((invoice_id, kind), run_id),
                 "request_id": pending.request_id,
                 "vendor_id": pending.vendor_id,
                 "amount": pending.amount,
@@ -225,19 +220,21 @@ class PostingRepo:
         new = [key for key in dict.fromkeys(keys) if key not in self._loaded]
         if not new:
             return
-        rows = [
-            {
-                "connection_id": self._connection_id,
-                "invoice_id": invoice_id,
-                "kind": kind,
-                "state": PostingState.PENDING,
-                "generation": 0,
-                "last_run_id": run_id,
-            }
-            for invoice_id, kind in new
-        ]
+        rows = [self._new_row(key, run_id) for key in new]
         await self._session.execute(insert(LedgerPosting), rows)
         await self._load(new)
+
+    def _new_row(self, key: Key, run_id: int) -> dict[str, object]:
+        """A posting never written before: pending, first generation."""
+        invoice_id, kind = key
+        return {
+            "connection_id": self._connection_id,
+            "invoice_id": invoice_id,
+            "kind": kind,
+            "state": PostingState.PENDING,
+            "generation": 0,
+            "last_run_id": run_id,
+        }
 
     async def _load(self, keys: Sequence[Key]) -> None:
         missing = [key for key in dict.fromkeys(keys) if key not in self._loaded]

@@ -17,6 +17,9 @@ from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 
 MIN_MARGIN_SECONDS = 0.005
+# Batch calls have no headroom (the client sends 40 a minute, QBO's own limit), so their window is padded by at least
+# this much whatever the time scale: the jitter between our clock and QBO's arrival stamps does not shrink with it.
+BATCH_MARGIN_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,7 @@ class RealmLimiter:
         limits = self.limits
         # The margin shrinks with the windows it pads, but never below the jitter between two processes.
         margin = max(limits.margin_seconds * limits.time_scale, MIN_MARGIN_SECONDS)
+        batch_margin = max(margin, BATCH_MARGIN_SECONDS)
         if batch:
             with window.lock:
                 window.batches_waiting += 1
@@ -128,7 +132,7 @@ class RealmLimiter:
             while True:
                 with window.lock:  # held for arithmetic only: never across an await
                     now = self._clock()
-                    wait = self._wait(window, now, margin, batch, background)
+                    wait = self._wait(window, now, (margin, batch_margin), batch, background)
                     if wait <= 0:
                         window.sent.append(now)
                         if batch:
@@ -140,15 +144,23 @@ class RealmLimiter:
                 with window.lock:
                     window.batches_waiting -= 1
 
-    def _wait(self, window: _RealmWindow, now: float, margin: float, batch: bool, background: bool) -> float:
-        """Seconds until this request fits every limit (0 or less: now). Called under the window's lock."""
+    def _wait(
+        self, window: _RealmWindow, now: float, margins: tuple[float, float], batch: bool, background: bool
+    ) -> float:
+        """Seconds until this request fits every limit (0 or less: now). Called under the window's lock.
+
+        margins: what pads the request windows, and what pads the batch calls' window."""
         limits = self.limits
+        margin, batch_margin = margins
         while window.sent and window.sent[0] <= now - limits.minute - margin:
             window.sent.popleft()
-        while window.batches and window.batches[0] <= now - limits.minute - margin:
+        while window.batches and window.batches[0] <= now - limits.minute - batch_margin:
             window.batches.popleft()
         per_minute, per_second = limits.per_minute, limits.per_second
-        room_for_batches = limits.batch_per_minute - len(window.batches)  # batch calls this minute still allows
+        # Batch calls the minute allows from the moment request slots free up (the batch window's wider margin still
+        # holds calls that no longer count for that).
+        blocking = sum(1 for at in window.batches if at > now - limits.minute - margin)
+        room_for_batches = limits.batch_per_minute - blocking
         if background and (window.batches or window.batches_waiting) and room_for_batches > 0:
             # Batch calls are going out: leave room for those the batch limit still allows in this minute, and one
             # request a second. With none going out, or none allowed until the window moves on, background requests
@@ -163,5 +175,5 @@ class RealmLimiter:
         if len(recent) >= per_second:
             waits.append(recent[-per_second] + limits.second + margin - now)
         if batch and len(window.batches) >= limits.batch_per_minute:
-            waits.append(window.batches[-limits.batch_per_minute] + limits.minute + margin - now)
+            waits.append(window.batches[-limits.batch_per_minute] + limits.minute + batch_margin - now)
         return max(waits)

@@ -285,3 +285,15 @@ async def test_uploads_and_batch_calls_together_use_the_whole_budget_at_the_prod
         assert sum(1 for t in batches if start <= t < start + 60) == limits.batch_per_minute
         assert len(in_minute) == limits.per_minute, "requests the budget allowed were not sent"
     assert most_in_any_minute(batches + uploads) <= limits.per_minute
+
+
+async def test_batch_calls_keep_a_tenth_of_a_second_of_margin_at_any_time_scale() -> None:
+    """QBO's batch limit is the client's too (40 a minute, no headroom), and the jitter between our clock and QBO's
+    arrival stamps does not shrink when tests and benchmarks shrink the minute."""
+    clock = VirtualTime()
+    limiter = RealmLimiter(RateLimits(time_scale=0.01), clock=clock, sleep=clock.sleep)  # a minute of 0.6 s
+    batches: list[float] = []
+
+    await clock.run(send_batches(limiter, clock, 41, batches))
+
+    assert batches[-1] - batches[0] >= 0.6 + 0.1
