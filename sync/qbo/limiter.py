@@ -94,6 +94,10 @@ class RealmLimiter:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.limits = limits or RateLimits()
+        # The margin shrinks with the windows it pads, but never below the jitter between two processes; the batch
+        # calls' window keeps at least BATCH_MARGIN_SECONDS.
+        self._margin = max(self.limits.margin_seconds * self.limits.time_scale, MIN_MARGIN_SECONDS)
+        self._batch_margin = max(self._margin, BATCH_MARGIN_SECONDS)
         self._clock = clock
         self._sleep = sleep
         self._realms: dict[str, _RealmWindow] = {}
@@ -121,10 +125,6 @@ class RealmLimiter:
             yield
 
     async def _reserve(self, window: _RealmWindow, batch: bool, background: bool = False) -> None:
-        limits = self.limits
-        # The margin shrinks with the windows it pads, but never below the jitter between two processes.
-        margin = max(limits.margin_seconds * limits.time_scale, MIN_MARGIN_SECONDS)
-        batch_margin = max(margin, BATCH_MARGIN_SECONDS)
         if batch:
             with window.lock:
                 window.batches_waiting += 1
@@ -132,7 +132,7 @@ class RealmLimiter:
             while True:
                 with window.lock:  # held for arithmetic only: never across an await
                     now = self._clock()
-                    wait = self._wait(window, now, (margin, batch_margin), batch, background)
+                    wait = self._wait(window, now, batch, background)
                     if wait <= 0:
                         window.sent.append(now)
                         if batch:
@@ -144,14 +144,9 @@ class RealmLimiter:
                 with window.lock:
                     window.batches_waiting -= 1
 
-    def _wait(
-        self, window: _RealmWindow, now: float, margins: tuple[float, float], batch: bool, background: bool
-    ) -> float:
-        """Seconds until this request fits every limit (0 or less: now). Called under the window's lock.
-
-        margins: what pads the request windows, and what pads the batch calls' window."""
-        limits = self.limits
-        margin, batch_margin = margins
+    def _wait(self, window: _RealmWindow, now: float, batch: bool, background: bool) -> float:
+        """Seconds until this request fits every limit (0 or less: now). Called under the window's lock."""
+        limits, margin, batch_margin = self.limits, self._margin, self._batch_margin
         while window.sent and window.sent[0] <= now - limits.minute - margin:
             window.sent.popleft()
         while window.batches and window.batches[0] <= now - limits.minute - batch_margin:
