@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, Update, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import InvoiceState, SyncedInvoice
@@ -82,6 +82,23 @@ def _fact_columns(fact: InvoiceFacts, run_id: int | None) -> dict[str, object]:
     if run_id is not None:
         columns["last_run_id"] = run_id
     return columns
+
+
+def _pending_columns(pending: PendingDocument) -> dict[str, object]:
+    """The columns a document written down as pending fills (mark_pending and insert_pending alike)."""
+    return {
+        "state": InvoiceState.PENDING,
+        "request_id": pending.request_id,
+        "doc_number": pending.doc_number,
+        "qbo_vendor_id": pending.vendor_id,
+        "worker_name": pending.worker_name,
+        "amount": pending.amount,
+        "currency": pending.currency,
+        "document": pending.document,
+        "usd_total": pending.usd_total,
+        "paid_on": pending.paid_on,
+        "home_amount_expected": pending.home_amount_expected,
+    }
 
 
 class LedgerRepo:
@@ -341,17 +358,8 @@ class LedgerRepo:
     def mark_pending(self, invoice_id: str, pending: PendingDocument) -> None:
         """Written (and committed) before the create is sent: the requestid that makes a retry a replay."""
         row = self._loaded[invoice_id]
-        row.state = InvoiceState.PENDING
-        row.request_id = pending.request_id
-        row.doc_number = pending.doc_number
-        row.qbo_vendor_id = pending.vendor_id
-        row.worker_name = pending.worker_name
-        row.amount = pending.amount
-        row.currency = pending.currency
-        row.document = pending.document
-        row.usd_total = pending.usd_total
-        row.paid_on = pending.paid_on
-        row.home_amount_expected = pending.home_amount_expected
+        for column, value in _pending_columns(pending).items():
+            setattr(row, column, value)
         row.attempts = (row.attempts or 0) + 1
 
     async def insert_pending(self, new: Sequence[tuple[InvoiceFacts, PendingDocument]], run_id: int) -> None:
@@ -359,43 +367,22 @@ class LedgerRepo:
         touch() and mark_pending() would make, without reading the rows back or updating them."""
         if not new:
             return
-        rows = [
-            {
-                **self._new_row(fact, run_id),
-                "attempts": 1,
-                "request_id": pending.request_id,
-                "doc_number": pending.doc_number,
-                "qbo_vendor_id": pending.vendor_id,
-                "worker_name": pending.worker_name,
-                "amount": pending.amount,
-                "currency": pending.currency,
-                "document": pending.document,
-                "usd_total": pending.usd_total,
-                "paid_on": pending.paid_on,
-                "home_amount_expected": pending.home_amount_expected,
-            }
-            for fact, pending in new
-        ]
+        rows = [{**self._new_row(fact, run_id), **_pending_columns(pending), "attempts": 1} for fact, pending in new]
         await self._session.execute(insert(_INVOICES), rows)
 
     async def record_created_many(self, created: Sequence[CreatedDocument]) -> None:
         """A batch's bills (or credits) that exist, in one statement executed for each (no row is read first)."""
         if not created:
             return
-        table = _INVOICES
-        statement = (
-            update(table)
-            .where(table.c.connection_id == self._connection_id, table.c.ontop_invoice_id == bindparam("b_invoice"))
-            .values(
-                state=InvoiceState.CREATED,
-                qbo_bill_id=bindparam("b_document"),
-                attachment_pending=bindparam("b_pdf_pending"),
-                home_amount_booked=bindparam("b_home"),
-                error_code=None,
-                error_message=None,
-                fix_action=None,
-                fix_value=None,
-            )
+        statement = self._update_each_invoice().values(
+            state=InvoiceState.CREATED,
+            qbo_bill_id=bindparam("b_document"),
+            attachment_pending=bindparam("b_pdf_pending"),
+            home_amount_booked=bindparam("b_home"),
+            error_code=None,
+            error_message=None,
+            fix_action=None,
+            fix_value=None,
         )
         await self._session.execute(
             statement,
@@ -409,18 +396,14 @@ class LedgerRepo:
                 for c in created
             ],
         )
-        for item in created:
-            self._loaded.pop(item.invoice_id, None)  # a row held from before would be stale now
+        self._forget([item.invoice_id for item in created])
 
     async def record_attachments(self, attachments: Sequence[tuple[str, str]]) -> None:
         """(invoice id, attachment id) of PDFs attached to their bills, in one statement executed for each."""
         if not attachments:
             return
-        table = _INVOICES
-        statement = (
-            update(table)
-            .where(table.c.connection_id == self._connection_id, table.c.ontop_invoice_id == bindparam("b_invoice"))
-            .values(attachment_id=bindparam("b_attachment"), attachment_pending=False)
+        statement = self._update_each_invoice().values(
+            attachment_id=bindparam("b_attachment"), attachment_pending=False
         )
         await self._session.execute(
             statement, [{"b_invoice": invoice_id, "b_attachment": attachment} for invoice_id, attachment in attachments]
@@ -481,6 +464,12 @@ class LedgerRepo:
         )
         for row in rows:
             self._loaded[row.ontop_invoice_id] = row
+
+    def _update_each_invoice(self) -> Update:
+        """An UPDATE of this connection's row of the invoice bound as `b_invoice`, to execute once per row."""
+        return update(_INVOICES).where(
+            _INVOICES.c.connection_id == self._connection_id, _INVOICES.c.ontop_invoice_id == bindparam("b_invoice")
+        )
 
     def _forget(self, invoice_ids: Sequence[str]) -> None:
         """Rows a statement just changed behind the session's back (their own pending changes went out first: the

@@ -33,6 +33,19 @@ class PendingPosting:
     paid_bill_id: str | None = None  # a payment: the bill it pays
 
 
+def _pending_columns(pending: PendingPosting) -> dict[str, object]:
+    """The columns a posting written down as pending fills (mark_pending and insert_pending alike)."""
+    return {
+        "state": PostingState.PENDING,
+        "request_id": pending.request_id,
+        "vendor_id": pending.vendor_id,
+        "amount": pending.amount,
+        "currency": pending.currency,
+        "doc_number": pending.doc_number,
+        "paid_bill_id": pending.paid_bill_id,
+    }
+
+
 class PostingRepo:
     def __init__(self, session: AsyncSession, connection_id: int) -> None:
         self._session = session
@@ -138,45 +151,28 @@ class PostingRepo:
     def mark_pending(self, key: Key, pending: PendingPosting) -> None:
         """Written (and committed) before the write is sent: its requestid makes a retry a replay."""
         row = self._loaded[key]
-        row.state = PostingState.PENDING
-        row.request_id = pending.request_id
-        row.vendor_id = pending.vendor_id
-        row.amount = pending.amount
-        row.currency = pending.currency
-        row.doc_number = pending.doc_number
-        row.paid_bill_id = pending.paid_bill_id
+        for column, value in _pending_columns(pending).items():
+            setattr(row, column, value)
 
     async def insert_pending(self, new: Sequence[tuple[Key, PendingPosting]], run_id: int) -> None:
         """Postings never written before, straight as pending (one statement for all): what touch() and
         mark_pending() would make, without reading the rows back or updating them."""
         if not new:
             return
-        rows = [
-            {
-                **self._new_row((invoice_id, kind), run_id),
-                "request_id": pending.request_id,
-                "vendor_id": pending.vendor_id,
-                "amount": pending.amount,
-                "currency": pending.currency,
-                "doc_number": pending.doc_number,
-                "paid_bill_id": pending.paid_bill_id,
-            }
-            for (invoice_id, kind), pending in new
-        ]
+        rows = [{**self._new_row(key, run_id), **_pending_columns(pending)} for key, pending in new]
         await self._session.execute(insert(_POSTINGS), rows)
 
     async def record_done_many(self, done: Sequence[tuple[Key, str | None, Decimal | None]]) -> None:
         """(key, QuickBooks id, home amount) of postings that are done, in one statement executed for each (no row
-        is read first); see record_done."""
+        is read first). A QuickBooks id None: nothing is left to do (a bill someone else paid)."""
         if not done:
             return
-        table = _POSTINGS
         statement = (
-            update(table)
+            update(_POSTINGS)
             .where(
-                table.c.connection_id == self._connection_id,
-                table.c.invoice_id == bindparam("b_invoice"),
-                table.c.kind == bindparam("b_kind"),
+                _POSTINGS.c.connection_id == self._connection_id,
+                _POSTINGS.c.invoice_id == bindparam("b_invoice"),
+                _POSTINGS.c.kind == bindparam("b_kind"),
             )
             .values(
                 state=PostingState.DONE,
@@ -193,10 +189,7 @@ class PostingRepo:
                 for (invoice_id, kind), qbo_id, home in done
             ],
         )
-        for key, _, _ in done:
-            row = self._loaded.pop(key, None)
-            if row is not None:
-                self._session.expire(row)  # changed behind the session's back: the next read refreshes it
+        self._forget([key for key, _, _ in done])
 
     async def record_failed(self, key: Key, *, code: str, message: str) -> None:
         """QuickBooks refused it: the next attempt is a new logical write (a new requestid)."""
@@ -235,6 +228,13 @@ class PostingRepo:
             "generation": 0,
             "last_run_id": run_id,
         }
+
+    def _forget(self, keys: Sequence[Key]) -> None:
+        """Rows a statement just changed behind the session's back (see LedgerRepo._forget)."""
+        for key in keys:
+            row = self._loaded.pop(key, None)
+            if row is not None:
+                self._session.expire(row)
 
     async def _load(self, keys: Sequence[Key]) -> None:
         missing = [key for key in dict.fromkeys(keys) if key not in self._loaded]
